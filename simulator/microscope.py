@@ -1,0 +1,352 @@
+"""The microscope: scan geometry, ADF contrast, probe blur, shot noise, scan distortion.
+
+The ADF signal is the fraction of incident electrons scattered onto the detector,
+in the thin-specimen (single-scattering) limit::
+
+    f(x, y) = scattering · Σ_materials Z^n · t_material(x, y)      (t in nm)
+
+blurred by the probe.  With a ``dose`` (electrons/Å²) each pixel counts
+``Poisson(dose · pixel_area · f)`` electrons and the image is counts / (dose · pixel_area),
+so it keeps the units of ``f`` and its noise falls as 1/sqrt(dose).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import scipy.fft
+
+from simulator.kernels import SMALL_MEAN, UNIFORMS_PER_LARGE, project_thickness, sample_poisson
+from simulator.materials import CARBON_Z
+from simulator.scene import CarbonFilm, Scene
+
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+
+
+def _check(name: str, value, low=0.0, allow_low=True, high=None):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    if not np.isfinite(number) or number < low or (number == low and not allow_low) or (high is not None and number > high):
+        bound = f"{'>=' if allow_low else '>'} {low}" + (f" and <= {high}" if high is not None else "")
+        raise ValueError(f"{name}: must be {bound}, got {value!r}")
+    return number
+
+
+@lru_cache(maxsize=64)
+def _frequency_squared(shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+    """|k|² (1/nm²) on the rfft2 grid of ``shape``."""
+    ky = np.fft.fftfreq(shape[0], d=pixel_size)[:, None]
+    kx = np.fft.rfftfreq(shape[1], d=pixel_size)[None, :]
+    k2 = kx * kx + ky * ky
+    k2.flags.writeable = False
+    return k2
+
+
+@lru_cache(maxsize=64)
+def _scan_grid(shape: tuple[int, int], pixel_size: float) -> tuple[np.ndarray, np.ndarray]:
+    height, width = shape
+    x = (np.arange(width) + 0.5 - width / 2) * pixel_size
+    y = (np.arange(height) + 0.5 - height / 2) * pixel_size
+    xs, ys = np.meshgrid(x, y)
+    xs.flags.writeable = False
+    ys.flags.writeable = False
+    return xs, ys
+
+
+@lru_cache(maxsize=64)
+def _probe_transfer(probe: "Probe", shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+    transfer = probe._transfer(shape, pixel_size)
+    transfer.flags.writeable = False
+    return transfer
+
+
+@lru_cache(maxsize=64)
+def _film_filter(correlation_length: float, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+    """Gaussian correlation filter on the rfft2 grid, scaled to give unit variance."""
+    filt = np.exp(-np.pi**2 * correlation_length**2 * _frequency_squared(shape, pixel_size))
+    # Full-spectrum power: the rfft half-plane's mirrored columns count twice.
+    weights = np.full(filt.shape[1], 2.0)
+    weights[0] = 1.0
+    if shape[1] % 2 == 0:
+        weights[-1] = 1.0
+    filt /= np.sqrt(float((filt**2 * weights).sum()) / (shape[0] * shape[1]))
+    filt.flags.writeable = False
+    return filt
+
+
+def poisson_counts(means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Exact Poisson counts (int32, same shape) for non-negative ``means``.
+
+    Draws all the uniforms the dim pixels need, and a pool for the bright ones, in one
+    call (reproducible for a given generator state; see :func:`simulator.kernels.sample_poisson`).
+    """
+    flat = np.ascontiguousarray(means, dtype=np.float64).ravel()
+    n_small = int(np.count_nonzero(flat < SMALL_MEAN))
+    n_pool = int(UNIFORMS_PER_LARGE * (flat.size - n_small)) + 8
+    counts = np.empty(flat.size, dtype=np.int32)
+    sample_poisson(rng, flat, rng.random(n_small + n_pool), counts)
+    return counts.reshape(np.shape(means))
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Probe intensity profile: a Gaussian of ``fwhm`` nm, plus a fraction ``tail_weight`` in
+    Lorentzian-like tails of half-width ``tail_width`` nm (the 2-D Cauchy profile
+    ``γ / 2π (r² + γ²)^{3/2}``, whose Fourier transform is ``exp(-2π γ k)``)."""
+
+    fwhm: float = 0.1
+    tail_weight: float = 0.0
+    tail_width: float = 0.5
+
+    def __post_init__(self):
+        _check("probe_fwhm", self.fwhm)
+        _check("probe_tail_weight", self.tail_weight, high=1.0)
+        _check("probe_tail_width", self.tail_width, allow_low=False)
+
+    def transfer(self, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+        """Fourier transform of the probe on the ``rfft2`` grid of ``shape`` (DC = 1).
+
+        Cached: the returned array is shared and read-only."""
+        return _probe_transfer(self, tuple(shape), float(pixel_size))
+
+    def _transfer(self, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+        k2 = _frequency_squared(shape, pixel_size)
+        sigma = self.fwhm / FWHM_PER_SIGMA
+        gaussian = np.exp(-2.0 * np.pi**2 * sigma**2 * k2)
+        if self.tail_weight == 0:
+            return gaussian
+        tails = np.exp(-2.0 * np.pi * self.tail_width * np.sqrt(k2))
+        return (1.0 - self.tail_weight) * gaussian + self.tail_weight * tails
+
+
+@dataclass(frozen=True)
+class ScanDistortion:
+    """Scan imperfections, in pixels.
+
+    ``jitter``: standard deviation of a random x offset per scan line.
+    ``line_amplitude`` / ``line_frequency``: a sinusoidal x offset at ``line_frequency``
+    cycles per frame (mains pick-up), with a random phase.
+    ``drift``: (dx, dy) pixels of linear specimen drift over the whole frame.
+    """
+
+    jitter: float = 0.0
+    line_amplitude: float = 0.0
+    line_frequency: float = 0.0
+    drift: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self):
+        _check("scan_noise", self.jitter)
+        _check("line_amplitude", self.line_amplitude)
+        _check("line_frequency", self.line_frequency)
+        drift = np.asarray(self.drift, dtype=float)
+        if drift.shape != (2,) or not np.all(np.isfinite(drift)):
+            raise ValueError(f"drift: expected finite (dx, dy) pixels per frame, got {self.drift!r}")
+        object.__setattr__(self, "drift", (float(drift[0]), float(drift[1])))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.jitter or self.line_amplitude or any(self.drift))
+
+    def offsets(self, shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Beam offsets ``(dx, dy)`` in pixels, each ``(H, W)``."""
+        height, width = shape
+        dx = np.zeros(shape)
+        dy = np.zeros(shape)
+        if self.jitter:
+            dx += self.jitter * rng.standard_normal(height)[:, None]
+        if self.line_amplitude:
+            phase = rng.uniform(0, 2 * np.pi)
+            rows = np.arange(height) / height
+            dx += self.line_amplitude * np.sin(2 * np.pi * self.line_frequency * rows + phase)[:, None]
+        if any(self.drift):
+            time = (np.arange(height)[:, None] * width + np.arange(width)[None, :]) / (height * width)
+            dx += self.drift[0] * time
+            dy += self.drift[1] * time
+        return dx, dy
+
+
+@dataclass
+class Measurement:
+    """One acquired image and the ground truth behind every pixel.
+
+    image : (H, W) float32 — detected fraction of the incident beam (noisy if a dose was set).
+    counts : (H, W) int32 detected electrons, or None without a dose.
+    signal : (H, W) float32 — the noise-free, blurred expectation of ``image``.
+    thickness : (H, W) float32 — projected particle thickness, nm, at the scanned positions
+        (no blur, no support).
+    mask : (H, W) bool — pixels whose ray meets a particle.
+    sites : (n, 3) float32 — (column, row, deformed) of every particle's sites (vertices), in
+        pixel coordinates (pixel centres at integers); positions ignore scan distortion.
+    site_particle : (n,) int — the particle each site belongs to.
+    """
+
+    image: np.ndarray
+    counts: np.ndarray | None
+    signal: np.ndarray
+    thickness: np.ndarray
+    mask: np.ndarray
+    sites: np.ndarray
+    site_particle: np.ndarray
+
+    def normalized(self, dtype=np.uint8) -> np.ndarray:
+        """The image scaled min→max onto the full range of an unsigned integer ``dtype``."""
+        top = np.iinfo(dtype).max
+        low, high = float(self.image.min()), float(self.image.max())
+        scale = top / (high - low) if high > low else 0.0
+        return np.rint((self.image - low) * scale).clip(0, top).astype(dtype)
+
+
+@dataclass(frozen=True)
+class Microscope:
+    """An ADF-STEM instrument.
+
+    Parameters
+    ----------
+    pixel_size : nm per pixel.
+    size : pixels, an int (square) or (height, width).
+    z_exponent : n in Z^n (1.5–1.8 for ADF; Rutherford's 2 is the upper bound).
+    probe : :class:`Probe` (FWHM in nm).
+    dose : electrons per Å², or None for a noise-free image.
+    scan : :class:`ScanDistortion`.
+    supersampling : rays per pixel along each axis (anti-aliased edges).
+    scattering : detected fraction per nm of thickness per unit Z^n; the default makes
+        10 nm of gold scatter ~17 % of the beam onto the detector.
+    """
+
+    pixel_size: float = 0.15
+    size: int | tuple[int, int] = 128
+    z_exponent: float = 1.7
+    probe: Probe = field(default_factory=Probe)
+    dose: float | None = None
+    scan: ScanDistortion = field(default_factory=ScanDistortion)
+    supersampling: int = 1
+    scattering: float = 1.0e-5
+
+    def __post_init__(self):
+        _check("pixel_size", self.pixel_size, allow_low=False)
+        size = (self.size, self.size) if np.ndim(self.size) == 0 else tuple(self.size)
+        if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s >= 8 for s in size):
+            raise ValueError(f"size: expected pixels >= 8 (an int or (height, width)), got {self.size!r}")
+        object.__setattr__(self, "size", (int(size[0]), int(size[1])))
+        _check("z_exponent", self.z_exponent, allow_low=False, high=2.0)
+        if self.dose is not None:
+            _check("dose", self.dose, allow_low=False)
+        if not isinstance(self.supersampling, (int, np.integer)) or self.supersampling < 1:
+            raise ValueError(f"supersampling: expected an integer >= 1, got {self.supersampling!r}")
+        _check("scattering", self.scattering, allow_low=False)
+
+    @property
+    def field_of_view(self) -> tuple[float, float]:
+        """(height, width) in nm."""
+        return self.size[0] * self.pixel_size, self.size[1] * self.pixel_size
+
+    @property
+    def electrons_per_pixel(self) -> float:
+        """Incident electrons per pixel at the set dose (pixel area in Å²)."""
+        return float(self.dose) * (10.0 * self.pixel_size) ** 2
+
+    def beam_positions(self, offsets=None) -> tuple[np.ndarray, np.ndarray]:
+        """Beam positions (x, y) in nm of each pixel centre, ``(H, W)`` each, origin at the centre."""
+        xs, ys = _scan_grid(self.size, self.pixel_size)
+        if offsets is not None:
+            xs = xs + offsets[0] * self.pixel_size
+            ys = ys + offsets[1] * self.pixel_size
+        return xs, ys
+
+    def thickness_by_particle(self, scene: Scene, offsets=None, rotations=None) -> list[np.ndarray]:
+        """Exact projected thickness (nm) of each particle, ``(H, W)`` float64 each.
+
+        ``offsets``: beam offsets in pixels (see :class:`ScanDistortion`); ``rotations``:
+        each particle's scan-line rotation matrices, if already at hand."""
+        xs, ys = self.beam_positions(offsets)
+        maps = []
+        rotations = self._rotations(scene) if rotations is None else rotations
+        for particle, rotations in zip(scene.particles, rotations):
+            out = np.zeros(self.size)
+            planes, quadrics, pieces, bounds = particle.kernel_arrays(rotations)
+            project_thickness(xs, ys, planes, quadrics, pieces, bounds, self.supersampling, self.pixel_size, out)
+            maps.append(out)
+        return maps
+
+    def _rotations(self, scene: Scene) -> list[np.ndarray]:
+        return [particle.line_rotations(self.size[0]) for particle in scene.particles]
+
+    def thickness(self, scene: Scene) -> np.ndarray:
+        """Exact projected thickness (nm) of all particles, ``(H, W)``, on the ideal scan grid."""
+        maps = self.thickness_by_particle(scene)
+        return np.sum(maps, axis=0) if maps else np.zeros(self.size)
+
+    def _support_field(self, support: CarbonFilm, rng: np.random.Generator) -> np.ndarray:
+        """Carbon thickness fluctuation (zero mean, std ``roughness``) on the rfft2 grid."""
+        white = rng.standard_normal(self.size, dtype=np.float32)  # float32: twice as fast, ample for a film
+        spectrum = scipy.fft.rfft2(white)
+        spectrum *= _film_filter(support.correlation_length, self.size, self.pixel_size)
+        spectrum *= support.roughness
+        return spectrum
+
+    def acquire(self, scene: Scene, rng: np.random.Generator) -> Measurement:
+        """Scan ``scene`` once: exact thickness → Z^n contrast → support → probe blur → shot noise.
+
+        ``rng`` drives every random step (support, scan distortion, noise) in a fixed order,
+        so the same scene, microscope and generator state give a bit-identical measurement.
+        """
+        height, width = self.size
+        offsets = self.scan.offsets(self.size, rng) if self.scan.active else None
+        rotations = self._rotations(scene)
+        maps = self.thickness_by_particle(scene, offsets, rotations)
+        contrast = np.zeros(self.size)
+        for particle, t in zip(scene.particles, maps):
+            contrast += float(particle.z) ** self.z_exponent * t
+        thickness = np.sum(maps, axis=0) if maps else np.zeros(self.size)
+        transfer = self.probe.transfer(self.size, self.pixel_size)
+        spectrum = scipy.fft.rfft2(contrast)
+        carbon = float(CARBON_Z) ** self.z_exponent
+        mean_support = 0.0
+        if scene.support is not None:
+            mean_support = scene.support.thickness
+            fluctuation = self._support_field(scene.support, rng)
+            if offsets is None:
+                spectrum += carbon * fluctuation
+            else:  # the film moves with the specimen: sample it where the beam was
+                from scipy.ndimage import map_coordinates
+
+                film = scipy.fft.irfft2(fluctuation, s=self.size)
+                rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+                film = map_coordinates(film, [rows + offsets[1], cols + offsets[0]], order=1, mode="grid-wrap")
+                spectrum += carbon * scipy.fft.rfft2(film)
+        signal = scipy.fft.irfft2(spectrum * transfer, s=self.size)
+        signal += carbon * mean_support
+        signal *= self.scattering
+        np.maximum(signal, 0.0, out=signal)  # rough films can dip below zero thickness
+        counts = None
+        image = signal
+        if self.dose is not None:
+            incident = self.electrons_per_pixel
+            counts = poisson_counts(signal * incident, rng)
+            image = counts / incident
+        sites, owners = self._sites(scene, rotations)
+        return Measurement(
+            image=image.astype(np.float32),
+            counts=counts,
+            signal=signal.astype(np.float32),
+            thickness=thickness.astype(np.float32),
+            mask=thickness > 0,
+            sites=sites,
+            site_particle=owners,
+        )
+
+    def _sites(self, scene: Scene, rotations: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        rows, owners = [], []
+        for index, particle in enumerate(scene.particles):
+            xy = particle.projected_sites(rotations[index], self.pixel_size, self.size)
+            flag = np.zeros((len(xy), 1))
+            flag[list(particle.shape.deformed_sites), 0] = 1.0
+            rows.append(np.hstack([xy, flag]))
+            owners.append(np.full(len(xy), index))
+        if not rows:
+            return np.zeros((0, 3), np.float32), np.zeros(0, int)
+        return np.vstack(rows).astype(np.float32), np.concatenate(owners)

@@ -1,0 +1,91 @@
+"""Orientations as unit quaternions (numpy-quaternion), and rotation during the scan.
+
+Convention: a quaternion ``q`` maps object-frame vectors to the microscope frame,
+``p_world = R(q) @ p_object``.  The beam runs along the microscope's z axis; rows of an
+image are scan lines along y (slow axis), columns run along x (fast axis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import quaternion
+
+IDENTITY = quaternion.one
+
+
+def as_quaternion(value) -> np.quaternion:
+    """A unit quaternion from a quaternion or a sequence ``(w, x, y, z)``.
+
+    Raises ``ValueError`` naming ``orientation`` for NaN, infinite or zero-norm input.
+    """
+    if isinstance(value, np.quaternion):
+        components = quaternion.as_float_array(value)
+    else:
+        components = np.asarray(value, dtype=float)
+        if components.shape != (4,):
+            raise ValueError(f"orientation: expected a quaternion (w, x, y, z), got shape {components.shape}")
+    if not np.all(np.isfinite(components)):
+        raise ValueError("orientation: quaternion has NaN or infinite components")
+    norm = float(np.linalg.norm(components))
+    if norm < 1e-12:
+        raise ValueError("orientation: quaternion has zero norm")
+    return quaternion.from_float_array(components / norm)
+
+
+def random_rotation(rng: np.random.Generator) -> np.quaternion:
+    """A rotation drawn uniformly over SO(3) (Haar measure).
+
+    A normalised 4-D standard normal vector is uniform on the 3-sphere, whose
+    image in SO(3) is Haar-uniform.
+    """
+    while True:
+        components = rng.standard_normal(4)
+        norm = np.linalg.norm(components)
+        if norm > 1e-9:
+            return quaternion.from_float_array(components / norm)
+
+
+def axis_angle(axis, angle_deg: float) -> np.quaternion:
+    """Rotation by ``angle_deg`` degrees about ``axis`` (need not be normalised)."""
+    axis = np.asarray(axis, dtype=float)
+    norm = np.linalg.norm(axis)
+    if axis.shape != (3,) or not np.isfinite(norm) or norm == 0:
+        raise ValueError(f"axis: expected a non-zero 3-vector, got {axis.tolist()}")
+    return quaternion.from_rotation_vector(axis / norm * np.deg2rad(angle_deg))
+
+
+@dataclass(frozen=True)
+class ScanRotation:
+    """The object turns by ``angle`` degrees about ``axis`` (microscope frame) over one frame.
+
+    Applied per scan line: line ``i`` of ``n`` sees the rotation ``i/(n-1) * angle``
+    composed before the object's own orientation.  Composing axis-angle rotations is
+    slerp from the first to the last line's orientation, and stays right beyond 180°.
+    """
+
+    axis: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    angle: float = 0.0
+
+    def __post_init__(self):
+        axis_angle(self.axis, self.angle)  # validates
+        if not np.isfinite(self.angle):
+            raise ValueError(f"rotation_during_scan.angle: must be finite, got {self.angle}")
+
+    def per_line(self, orientation: np.quaternion, n_lines: int) -> np.ndarray:
+        """Orientation of each of ``n_lines`` scan lines, as a quaternion array ``(n_lines,)``."""
+        fractions = np.linspace(0.0, 1.0, n_lines) if n_lines > 1 else np.zeros(1)
+        axis = np.asarray(self.axis, dtype=float)
+        axis = axis / np.linalg.norm(axis)
+        turns = quaternion.from_rotation_vector(fractions[:, None] * np.deg2rad(self.angle) * axis)
+        return turns * orientation
+
+
+def rotation_matrices(quaternions) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` of a quaternion or quaternion array.
+
+    (``quaternion.rotate_vectors`` pairs every quaternion with every vector; matrices
+    keep the pairing one-to-one.)
+    """
+    return quaternion.as_rotation_matrix(np.asarray(quaternions))

@@ -1,0 +1,113 @@
+"""Particles (a shape made of a material, placed and oriented) and scenes of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.materials import atomic_number
+from simulator.rotation import IDENTITY, ScanRotation, as_quaternion, rotation_matrices
+from simulator.shapes import Shape
+
+
+@dataclass(frozen=True)
+class CarbonFilm:
+    """Amorphous carbon support (Z = 6): a smooth random thickness field, nm.
+
+    ``thickness`` is the mean, ``roughness`` the standard deviation and
+    ``correlation_length`` the Gaussian correlation length of the thickness field.
+    """
+
+    thickness: float = 3.0
+    roughness: float = 0.5
+    correlation_length: float = 1.0
+
+    def __post_init__(self):
+        for name in ("thickness", "roughness", "correlation_length"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0 or (name == "correlation_length" and value == 0):
+                raise ValueError(f"support.{name}: must be a {'positive' if name == 'correlation_length' else 'non-negative'} number of nm, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Particle:
+    """A shape made of ``material`` (symbol or Z), centred at ``position`` (x, y) nm from
+    the image centre, in ``orientation`` (quaternion object→microscope frame), optionally
+    turning during the scan."""
+
+    shape: Shape
+    material: str | int = "Au"
+    orientation: np.quaternion = IDENTITY
+    position: tuple[float, float] = (0.0, 0.0)
+    rotation_during_scan: ScanRotation | None = None
+    z: int = field(init=False)
+
+    def __post_init__(self):
+        if not isinstance(self.shape, Shape):
+            raise ValueError(f"shape: expected a simulator shape, got {type(self.shape).__name__}")
+        object.__setattr__(self, "z", atomic_number(self.material))
+        object.__setattr__(self, "orientation", as_quaternion(self.orientation))
+        position = np.asarray(self.position, dtype=float)
+        if position.shape != (2,) or not np.all(np.isfinite(position)):
+            raise ValueError(f"position: expected finite (x, y) in nm, got {self.position!r}")
+        object.__setattr__(self, "position", (float(position[0]), float(position[1])))
+
+    def line_orientations(self, n_lines: int) -> np.ndarray:
+        """Orientation of each scan line: one entry if static, ``n_lines`` if turning."""
+        if self.rotation_during_scan is None or self.rotation_during_scan.angle == 0:
+            return np.array([self.orientation])
+        return self.rotation_during_scan.per_line(self.orientation, n_lines)
+
+    def line_rotations(self, n_lines: int) -> np.ndarray:
+        """Rotation matrices ``(L, 3, 3)`` of the scan lines (L = 1 for a static particle)."""
+        return rotation_matrices(self.line_orientations(n_lines))
+
+    def kernel_arrays(self, rotations: np.ndarray):
+        """World-frame ``(planes, quadrics, pieces, bounds)`` for
+        :func:`simulator.kernels.project_thickness`, given :meth:`line_rotations`."""
+        layout = self.shape.kernel_layout
+        shift = np.array([self.position[0], self.position[1], 0.0])
+        n_lines = len(rotations)
+        normals = layout.normals @ rotations.transpose(0, 2, 1)  # (L, P, 3)
+        planes = np.empty((n_lines, len(layout.normals), 4))
+        planes[..., :3] = normals
+        planes[..., 3] = layout.offsets + normals @ shift
+        quadrics = np.zeros((n_lines, max(len(layout.quadrics), 1), 9))
+        for q, (centre, matrix) in enumerate(layout.quadrics):
+            quadrics[:, q, :3] = rotations @ centre + shift
+            world = rotations @ matrix @ rotations.transpose(0, 2, 1)
+            quadrics[:, q, 3:] = world[:, [0, 0, 0, 1, 1, 2], [0, 1, 2, 1, 2, 2]]
+        centres, radii = self.shape.hull_spheres
+        xy = (centres @ rotations.transpose(0, 2, 1))[..., :2] + shift[:2]  # (L, m, 2)
+        bounds = np.stack([(xy[..., 0] - radii).min(axis=1), (xy[..., 0] + radii).max(axis=1),
+                           (xy[..., 1] - radii).min(axis=1), (xy[..., 1] + radii).max(axis=1)], axis=1)
+        return planes, quadrics, layout.table, bounds
+
+    def projected_sites(self, rotations: np.ndarray, pixel_size: float, shape_hw: tuple[int, int]) -> np.ndarray:
+        """Pixel coordinates ``(n_sites, 2)`` as (column, row) of every site, where the scan
+        meets it (with rotation during the scan the row picks the line's orientation)."""
+        sites = self.shape.sites
+        height, width = shape_hw
+        shift = np.array(self.position)
+        line = np.zeros(len(sites), dtype=int)
+        for _ in range(4 if len(rotations) > 1 else 1):  # fixed point: row ↔ orientation
+            world = np.einsum("nij,nj->ni", rotations[line], sites)[:, :2] + shift
+            rows = world[:, 1] / pixel_size + height / 2 - 0.5
+            line = np.clip(np.rint(rows), 0, len(rotations) - 1).astype(int)
+        columns = world[:, 0] / pixel_size + width / 2 - 0.5
+        return np.stack([columns, rows], axis=1)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Particles on an optional carbon support.  Overlapping particles add thickness."""
+
+    particles: tuple[Particle, ...]
+    support: CarbonFilm | None = None
+
+    def __post_init__(self):
+        particles = (self.particles,) if isinstance(self.particles, Particle) else tuple(self.particles)
+        if not all(isinstance(p, Particle) for p in particles):
+            raise ValueError("particles: expected simulator.Particle objects")
+        object.__setattr__(self, "particles", particles)

@@ -1,0 +1,227 @@
+"""Generate a dataset: shards of images made in parallel processes, written atomically.
+
+Work is cut into *shards*: shard ``k`` of a split holds that split's images with ranks
+``k·S … (k+1)·S − 1`` (S = ``output.shard_size``).  A worker makes one whole shard: its
+PNG/TIFF files, then ``arrays/{split}-{k:05d}.npz``, then its manifest part, the marker
+that the shard is complete.  Shards depend only on the spec, so any ``--jobs`` (or a Dask
+cluster) writes the same bytes, and a re-run skips complete shards (resume).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from stemsim.dataset.files import csv_bytes, npz_bytes, png_bytes, remove_partials, tiff_bytes, write_atomic
+from stemsim.dataset.sampling import PlannedImage, acquire, plan, sample_parameters
+from stemsim.dataset.spec import dump_spec, spec_hash
+from stemsim.errors import InputError
+
+PARTS = Path(".stemsim") / "parts"
+LOCATION_COLUMNS = ["id", "object_id", "view", "split", "label", "label_index", "path", "shard", "shard_index"]
+PARAMETER_COLUMNS = [
+    "seed", "shape", "size", "aspect_b", "aspect_c", "material", "z", "qw", "qx", "qy", "qz", "offset_x", "offset_y",
+    "n_deformed", "deformed_vertices", "configuration", "deformation_kind", "depth", "pixel_size", "image_size",
+    "supersampling", "z_exponent", "probe_fwhm", "probe_tail_weight", "probe_tail_width", "dose", "scan_noise",
+    "line_amplitude", "line_frequency", "drift_x", "drift_y", "rotation_angle", "rotation_axis", "scattering",
+    "support_thickness", "support_roughness", "support_correlation_length",
+]
+MANIFEST_COLUMNS = LOCATION_COLUMNS + PARAMETER_COLUMNS
+MAX_SITES = 8
+
+
+@dataclass(frozen=True)
+class Shard:
+    split: str
+    number: int
+    items: tuple[PlannedImage, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.split}-{self.number:05d}"
+
+
+@dataclass
+class Summary:
+    """What a run did: counts per (split, label), images made now, seconds, bytes on disk."""
+
+    counts: Counter = field(default_factory=Counter)
+    made: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    bytes_on_disk: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.made / self.seconds if self.seconds > 0 else 0.0
+
+
+def shards(spec: dict) -> list[Shard]:
+    """All shards of a spec, split by split, in order."""
+    size = spec["output"]["shard_size"]
+    by_split: dict[str, list[PlannedImage]] = {}
+    for item in plan(spec):
+        by_split.setdefault(item.split, []).append(item)
+    result = []
+    for split, items in by_split.items():
+        for number, start in enumerate(range(0, len(items), size)):
+            result.append(Shard(split, number, tuple(items[start:start + size])))
+    return result
+
+
+def render(measurement, dtype: str) -> np.ndarray:
+    """The stored image: min–max scaled integers, or float32 in detected-fraction units."""
+    if dtype == "float32":
+        return measurement.image
+    return measurement.normalized(np.dtype(dtype).type)
+
+
+def image_path(spec: dict, item: PlannedImage) -> str:
+    formats = spec["output"]["formats"]
+    extension = "png" if "png" in formats else "tif" if "tiff" in formats else None
+    return f"{item.split}/{item.label}/{item.id}.{extension}" if extension else ""
+
+
+def make_shard(spec: dict, out: str, shard: Shard) -> tuple[str, Counter]:
+    """Make and write one shard (runs in a worker process)."""
+    out = Path(out)
+    output = spec["output"]
+    formats = output["formats"]
+    images, labels, thickness, masks, sites, rows = [], [], [], [], [], []
+    for position, item in enumerate(shard.items):
+        params = sample_parameters(spec, item)
+        measurement = acquire(params)
+        image = render(measurement, output["dtype"])
+        path = image_path(spec, item)
+        if "png" in formats:
+            write_atomic(out / path, png_bytes(image))
+        if "tiff" in formats:
+            write_atomic(out / Path(path).with_suffix(".tif"), tiff_bytes(image))
+        images.append(image)
+        labels.append(item.label_index)
+        if output["ground_truth"]:
+            thickness.append(measurement.thickness)
+            masks.append(measurement.mask)
+            padded = np.full((MAX_SITES, 3), np.nan, dtype=np.float32)
+            padded[: len(measurement.sites)] = measurement.sites
+            sites.append(padded)
+        rows.append({"id": item.id, "object_id": item.id, "view": 0, "split": item.split, "label": item.label,
+                     "label_index": item.label_index, "path": path,
+                     "shard": f"arrays/{shard.name}.npz" if "npz" in formats else "", "shard_index": position,
+                     **params})
+    if "npz" in formats:
+        arrays = {"images": np.stack(images), "labels": np.array(labels, dtype=np.int64),
+                  "classes": np.array([str(v) for v in spec["classes"]["values"]]),
+                  "ids": np.array([item.id for item in shard.items])}
+        if output["ground_truth"]:
+            arrays.update(thickness=np.stack(thickness), mask=np.stack(masks), vertices=np.stack(sites))
+        write_atomic(out / "arrays" / f"{shard.name}.npz", npz_bytes(arrays))
+    write_atomic(out / PARTS / f"{shard.name}.csv", csv_bytes(rows, MANIFEST_COLUMNS, header=False))
+    return shard.name, Counter((row["split"], str(row["label"])) for row in rows)
+
+
+def check_target(spec: dict, out: Path) -> None:
+    """Refuse ``out`` if it holds anything but this spec's dataset (writes nothing)."""
+    out = Path(out)
+    spec_file = out / "spec.yaml"
+    if spec_file.is_file():
+        try:
+            made = yaml.safe_load(spec_file.read_text()).get("spec_hash")
+        except (yaml.YAMLError, AttributeError):
+            made = None
+        if made != spec_hash(spec):
+            raise InputError(f"{out}: holds a dataset made from a different spec or stemsim version "
+                             f"(spec_hash {made}, this one {spec_hash(spec)}); choose another --out or delete it")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"{out}: exists and is not a stemsim dataset; choose another --out")
+
+
+def prepare(spec: dict, out: Path) -> None:
+    """Claim ``out`` for ``spec`` (after :func:`check_target`) and clear stale temporaries."""
+    check_target(spec, out)
+    spec_file = out / "spec.yaml"
+    out.mkdir(parents=True, exist_ok=True)
+    if not spec_file.is_file():
+        write_atomic(spec_file, dump_spec(spec).encode())
+    remove_partials(out)
+
+
+def generate(spec: dict, out: str | Path, jobs: int = 1, backend: str = "loky", scheduler: str | None = None,
+             progress=None) -> Summary:
+    """Make (or finish) the dataset of a resolved ``spec`` in ``out``.
+
+    ``progress(done_images, total_images)`` is called as shards complete.
+    Returns a :class:`Summary`; writes ``manifest.csv`` last.
+    """
+    from joblib import Parallel, delayed, parallel_config
+
+    out = Path(out)
+    prepare(spec, out)
+    every = shards(spec)
+    todo = [s for s in every if not (out / PARTS / f"{s.name}.csv").is_file()]
+    total = sum(len(s.items) for s in every)
+    done = total - sum(len(s.items) for s in todo)
+    summary = Summary(skipped=done)
+    if progress:
+        progress(done, total)
+    start = time.perf_counter()
+    if todo:
+        if backend == "dask":
+            context = _dask_context(scheduler)
+        elif backend == "loky":
+            context = parallel_config(backend="loky", n_jobs=jobs)
+        else:
+            raise InputError(f"--backend: expected loky or dask, got {backend!r}")
+        with context:
+            size = {s.name: len(s.items) for s in todo}
+            tasks = (delayed(make_shard)(spec, str(out), s) for s in todo)
+            # Batches are whole shards; finished shards report as they land.
+            for name, _ in Parallel(return_as="generator_unordered", batch_size=1)(tasks):
+                done += size[name]
+                summary.made += size[name]
+                if progress:
+                    progress(done, total)
+    summary.seconds = time.perf_counter() - start
+    rows = assemble_manifest(out, every)
+    summary.counts = Counter((row["split"], row["label"]) for row in rows)
+    summary.bytes_on_disk = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return summary
+
+
+def _dask_context(scheduler: str | None):
+    from contextlib import ExitStack
+
+    from joblib import parallel_config
+
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise InputError("--backend dask: needs dask[distributed] (pip install 'stemsim[dask]')") from None
+    if not scheduler:
+        raise InputError("--scheduler: the dask backend needs a scheduler address (e.g. tcp://127.0.0.1:8786)")
+    stack = ExitStack()
+    try:
+        client = stack.enter_context(Client(scheduler, timeout="10s"))
+    except (OSError, TimeoutError) as error:
+        raise InputError(f"--scheduler: cannot reach {scheduler}: {error}") from None
+    stack.enter_context(parallel_config(backend="dask", n_jobs=-1))
+    del client
+    return stack
+
+
+def assemble_manifest(out: Path, every: list[Shard]) -> list[dict]:
+    """Join the shards' manifest parts into ``manifest.csv`` (sorted by id), atomically."""
+    rows = []
+    for shard in every:
+        text = (out / PARTS / f"{shard.name}.csv").read_text()
+        rows.extend(csv.DictReader(io.StringIO(text), fieldnames=MANIFEST_COLUMNS))
+    rows.sort(key=lambda row: row["id"])
+    write_atomic(out / "manifest.csv", csv_bytes(rows, MANIFEST_COLUMNS))
+    return rows

@@ -1,0 +1,265 @@
+"""From a resolved spec to images: the plan (which image is which label and split), the
+per-image seeds, sampled parameters, and the scene and microscope they describe.
+
+Each image ``i`` has its own seed, ``SeedSequence(spec seed, spawn_key=(i,))`` → a 63-bit
+integer stored in the manifest.  That seed spawns two generators: one samples the
+parameters, one drives the acquisition (film, scan noise, shot noise).  So the manifest's
+parameters plus the seed regenerate an image without replaying the sampling.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import quaternion
+
+from simulator import (CarbonFilm, Cuboid, Microscope, Octahedron, Particle, Probe, Pyramid, ScanDistortion,
+                       ScanRotation, Scene, Sphere, atomic_number, random_rotation)
+from simulator.materials import symbol
+from simulator.shapes import Shape
+
+
+def build_shape(name: str, size: float, aspect_b: float = 1.0, aspect_c: float = 1.0) -> Shape:
+    """The undeformed shape ``name`` whose characteristic length is ``size`` nm: the cuboid's
+    edge ``a`` (``b = aspect_b·a``, ``c = aspect_c·a``), the pyramids' base edge, the
+    octahedron's edge, the sphere's diameter."""
+    if name == "cuboid":
+        return Cuboid(size, size * aspect_b, size * aspect_c)
+    if name == "tetrahedron":
+        return Pyramid(size, sides=3)
+    if name == "square_pyramid":
+        return Pyramid(size, sides=4)
+    if name == "octahedron":
+        return Octahedron(size)
+    if name == "sphere":
+        return Sphere(size / 2)
+    raise ValueError(f"object.shape: unknown shape {name!r}")
+
+
+@lru_cache(maxsize=None)
+def _reference_space(name: str):
+    # Classes come from the regular shape: an elongated cuboid's images could tell more
+    # apart, never less, so these labels stay honest.
+    return build_shape(name, 1.0).configuration_space("projection")
+
+
+def configuration_names(shape: str, n_deformed: int) -> list[str]:
+    """Names of the configuration classes of ``n_deformed`` deformed vertices of ``shape``."""
+    return [c.name for c in _reference_space(shape).classes(n_deformed)]
+
+
+def image_seed(spec_seed: int, index: int) -> int:
+    """The seed of image ``index``: independent streams for every image, any job count."""
+    state = np.random.SeedSequence(spec_seed, spawn_key=(index,)).generate_state(2, dtype=np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+def generators(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """(parameter generator, acquisition generator) of an image seed."""
+    sample, acquire = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(sample), np.random.default_rng(acquire)
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    index: int
+    label: object
+    label_index: int
+    split: str
+    rank: int  # position within its split (its shard is rank // shard_size)
+
+    @property
+    def id(self) -> str:
+        return f"{self.index:07d}"
+
+
+def plan(spec: dict) -> list[PlannedImage]:
+    """Every image of the dataset: labels cycle through the classes (balanced), and the
+    objects of each class are dealt to the splits in proportion (stratified)."""
+    values = spec["classes"]["values"]
+    per_class = spec["classes"]["per_class"]
+    splits = spec["splits"]
+    counts = _split_counts(per_class, splits)
+    items = []
+    for index in range(per_class * len(values)):
+        label_index, rank_in_class = index % len(values), index // len(values)
+        bound = 0
+        for split, count in counts.items():
+            bound += count
+            if rank_in_class < bound:
+                break
+        items.append((index, label_index, split))
+    ranks: dict[str, int] = {}
+    planned = []
+    for index, label_index, split in items:
+        planned.append(PlannedImage(index, values[label_index], label_index, split, ranks.get(split, 0)))
+        ranks[split] = ranks.get(split, 0) + 1
+    return planned
+
+
+def _split_counts(per_class: int, splits: dict) -> dict[str, int]:
+    """Objects per class in each split (largest remainders, so they add up)."""
+    exact = {name: per_class * fraction for name, fraction in splits.items()}
+    counts = {name: int(math.floor(value)) for name, value in exact.items()}
+    leftover = per_class - sum(counts.values())
+    for name in sorted(exact, key=lambda n: counts[n] - exact[n])[:leftover]:
+        counts[name] += 1
+    return counts
+
+
+def draw(value, rng: np.random.Generator, low=None, high=None):
+    """One draw from a constant or a distribution (``normal`` redrawn into [low, high])."""
+    if not isinstance(value, dict):
+        return value
+    (kind, args), = value.items()
+    if kind == "choice":
+        return args[int(rng.integers(len(args)))]
+    if kind == "uniform":
+        if all(isinstance(a, int) for a in args) and isinstance(low, int):
+            return int(rng.integers(args[0], args[1] + 1))
+        return float(rng.uniform(args[0], args[1]))
+    if kind == "loguniform":
+        return float(math.exp(rng.uniform(math.log(args[0]), math.log(args[1]))))
+    for _ in range(1000):
+        x = float(rng.normal(args[0], args[1]))
+        if (low is None or x > low) and (high is None or x <= high):
+            return x
+    return float(args[0])
+
+
+def sample_parameters(spec: dict, item: PlannedImage) -> dict:
+    """Every sampled parameter of one image (the manifest row without file locations)."""
+    seed = image_seed(spec["seed"], item.index)
+    rng, _ = generators(seed)
+    obj = spec["object"]
+    label = spec["label"]
+    shape_name = item.label if label == "shape" else draw(obj["shape"], rng)
+    size = draw(obj["size"], rng, low=0.0)
+    aspect_b = draw(obj["aspect"], rng, low=0.0) if shape_name == "cuboid" else 1.0
+    aspect_c = draw(obj["aspect"], rng, low=0.0) if shape_name == "cuboid" else 1.0
+    material = draw(obj["material"], rng)
+    orientation = random_rotation(rng) if obj["orientation"] == "random" else np.quaternion(*obj["orientation"]).normalized()
+    offset_x = draw(obj["offset"], rng)
+    offset_y = draw(obj["offset"], rng)
+    kind = draw(obj["deformation"]["kind"], rng)
+    depth = draw(obj["deformation"]["depth"], rng, low=0.0, high=0.5)
+    shape = build_shape(shape_name, size, aspect_b, aspect_c)
+    vertices = _deformed_vertices(spec, item, shape_name, shape.n_sites, rng)
+    microscope = spec["microscope"]
+    angle = draw(microscope["rotation_during_scan"], rng)
+    axis = _axis(microscope["rotation_axis"], rng)
+    drift = draw(microscope["drift"], rng)
+    drift_direction = rng.uniform(0, 2 * math.pi)
+    support = spec["support"]
+    w, x, y, z = quaternion.as_float_array(orientation).tolist()
+    configuration = ""
+    if shape.n_sites:
+        configuration = _reference_space(shape_name).classify(vertices).name
+    return {
+        "seed": seed,
+        "shape": shape_name,
+        "size": size,
+        "aspect_b": aspect_b,
+        "aspect_c": aspect_c,
+        "material": symbol(atomic_number(material)),
+        "z": atomic_number(material),
+        "qw": w, "qx": x, "qy": y, "qz": z,
+        "offset_x": offset_x,
+        "offset_y": offset_y,
+        "n_deformed": len(vertices),
+        "deformed_vertices": " ".join(map(str, vertices)),
+        "configuration": configuration,
+        "deformation_kind": kind if vertices else "",
+        "depth": depth if vertices else 0.0,
+        "pixel_size": spec["image"]["pixel_size"],
+        "image_size": spec["image"]["size"],
+        "supersampling": spec["image"]["supersampling"],
+        "z_exponent": draw(microscope["z_exponent"], rng, low=0.0, high=2.0),
+        "probe_fwhm": draw(microscope["probe_fwhm"], rng, low=0.0),
+        "probe_tail_weight": draw(microscope["probe_tail_weight"], rng, low=0.0, high=1.0),
+        "probe_tail_width": draw(microscope["probe_tail_width"], rng, low=0.0),
+        "dose": "" if microscope["dose"] is None else draw(microscope["dose"], rng, low=0.0),
+        "scan_noise": draw(microscope["scan_noise"], rng, low=0.0),
+        "line_amplitude": draw(microscope["line_amplitude"], rng, low=0.0),
+        "line_frequency": draw(microscope["line_frequency"], rng, low=0.0),
+        "drift_x": drift * math.cos(drift_direction),
+        "drift_y": drift * math.sin(drift_direction),
+        "rotation_angle": angle,
+        "rotation_axis": " ".join(f"{v:.17g}" for v in axis),
+        "scattering": draw(microscope["scattering"], rng, low=0.0),
+        "support_thickness": "" if support is None else draw(support["thickness"], rng, low=0.0),
+        "support_roughness": "" if support is None else draw(support["roughness"], rng, low=0.0),
+        "support_correlation_length": "" if support is None else draw(support["correlation_length"], rng, low=0.0),
+    }
+
+
+def _deformed_vertices(spec, item, shape_name, n_sites, rng) -> list[int]:
+    label = spec["label"]
+    count = spec["object"]["deformation"]["count"]
+    if label == "n_deformations":
+        k = int(item.label)
+    elif label == "deformed":
+        k = 0 if item.label == "undeformed" else int(draw(count, rng, low=1)) if count is not None else int(
+            rng.integers(1, n_sites + 1))
+    elif label == "configuration":
+        space = _reference_space(shape_name)
+        cls = next(c for c in space.classes(int(draw(count, rng, low=0))) if c.name == item.label)
+        return list(space.sample(cls, rng))
+    else:
+        k = 0 if count is None else int(draw(count, rng, low=0))
+    k = min(k, n_sites)
+    return sorted(int(v) for v in rng.choice(n_sites, size=k, replace=False)) if k else []
+
+
+def _axis(value, rng) -> list[float]:
+    if value == "random":
+        v = rng.standard_normal(3)
+        return (v / np.linalg.norm(v)).tolist()
+    v = np.asarray(value, dtype=float)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+def _number(value, default=0.0) -> float:
+    return default if value == "" or value is None else float(value)
+
+
+def scene_and_microscope(params: dict) -> tuple[Scene, Microscope]:
+    """The scene and microscope that a parameter row (or manifest row) describes."""
+    shape = build_shape(params["shape"], float(params["size"]), float(params["aspect_b"]), float(params["aspect_c"]))
+    vertices = [int(v) for v in str(params["deformed_vertices"]).split()]
+    if vertices:
+        shape = shape.deform(params["deformation_kind"], vertices, float(params["depth"]))
+    angle = _number(params["rotation_angle"])
+    spin = None
+    if angle:
+        spin = ScanRotation(tuple(float(v) for v in str(params["rotation_axis"]).split()), angle)
+    orientation = np.quaternion(*(float(params[k]) for k in ("qw", "qx", "qy", "qz")))
+    particle = Particle(shape, int(params["z"]), orientation,
+                        (float(params["offset_x"]), float(params["offset_y"])), spin)
+    support = None
+    if params["support_thickness"] != "" and params["support_thickness"] is not None:
+        support = CarbonFilm(float(params["support_thickness"]), float(params["support_roughness"]),
+                             float(params["support_correlation_length"]))
+    dose = params["dose"]
+    microscope = Microscope(
+        pixel_size=float(params["pixel_size"]),
+        size=int(params["image_size"]),
+        z_exponent=float(params["z_exponent"]),
+        probe=Probe(float(params["probe_fwhm"]), float(params["probe_tail_weight"]), float(params["probe_tail_width"])),
+        dose=None if dose == "" or dose is None else float(dose),
+        scan=ScanDistortion(float(params["scan_noise"]), float(params["line_amplitude"]),
+                            float(params["line_frequency"]), (float(params["drift_x"]), float(params["drift_y"]))),
+        supersampling=int(params["supersampling"]),
+        scattering=float(params["scattering"]),
+    )
+    return Scene([particle], support), microscope
+
+
+def acquire(params: dict):
+    """The :class:`simulator.Measurement` of a parameter row, with the row's own noise stream."""
+    scene, microscope = scene_and_microscope(params)
+    _, rng = generators(int(params["seed"]))
+    return microscope.acquire(scene, rng)

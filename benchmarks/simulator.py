@@ -38,6 +38,11 @@ def benchmark_scene(rng: np.random.Generator) -> Scene:
     return Scene([Particle(shape, "Au", random_rotation(rng))], support=CarbonFilm(3.0, 0.5))
 
 
+def _warm_up(work, size: int) -> None:
+    work(size, [10_000])  # imports, JIT cache, FFT plans
+    time.sleep(1.0)  # keep this worker busy so that the next warm-up lands on another one
+
+
 def _ours(size: int, seeds: list[int]) -> int:
     microscope = microscope_for(size)
     for seed in seeds:
@@ -60,7 +65,7 @@ def images_per_second(work, size: int, n_images: int, n_jobs: int) -> float:
     """Wall-clock images/s of ``work`` over ``n_images`` split into ``n_jobs`` batches."""
     batches = [list(range(i, n_images, n_jobs)) for i in range(n_jobs)]
     with Parallel(n_jobs=n_jobs, backend="loky") as parallel:
-        parallel(delayed(work)(size, [10_000 + i]) for i in range(n_jobs))  # warm-up: imports, JIT cache
+        parallel(delayed(_warm_up)(work, size) for _ in range(n_jobs))
         start = time.perf_counter()
         done = sum(parallel(delayed(work)(size, batch) for batch in batches))
         return done / (time.perf_counter() - start)
@@ -86,6 +91,41 @@ def volume_errors(n: int = 20, size: int = 128) -> dict[str, float]:
     return {"ours": float(np.mean(ours)), "voxel_reference": float(np.mean(voxels)), "objects": n}
 
 
+GENERATION_SPEC = {
+    "name": "bench-generation", "seed": 1, "image": {"size": 128, "pixel_size": 0.15}, "label": "n_deformations",
+    "classes": {"values": list(range(9)), "per_class": 250},
+    "object": {"shape": "cuboid", "size": {"uniform": [5, 9]}, "deformation": {"depth": {"uniform": [0.15, 0.35]}}},
+    "microscope": {"probe_fwhm": 0.2, "dose": 5.0e3, "scan_noise": 0.05},
+    "output": {"formats": ["png", "npz"], "dtype": "uint8", "ground_truth": True, "shard_size": 250},
+}
+
+
+def generation_rates(quick: bool = False) -> dict:
+    """End-to-end ``stemsim generate`` (PNG + npz with ground truth) against the same
+    images made in memory, on 1 and all cores; the cost of writing is 1 − end-to-end/in-memory."""
+    import tempfile
+
+    from stemsim.dataset import generate, resolve
+    from stemsim.dataset.generate import render
+    from stemsim.dataset.sampling import acquire, plan, sample_parameters
+
+    spec = resolve(GENERATION_SPEC, limit=25 if quick else None)
+    items = plan(spec)
+    acquire(sample_parameters(spec, items[0]))  # JIT warm-up
+    start = time.perf_counter()
+    for item in items:
+        render(acquire(sample_parameters(spec, item)), "uint8")
+    in_memory = len(items) / (time.perf_counter() - start)
+    result = {"images": len(items), "in_memory_1_core": in_memory}
+    cores = os.cpu_count() or 1
+    for jobs in sorted({1, cores}):
+        with tempfile.TemporaryDirectory() as out:
+            summary = generate(spec, out, jobs=jobs)
+        result[f"end_to_end_{jobs}_jobs"] = summary.rate
+    result["writing_cost_1_job"] = 1 - result["end_to_end_1_jobs"] / in_memory
+    return result
+
+
 def run(quick: bool = False) -> dict:
     cores = os.cpu_count() or 1
     results = {"sizes": {}, "cores": cores}
@@ -101,6 +141,7 @@ def run(quick: bool = False) -> dict:
             "images": {"ours": n_ours, "voxel": n_voxel},
         }
     results["volume_error"] = volume_errors(5 if quick else 20)
+    results["generation"] = generation_rates(quick)
     results["machine"] = {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
                           "numpy": np.__version__}
     return results
@@ -122,6 +163,14 @@ def markdown(results: dict, command: str) -> str:
     error = results["volume_error"]
     lines += ["", f"Volume error (mean |Σ t·area / V − 1| over {error['objects']} objects at 128²): "
               f"ours {error['ours']:.2e}, voxel reference {error['voxel_reference']:.2e}.", ""]
+    generation = results["generation"]
+    lines += ["## Dataset generation (`stemsim generate`, 128², PNG + npz with ground truth)", "",
+              "| images | in memory, 1 core | end to end, 1 job | end to end, " + f"{cores} jobs | cost of writing |",
+              "|---|---|---|---|---|",
+              f"| {generation['images']} | {generation['in_memory_1_core']:.0f} img/s | "
+              f"{generation['end_to_end_1_jobs']:.0f} img/s | {generation[f'end_to_end_{cores}_jobs']:.0f} img/s | "
+              f"{100 * generation['writing_cost_1_job']:.0f} % |",
+              "", "End-to-end rates include starting the worker processes.", ""]
     return "\n".join(lines)
 
 

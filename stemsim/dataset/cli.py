@@ -116,7 +116,8 @@ def preview_command(
     for axis, item in zip(axes.ravel(), items):
         params = sample_parameters(resolved, item)
         axis.imshow(render(acquire(params), "float32"), cmap="gray")
-        axis.set_title(f"{item.label} ({params['shape']})", fontsize=8)
+        title = str(item.label) if resolved["label"] == "shape" else f"{item.label} ({params['shape']})"
+        axis.set_title(title, fontsize=8)
     figure.suptitle(resolved["name"], fontsize=10)
     figure.tight_layout()
     buffer = io.BytesIO()

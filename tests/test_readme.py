@@ -1,0 +1,34 @@
+"""The README tells the truth: its Python example runs, its commands are the CI's."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_python_example_runs():
+    block = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    measurement = namespace["measurement"]
+    assert measurement.image.shape == (128, 128)
+    assert namespace["image8"].max() == 255
+    assert abs(namespace["thickness"].sum() * 0.15**2 - (8**3 - 2 * 2**3 / 6)) < 0.01 * 8**3
+
+
+def test_ci_runs_the_readme_test_command():
+    command = 'pip install -e ".[test]" && python -m pytest -q'
+    assert command in README
+    assert command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_lists_every_spec_key():
+    from stemsim.dataset.spec import DEFAULTS
+
+    schema = re.search(r"## The spec \(YAML\).*?```yaml\n(.*?)```", README, re.S).group(1)
+    for section, value in DEFAULTS.items():
+        assert re.search(rf"^{section}:", schema, re.M), section
+        if isinstance(value, dict) and section != "splits":  # split names are the user's
+            for key in value:
+                assert re.search(rf"^\s+{key}:", schema, re.M), f"{section}.{key}"

@@ -90,11 +90,12 @@ class Particle:
         sites = self.shape.sites
         height, width = shape_hw
         shift = np.array(self.position)
-        line = np.zeros(len(sites), dtype=int)
-        for _ in range(4 if len(rotations) > 1 else 1):  # fixed point: row ↔ orientation
-            world = np.einsum("nij,nj->ni", rotations[line], sites)[:, :2] + shift
-            rows = world[:, 1] / pixel_size + height / 2 - 0.5
+        world = sites @ rotations[0, :2].T + shift
+        rows = world[:, 1] / pixel_size + height / 2 - 0.5
+        for _ in range(4 if len(rotations) > 1 else 0):  # fixed point: row ↔ that line's orientation
             line = np.clip(np.rint(rows), 0, len(rotations) - 1).astype(int)
+            world = np.einsum("nij,nj->ni", rotations[line, :2], sites) + shift
+            rows = world[:, 1] / pixel_size + height / 2 - 0.5
         columns = world[:, 0] / pixel_size + width / 2 - 0.5
         return np.stack([columns, rows], axis=1)
 

@@ -125,6 +125,10 @@ class Shape:
     def _truncation_plane(self, site: int, depth: float) -> np.ndarray:
         raise NotImplementedError
 
+    def _truncation_planes(self, sites, depths) -> np.ndarray:
+        """Planes ``(k, 4)`` cutting ``sites`` at ``depths``."""
+        return np.vstack([self._truncation_plane(site, depth) for site, depth in zip(sites, depths)])
+
     @cached_property
     def hull_spheres(self) -> tuple[np.ndarray, np.ndarray]:
         """Centres ``(m, 3)`` and radii ``(m,)`` of balls whose convex hull holds the object
@@ -232,9 +236,10 @@ class Shape:
     @cached_property
     def _pieces(self) -> tuple[ConvexPiece, ...]:
         base = self._base_piece()
-        cuts = [self._truncation_plane(d.site, d.depth) for d in self.deformations if d.kind == "truncate"]
+        cuts = [(d.site, d.depth) for d in self.deformations if d.kind == "truncate"]
         if cuts:
-            base = replace(base, planes=np.vstack([base.planes] + cuts))
+            sites, depths = zip(*cuts)
+            base = replace(base, planes=np.vstack([base.planes, self._truncation_planes(sites, depths)]))
         pieces = [base]
         for d in self.deformations:
             if d.kind in ("dent", "bump"):
@@ -367,6 +372,19 @@ class Cuboid(ConvexPolyhedron):
     @property
     def base_volume(self) -> float:
         return self.a * self.b * self.c
+
+    @cached_property
+    def _planes(self) -> np.ndarray:
+        half = np.array([self.a, self.b, self.c]) / 2
+        return np.hstack([np.vstack([-np.eye(3), np.eye(3)]), np.concatenate([half, half])[:, None]])
+
+    def _truncation_planes(self, sites, depths) -> np.ndarray:
+        # In corner coordinates t_i ≥ 0 (inward from the vertex along each edge) the cut
+        # keeps Σ t_i / e_i ≥ depth, i.e. Σ (s_i / e_i) x_i ≤ 3/2 − depth for vertex signs s.
+        signs = np.sign(self.vertices[list(sites)])
+        normals = signs / np.array([self.a, self.b, self.c])
+        norms = np.sqrt((normals * normals).sum(axis=1, keepdims=True))
+        return np.hstack([normals, (1.5 - np.asarray(depths, dtype=float))[:, None]]) / norms
 
 
 @dataclass(frozen=True)

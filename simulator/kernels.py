@@ -3,7 +3,10 @@
 Data layout (world frame, one entry per scan line so that objects can turn during the
 scan; a static object has one line):
 
-- ``planes``   (L, P, 4): rows ``(nx, ny, nz, d)``, half-space ``n·p <= d``.
+- ``planes``   (L, P, 4): rows ``(kind, c0, cx, cy)`` of each half-space ``n·p <= d``,
+  solved for z so that a ray needs no division: ``kind`` +1 means z <= c0 + cx·x + cy·y,
+  -1 means z >= that, 0 (a face parallel to the beam) means the ray is outside when
+  c0 + cx·x + cy·y < 0.  :func:`bound_coefficients` makes them.
 - ``quadrics`` (L, Q, 9): ``(cx, cy, cz, a11, a12, a13, a22, a23, a33)``, solid
   ``(p - c)ᵀ A (p - c) <= 1``.
 - ``pieces``   (K, 4) int: ``(first plane, end plane, quadric index or -1, sign ±1)``.
@@ -19,7 +22,16 @@ import math
 import numpy as np
 from numba import njit
 
-_EMPTY = (np.inf, -np.inf)
+PARALLEL = 1e-9  # |n_z| below this: the face is parallel to the beam
+
+
+def bound_coefficients(planes: np.ndarray) -> np.ndarray:
+    """``(..., 4)`` half-spaces ``(nx, ny, nz, d)`` → ``(kind, c0, cx, cy)`` (see above)."""
+    nx, ny, nz, d = np.moveaxis(planes, -1, 0)
+    parallel = np.abs(nz) < PARALLEL
+    divisor = np.where(parallel, 1.0, nz)
+    kind = np.where(parallel, 0.0, np.sign(nz))
+    return np.stack([kind, d / divisor, -nx / divisor, -ny / divisor], axis=-1)
 
 
 @njit(cache=True, inline="always")
@@ -28,13 +40,13 @@ def _piece_interval(x, y, line_planes, line_quadrics, first, end, quadric):
     lo = -np.inf
     hi = np.inf
     for k in range(first, end):
-        nz = line_planes[k, 2]
-        rest = line_planes[k, 3] - line_planes[k, 0] * x - line_planes[k, 1] * y
-        if nz > 1e-12:
-            hi = min(hi, rest / nz)
-        elif nz < -1e-12:
-            lo = max(lo, rest / nz)
-        elif rest < 0.0:  # a face parallel to the beam, ray outside it
+        kind = line_planes[k, 0]
+        bound = line_planes[k, 1] + line_planes[k, 2] * x + line_planes[k, 3] * y
+        if kind > 0.0:
+            hi = min(hi, bound)
+        elif kind < 0.0:
+            lo = max(lo, bound)
+        elif bound < 0.0:  # a face parallel to the beam, ray outside it
             lo = np.inf
     if quadric >= 0:
         q = line_quadrics[quadric]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator.kernels import bound_coefficients
 from simulator.materials import atomic_number
 from simulator.rotation import IDENTITY, ScanRotation, as_quaternion, rotation_matrices
 from simulator.shapes import Shape
@@ -73,6 +74,7 @@ class Particle:
         planes = np.empty((n_lines, len(layout.normals), 4))
         planes[..., :3] = normals
         planes[..., 3] = layout.offsets + normals @ shift
+        planes = bound_coefficients(planes)
         quadrics = np.zeros((n_lines, max(len(layout.quadrics), 1), 9))
         for q, (centre, matrix) in enumerate(layout.quadrics):
             quadrics[:, q, :3] = rotations @ centre + shift

@@ -279,3 +279,25 @@ def sample_poisson(rng, means, uniforms, out):
                 break
         for j in range(m):
             out[small[start + j]] = count[j]
+
+
+@njit(cache=True)
+def shift_periodic(field, dx, dy, out):
+    """``out[i, j] = field`` at ``(i + dy[i, j], j + dx[i, j])``, bilinear, periodic edges.
+
+    Moves the carbon film with the beam offsets of a distorted scan (pixels)."""
+    height, width = field.shape
+    for i in range(height):
+        for j in range(width):
+            y = i + dy[i, j]
+            x = j + dx[i, j]
+            y0 = math.floor(y)
+            x0 = math.floor(x)
+            fy = y - y0
+            fx = x - x0
+            r0 = int(y0) % height
+            c0 = int(x0) % width
+            r1 = (r0 + 1) % height
+            c1 = (c0 + 1) % width
+            out[i, j] = ((1.0 - fy) * ((1.0 - fx) * field[r0, c0] + fx * field[r0, c1])
+                         + fy * ((1.0 - fx) * field[r1, c0] + fx * field[r1, c1]))

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
-from simulator.kernels import SMALL_MEAN, UNIFORMS_PER_LARGE, project_thickness, sample_poisson
+from simulator.kernels import SMALL_MEAN, UNIFORMS_PER_LARGE, project_thickness, sample_poisson, shift_periodic
 from simulator.materials import CARBON_Z
 from simulator.scene import CarbonFilm, Scene
 
@@ -312,12 +312,10 @@ class Microscope:
             if offsets is None:
                 spectrum += carbon * fluctuation
             else:  # the film moves with the specimen: sample it where the beam was
-                from scipy.ndimage import map_coordinates
-
                 film = scipy.fft.irfft2(fluctuation, s=self.size)
-                rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
-                film = map_coordinates(film, [rows + offsets[1], cols + offsets[0]], order=1, mode="grid-wrap")
-                spectrum += carbon * scipy.fft.rfft2(film)
+                moved = np.empty_like(film)
+                shift_periodic(film, offsets[0], offsets[1], moved)
+                spectrum += carbon * scipy.fft.rfft2(moved)
         signal = scipy.fft.irfft2(spectrum * transfer, s=self.size)
         signal += carbon * mean_support
         signal *= self.scattering

@@ -24,14 +24,13 @@ app = typer.Typer(
 
 def _register_verbs() -> None:
     # Each capability owns its verbs; importing here keeps `stemsim --help` in one place.
+    from benchmarks import cli as bench_cli
+    from classifiers import cli as classifier_cli
     from stemsim.dataset import cli as dataset_cli
 
     dataset_cli.register(app)
-    try:
-        from classifiers import cli as classifier_cli
-    except ImportError:  # classifiers not built yet
-        return
     classifier_cli.register(app)
+    bench_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

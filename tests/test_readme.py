@@ -32,3 +32,14 @@ def test_readme_lists_every_spec_key():
         if isinstance(value, dict) and section != "splits":  # split names are the user's
             for key in value:
                 assert re.search(rf"^\s+{key}:", schema, re.M), f"{section}.{key}"
+
+
+def test_benchmark_numbers_are_the_committed_ones():
+    import json
+
+    results = json.loads((ROOT / "benchmarks" / "results" / "simulator" / "results.json").read_text())
+    row = results["sizes"]["128"]
+    assert f"| stemsim, 1 core | {row['ours_1_core']:.0f} |" in README
+    assert f"| stemsim, 2 cores | {row['ours_2_cores']:.0f} ({row['scaling']:.2f}×) |" in README
+    assert f"**{row['speedup_per_core']:.0f}×**" in README
+    assert f"writing costs {100 * results['generation']['writing_cost_1_job']:.0f} %" in README

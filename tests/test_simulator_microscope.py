@@ -161,3 +161,18 @@ def test_normalized_output_spans_the_integer_range():
         image = measurement.normalized(dtype)
         assert image.dtype == dtype
         assert image.min() == 0 and image.max() == np.iinfo(dtype).max
+
+
+def test_film_shift_matches_bilinear_periodic_interpolation():
+    from scipy.ndimage import map_coordinates
+
+    from simulator.kernels import shift_periodic
+
+    generator = rng(4)
+    field = generator.standard_normal((40, 30))
+    dx, dy = generator.normal(0, 3, (40, 30)), generator.normal(0, 3, (40, 30))
+    moved = np.empty_like(field)
+    shift_periodic(field, dx, dy, moved)
+    rows, cols = np.meshgrid(np.arange(40), np.arange(30), indexing="ij")
+    expected = map_coordinates(field, [rows + dy, cols + dx], order=1, mode="grid-wrap")
+    np.testing.assert_allclose(moved, expected, atol=1e-12)

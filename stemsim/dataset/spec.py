@@ -14,7 +14,6 @@ import copy
 import hashlib
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import yaml
 
 from simulator.materials import atomic_number
 from stemsim.errors import InputError
+from stemsim.yamlio import read_yaml
 
 LABELS = ("deformed", "n_deformations", "configuration", "shape")
 SHAPE_NAMES = ("cuboid", "tetrahedron", "square_pyramid", "octahedron", "sphere")
@@ -87,34 +87,6 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "support.roughness": (0.0, None, True),
     "support.correlation_length": (0.0, None, False),
 }
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``5.0e3`` as a string; users mean the number, so floats take
-    exponents without a sign or a dot too."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-                  |[-+]?\.(?:inf|Inf|INF)
-                  |\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."),
-)
-
-
-def read_yaml(path: Path, what: str = "spec"):
-    """Parse a YAML file; a syntax error becomes one InputError line with the line number."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such {what} file")
-    try:
-        return yaml.load(path.read_text(), Loader=_Loader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise InputError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
 
 
 def _fail(key: str, problem: str):

@@ -1,0 +1,367 @@
+"""``stemsim bench BENCH.yaml --out DIR``: make (or reuse) the dataset, train every listed
+classifier, evaluate on the held-out test split, and write a report people read.
+
+A bench file (``configs/benchmarks/*.yaml``)::
+
+    name: deformed-vs-undeformed           # required
+    title: Deformed vs undeformed cuboids  # for the report
+    dataset: {spec: ../deformed.yaml}      # a stemsim spec (made or reused, keyed by spec hash)
+    # dataset: {data: {kind: stm, path: ../../../shared/data/stm_si100, ...}}   # or an experiment data section
+    seed: 1
+    prior: {metric: accuracy, value: 0.944, note: "Inception-v3, last layer only, 1000/class"}
+    target: {metric: accuracy, value: 0.99}
+    models:                                # classifier experiments without `data` and `seed`
+      - {name: vgg-like-64, experiment: {model: {name: vgg_like}, preprocess: {input_size: 64}}}
+    full: {models: [...]}                  # with --full: replaces `models` (GPU-sized runs)
+
+Output: ``DIR/report.md``, ``results.json``, ``results.csv``, ``samples.png``,
+``confusion/<model>.png``, ``curves/<model>.png``, ``runs/<model>/`` (the run directories).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stemsim.errors import InputError
+
+BENCH_KEYS = ("name", "title", "dataset", "seed", "prior", "target", "models", "full")
+METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc_macro", "exact_match_accuracy",
+           "mean_category_accuracy")
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        merged[key] = _merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) \
+            else copy.deepcopy(value)
+    return merged
+
+
+def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
+    """Read and check a bench file; relative paths are taken from the file's folder."""
+    from stemsim.yamlio import read_yaml
+
+    path = Path(path)
+    bench = read_yaml(path, "bench")
+    if not isinstance(bench, dict):
+        raise InputError(f"{path}: expected a mapping of bench keys")
+    for key in bench:
+        if key not in BENCH_KEYS:
+            raise InputError(f"{key}: unknown key (allowed: {', '.join(BENCH_KEYS)})")
+    if not isinstance(bench.get("name"), str) or not bench["name"]:
+        raise InputError("name: a bench needs a name")
+    dataset = bench.get("dataset")
+    if not isinstance(dataset, dict) or len(dataset) != 1 or next(iter(dataset)) not in ("spec", "data"):
+        raise InputError("dataset: expected {spec: SPEC.yaml} or {data: {kind: ..., path: ...}}")
+    base = path.resolve().parent
+    if "spec" in dataset:
+        dataset = {"spec": str((base / dataset["spec"]).resolve())}
+    else:
+        data = dict(dataset["data"])
+        if "path" in data:
+            data["path"] = str((base / data["path"]).resolve())
+        dataset = {"data": data}
+    bench["dataset"] = dataset
+    models = (bench.get("full") or {}).get("models") if full else None
+    models = models or bench.get("models")
+    if not isinstance(models, list) or not models:
+        raise InputError("models: expected a non-empty list of {name, experiment}")
+    names = set()
+    for i, entry in enumerate(models):
+        if not isinstance(entry, dict) or set(entry) - {"name", "experiment", "note"} or "name" not in entry:
+            raise InputError(f"models[{i}]: expected {{name, experiment}} (and an optional note)")
+        if entry["name"] in names:
+            raise InputError(f"models[{i}].name: {entry['name']!r} appears twice")
+        names.add(entry["name"])
+        for forbidden in ("data", "seed"):
+            if forbidden in entry.get("experiment", {}):
+                raise InputError(f"models[{i}].experiment.{forbidden}: set by the bench, not per model")
+    bench["models"] = models
+    bench.setdefault("title", bench["name"])
+    bench.setdefault("seed", 0)
+    bench["mode"] = "full" if full else "default"
+    return bench
+
+
+def prepare_dataset(bench: dict, datasets: Path, jobs: int) -> tuple[dict, Path]:
+    """The data section for the experiments, and the dataset's folder (made if needed)."""
+    dataset = bench["dataset"]
+    if "data" in dataset:
+        return dataset["data"], Path(dataset["data"]["path"])
+    from stemsim.dataset import generate, load_spec
+    from stemsim.dataset.spec import spec_hash
+
+    spec = load_spec(dataset["spec"])
+    folder = datasets / f"{spec['name']}-{spec_hash(spec)}"
+    generate(spec, folder, jobs=jobs)  # resumes, or does nothing when complete
+    return {"kind": "stemsim", "path": str(folder.resolve())}, folder
+
+
+def _fingerprint(experiment: dict) -> str:
+    import hashlib
+
+    from stemsim import __version__
+
+    text = json.dumps({"experiment": experiment, "version": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_model(entry: dict, data: dict, seed: int, runs: Path) -> dict[str, Any]:
+    """Train one model (or reuse an identical finished run) and evaluate it on the test split."""
+    from classifiers.evaluation import evaluate
+    from classifiers.training import train
+
+    experiment = _merge(entry.get("experiment", {}), {"data": data, "seed": seed})
+    run_dir = runs / entry["name"]
+    stamp = run_dir / "bench.json"
+    fingerprint = _fingerprint(experiment)
+    reused = stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint
+    if not reused:
+        start = time.perf_counter()
+        train(experiment, run_dir, overwrite=True)
+        stamp.write_text(json.dumps({"fingerprint": fingerprint, "train_seconds": time.perf_counter() - start}))
+    train_seconds = json.loads(stamp.read_text())["train_seconds"]
+    report = evaluate(run_dir, split="test")
+    metrics = report["metrics"]
+    if "per_class" in metrics:
+        metrics["macro_f1"] = float(np.mean([v["f1"] for v in metrics["per_class"].values()]))
+    return {"name": entry["name"], "note": entry.get("note", ""), "model": report["model"],
+            "weights": report["weights"], "metrics": metrics, "baseline": report["constant_baseline"],
+            "train_seconds": train_seconds, "inference": report["inference"], "size": report["model_size"],
+            "evaluation_dir": report["output_dir"], "run_dir": str(run_dir), "reused": reused}
+
+
+def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: str | Path | None = None,
+              jobs: int = 1, only: list[str] | None = None, log=print) -> dict[str, Any]:
+    """Run a bench file end to end; returns the results (also written to ``out``)."""
+    bench = load_bench(path, full)
+    out = Path(out)
+    datasets = Path(datasets) if datasets else out.parent / "datasets"
+    if only:
+        unknown = set(only) - {m["name"] for m in bench["models"]}
+        if unknown:
+            raise InputError(f"--models: not in the bench: {', '.join(sorted(unknown))}")
+        bench["models"] = [m for m in bench["models"] if m["name"] in only]
+    _deterministic()
+    log(f"[{bench['name']}] dataset")
+    data, folder = prepare_dataset(bench, datasets, jobs)
+    rows, failures = [], []
+    for entry in bench["models"]:
+        log(f"[{bench['name']}] {entry['name']}")
+        try:
+            rows.append(run_model(entry, data, bench["seed"], out / "runs"))
+        except InputError as error:  # e.g. pretrained weights that cannot be had here
+            failures.append({"name": entry["name"], "reason": str(error)})
+            log(f"[{bench['name']}] {entry['name']} skipped: {error}")
+    results = {"bench": {k: bench[k] for k in ("name", "title", "seed", "prior", "target", "mode") if k in bench},
+               "dataset": {"path": str(folder), **({"spec": bench["dataset"]["spec"]} if "spec" in bench["dataset"] else {})},
+               "models": rows, "skipped": failures, "environment": _environment(),
+               "command": f"stemsim bench {path} --out {out}" + (" --full" if full else "")}
+    _write(results, out, folder)
+    return results
+
+
+def _deterministic() -> None:
+    try:
+        import keras
+
+        if keras.config.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
+    except Exception:  # noqa: BLE001 - determinism is best effort; the report says which backend ran
+        pass
+
+
+def _environment() -> dict[str, Any]:
+    from classifiers.run import environment
+
+    import stemsim
+
+    return {"stemsim": stemsim.__version__, "python": platform.python_version(),
+            "machine": platform.machine(), "processor": platform.processor() or "unknown",
+            "cpus": __import__("os").cpu_count(), **environment()}
+
+
+def _headline(metrics: dict) -> str:
+    return "exact_match_accuracy" if "exact_match_accuracy" in metrics else "accuracy"
+
+
+def _fmt(value, percent=True) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f} %" if percent else f"{value:.3f}"
+
+
+def _write(results: dict, out: Path, dataset: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("confusion", "curves"):
+        (out / sub).mkdir(exist_ok=True)
+    for row in results["models"]:
+        confusion = Path(row["evaluation_dir"]) / "confusion.png"
+        if confusion.is_file():
+            shutil.copyfile(confusion, out / "confusion" / f"{row['name']}.png")
+        _plot_curves(Path(row["run_dir"]) / "history.json", out / "curves" / f"{row['name']}.png", row["name"])
+    _sample_grid(dataset, out / "samples.png")
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out / "results.csv").write_text(_csv(results))
+    (out / "report.md").write_text(markdown(results))
+
+
+def _table_rows(results: dict) -> list[dict]:
+    rows = []
+    for row in results["models"]:
+        m = row["metrics"]
+        rows.append({
+            "model": row["name"], "architecture": row["model"].get("name") if isinstance(row["model"], dict) else row["model"],
+            "weights": row["weights"], "accuracy": m.get("accuracy", m.get("exact_match_accuracy")),
+            "balanced_accuracy": m.get("balanced_accuracy", m.get("mean_category_balanced_accuracy")),
+            "macro_f1": m.get("macro_f1"), "roc_auc": m.get("roc_auc_macro"),
+            "train_seconds": row["train_seconds"], "images_per_second": row["inference"].get("images_per_second"),
+            "size_mb": row["size"].get("total_megabytes")})
+    return rows
+
+
+def _csv(results: dict) -> str:
+    rows = _table_rows(results)
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def markdown(results: dict) -> str:
+    bench = results["bench"]
+    lines = [f"# {bench['title']}", "", f"Command: `{results['command']}`", "",
+             f"Dataset: `{results['dataset']['path']}`" + (f" (spec `{results['dataset']['spec']}`)"
+                                                          if "spec" in results["dataset"] else ""), ""]
+    multilabel = any("exact_match_accuracy" in r["metrics"] for r in results["models"])
+    accuracy_name = "exact match" if multilabel else "accuracy"
+    lines += [f"| model | weights | {accuracy_name} | balanced acc. | macro-F1 | ROC AUC | train time | "
+              "inference | size |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in _table_rows(results):
+        lines.append(f"| {row['model']} | {row['weights']} | {_fmt(row['accuracy'])} | "
+                     f"{_fmt(row['balanced_accuracy'])} | {_fmt(row['macro_f1'])} | {_fmt(row['roc_auc'], False)} | "
+                     f"{row['train_seconds']:.0f} s | {row['images_per_second'] or 0:.0f} img/s | "
+                     f"{row['size_mb']:.2f} MB |")
+    if results["models"]:
+        base = results["models"][0]["baseline"]
+        value = base.get("accuracy", base.get("exact_match_accuracy"))
+        lines.append(f"| constant predictor ({_predicts(base)}) | – | {_fmt(value)} | "
+                     f"{_fmt(base.get('balanced_accuracy'))} | – | 0.500 | – | – | – |")
+    prior = bench.get("prior")
+    if prior:
+        lines.append(f"| prior work: {prior.get('note', '')} | – | {_fmt(prior['value'])} ({prior['metric']}) "
+                     "| – | – | – | – | – | – |")
+    for skipped in results["skipped"]:
+        lines.append(f"| {skipped['name']} (not run) | – | – | – | – | – | – | – | – |")
+    target = bench.get("target")
+    if target and results["models"]:
+        best = max(results["models"], key=lambda r: _value(r["metrics"], target["metric"]) or 0)
+        reached = (_value(best["metrics"], target["metric"]) or 0) >= target["value"]
+        lines += ["", f"Target: {target['metric']} ≥ {_fmt(target['value'])}: "
+                  f"{'reached' if reached else 'NOT reached'} (best: {best['name']}, "
+                  f"{_fmt(_value(best['metrics'], target['metric']))})."]
+    if results["skipped"]:
+        lines += ["", "Not run:"] + [f"- {s['name']}: {s['reason']}" for s in results["skipped"]]
+    if multilabel:
+        lines += ["", "## Per category (test split)", ""]
+        for row in results["models"]:
+            per = row["metrics"]["per_category"]
+            lines += [f"**{row['name']}**", "", "| category | accuracy | balanced acc. | ROC AUC | constant |",
+                      "|---|---|---|---|---|"]
+            constant = row["baseline"].get("per_category_accuracy", {})
+            for name, values in per.items():
+                lines.append(f"| {name} | {_fmt(values['accuracy'])} | {_fmt(values['balanced_accuracy'])} | "
+                             f"{_fmt(values['roc_auc'], False)} | {_fmt(constant.get(name))} |")
+            lines.append("")
+    lines += ["", "## Figures", "", "![samples](samples.png)", ""]
+    for row in results["models"]:
+        lines += [f"**{row['name']}**: ![confusion](confusion/{row['name']}.png) "
+                  f"![learning curves](curves/{row['name']}.png)", ""]
+    env = results["environment"]
+    lines += ["## Environment", "", ", ".join(f"{k} {v}" for k, v in env.items()), "",
+              f"Seeds: bench seed {bench['seed']} (weights, shuffling, augmentation); dataset seed in its spec. "
+              "TensorFlow op determinism is switched on; on other backends runs may differ in the last digits.", ""]
+    return "\n".join(lines)
+
+
+def _predicts(baseline: dict) -> str:
+    predicts = baseline.get("predicts")
+    if isinstance(predicts, dict):
+        return "majority per category"
+    return f"always {predicts}"
+
+
+def _value(metrics: dict, name: str):
+    if name == "macro_f1" and "per_class" in metrics:
+        return float(np.mean([v["f1"] for v in metrics["per_class"].values()]))
+    if name in ("roc_auc", "mean_roc_auc"):
+        return metrics.get("roc_auc_macro")
+    return metrics.get(name)
+
+
+def _plot_curves(history_file: Path, target: Path, title: str) -> None:
+    import matplotlib.pyplot as plt
+
+    if not history_file.is_file():
+        return
+    history = json.loads(history_file.read_text())
+    if not history:
+        return
+    epochs = [row["epoch"] for row in history]
+    figure, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for axis, key in zip(axes, ("loss", "accuracy")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            values = [row.get(prefix + key) for row in history]
+            if any(v is not None for v in values):
+                axis.plot(epochs, values, style, label=f"{'validation' if prefix else 'training'}")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(key)
+        axis.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(target, dpi=80)
+    plt.close(figure)
+
+
+def _sample_grid(dataset: Path, target: Path, per_class: int = 6) -> None:
+    """One row of test images per class (stemsim datasets: the class folders)."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    test = dataset / "test"
+    if not test.is_dir():
+        return
+    classes = sorted(p.name for p in test.iterdir() if p.is_dir())
+    if not classes:
+        return
+    figure, axes = plt.subplots(len(classes), per_class, figsize=(1.4 * per_class, 1.5 * len(classes)),
+                                squeeze=False)
+    for r, name in enumerate(classes):
+        files = sorted((test / name).glob("*.png"))[:per_class]
+        for c in range(per_class):
+            axis = axes[r, c]
+            axis.axis("off")
+            if c < len(files):
+                axis.imshow(np.asarray(Image.open(files[c])), cmap="gray")
+            if c == 0:
+                axis.set_title(name, fontsize=8, loc="left")
+    figure.tight_layout()
+    figure.savefig(target, dpi=70)
+    plt.close(figure)

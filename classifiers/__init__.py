@@ -1,0 +1,35 @@
+"""Classifier suite: Inception-v3 transfer learning and the STM/AFM networks.
+
+Python API (Keras is imported on first use, not with this package)::
+
+    from classifiers import build_model, train, evaluate, predict_files
+
+* :func:`classifiers.models.build_model` — any registered architecture, uncompiled;
+* :func:`classifiers.training.train` — experiment (YAML path or dict) → run directory;
+* :func:`classifiers.evaluation.evaluate` — run directory → metrics (+ JSON/Markdown/CSV/PNG);
+* :func:`classifiers.prediction.predict_files` — run directory + image files → labels.
+
+The command-line verbs (``stemsim train/evaluate/predict/import-stm``) are in
+:mod:`classifiers.cli`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_API = {
+    "build_model": "classifiers.models",
+    "train": "classifiers.training",
+    "evaluate": "classifiers.evaluation",
+    "predict_files": "classifiers.prediction",
+    "load_experiment": "classifiers.config",
+    "import_original": "classifiers.stm_data",
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'classifiers' has no attribute {name!r}")

@@ -1,0 +1,114 @@
+"""The classifier verbs of ``stemsim``: train, evaluate, predict, import-stm.
+
+:func:`register` adds them to the program's Typer app. TensorFlow/Keras are imported inside
+the command bodies only, so ``stemsim --help`` stays fast. Bad input raises
+:class:`stemsim.errors.InputError`, which ``stemsim.cli.main`` prints as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from stemsim.errors import InputError
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def train_command(
+    experiment: Annotated[Path, typer.Argument(help="Experiment YAML (see README: Experiment YAML).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create.")],
+    data: Annotated[Optional[Path], typer.Option("--data", help="Replace data.path of the experiment.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier run directory at --out.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch lines.")] = False,
+) -> None:
+    """Train a classifier; saves the best-on-validation model, history and resolved config."""
+    _quiet_tensorflow()
+    from classifiers.training import train
+
+    run = train(experiment, out, overwrite=overwrite, data_path=data, verbose=0 if quiet else 2)
+    typer.echo(f"run written to {run}")
+
+
+def evaluate_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory made by `stemsim train`.")],
+    data: Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this dataset instead.")] = None,
+    split: Annotated[str, typer.Option("--split", help="train, val, test or all.")] = "test",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Report folder "
+                                                "(default RUN_DIR/evaluation/<split>).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+) -> None:
+    """Score a run: accuracy, balanced accuracy, P/R/F1, ROC AUC, confusion, baseline, size, speed."""
+    _quiet_tensorflow()
+    from classifiers.evaluation import evaluate
+
+    report = evaluate(run_dir, data=data, split=split, out=out, batch_size=batch_size)
+    m = report["metrics"]
+    if report["task"] == "multi-label":
+        line = (f"exact match {m['exact_match_accuracy']:.4f} (baseline "
+                f"{report['constant_baseline']['exact_match_accuracy']:.4f}), "
+                f"mean category accuracy {m['mean_category_accuracy']:.4f}")
+    else:
+        line = (f"accuracy {m['accuracy']:.4f} (baseline {report['constant_baseline']['accuracy']:.4f}), "
+                f"balanced accuracy {m['balanced_accuracy']:.4f}")
+    typer.echo(f"{report['data']['n_images']} images: {line}")
+    typer.echo(f"report written to {report['output_dir']}")
+
+
+def predict_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory made by `stemsim train`.")],
+    images: Annotated[list[Path], typer.Argument(help="Image files (PNG/JPG/TIFF, any size).")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (.csv or .json) "
+                                                "instead of standard output.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="csv or json (default: from --out, else csv).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+) -> None:
+    """Label and probabilities per image file (unreadable files: an error line each, exit 2)."""
+    _quiet_tensorflow()
+    if fmt is None:
+        fmt = "json" if out is not None and out.suffix.lower() == ".json" else "csv"
+    if fmt not in ("csv", "json"):
+        raise InputError(f"--format: expected csv or json, got {fmt!r}")
+    from classifiers.prediction import format_predictions, predict_files
+    from classifiers.run import open_run
+
+    rows = predict_files(run_dir, images, batch_size)
+    text = format_predictions(rows, open_run(run_dir).classes, fmt)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        typer.echo(f"{sum(r['error'] is None for r in rows)} predictions written to {out}", err=True)
+    failed = [r["error"] for r in rows if r["error"]]
+    for message in failed:
+        typer.echo(f"stemsim: error: {message}", err=True)
+    if failed:  # exit status 2 through the program's InputError handling
+        raise InputError(f"{len(failed)} of {len(rows)} file(s) could not be read; the others were predicted")
+
+
+def import_stm_command(
+    images_dir: Annotated[Path, typer.Argument(help="Folder of the original colour-mapped PNGs.")],
+    summary: Annotated[Path, typer.Argument(help="Zooniverse summary .xlsx, or a .csv export of Mean_Score.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write images_<size>.npz + labels.csv.")],
+    agreement: Annotated[Optional[Path], typer.Option("--agreement", help=".csv export of Agreement_Score.")] = None,
+    size: Annotated[int, typer.Option("--size", min=8, help="Side of the box-resampled images.")] = 128,
+) -> None:
+    """Rebuild the real STM set (data kind: stm) from the original public layout."""
+    from classifiers.stm_data import import_original
+
+    result = import_original(images_dir, summary, out, size=size, agreement=agreement)
+    typer.echo(f"{result['images']} images written to {out} ({result['missing_images']} named in the summary "
+               "were not found)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the classifier verbs to ``app``."""
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("predict")(predict_command)
+    app.command("import-stm")(import_stm_command)

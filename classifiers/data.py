@@ -1,0 +1,227 @@
+"""Datasets for the classifiers: `stemsim generate` output, folders of class folders, real STM.
+
+:func:`load_dataset` reads a resolved ``data`` config section and returns a :class:`Dataset`
+whose splits hold *prepared* images (see :meth:`Preprocessing.prepare`), targets as
+``(N, C)`` float32 (one-hot for single-label data, 0/1 per category for multi-label data),
+ids, and optional training sample weights. Splits are made per image (identical images are
+kept together) and never re-mixed; a ``stemsim`` dataset's own splits are used as made.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from classifiers.preprocessing import IMAGE_EXTENSIONS, Preprocessing, content_key, read_image
+from stemsim.errors import InputError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Split:
+    """One split: ``images[i]`` prepared float16 ``(h, w, c)``; ``targets`` ``(N, C)`` float32."""
+
+    images: list[np.ndarray]
+    targets: np.ndarray
+    ids: list[str]
+    weights: np.ndarray | None = None  # (N,) training sample weights, mean 1
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, index: Iterable[int]) -> "Split":
+        index = list(index)
+        return Split([self.images[i] for i in index], self.targets[index], [self.ids[i] for i in index],
+                     None if self.weights is None else self.weights[index])
+
+
+@dataclass
+class Dataset:
+    """Classes (label order of the targets' columns), task kind, splits and provenance."""
+
+    classes: list[str]
+    multilabel: bool
+    splits: dict[str, Split]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def split(self, name: str) -> Split:
+        if name not in self.splits or len(self.splits[name]) == 0:
+            raise InputError(f"data: the {name!r} split is empty or missing in {self.info.get('path', 'the data')}")
+        return self.splits[name]
+
+
+def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    out = np.zeros((len(labels), n_classes), np.float32)
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
+def load_dataset(data_cfg: dict[str, Any], preprocessing: Preprocessing,
+                 splits: tuple[str, ...] = SPLITS) -> Dataset:
+    """Load the splits named in ``splits`` of the dataset that ``data_cfg`` describes."""
+    kind = data_cfg["kind"]
+    if kind == "stemsim":
+        dataset = _load_stemsim(data_cfg, preprocessing, splits)
+    elif kind == "folder":
+        dataset = _load_folder(data_cfg, preprocessing, splits)
+    else:
+        from classifiers.stm_data import load_stm
+
+        dataset = load_stm(data_cfg, preprocessing, splits)
+    limit = data_cfg.get("max_per_split")
+    if limit:
+        rng = np.random.default_rng(np.random.SeedSequence([data_cfg.get("split_seed", 0), 7]))
+        for name, split in dataset.splits.items():
+            if len(split) > limit:
+                dataset.splits[name] = split.subset(np.sort(rng.permutation(len(split))[:limit]))
+    dataset.info.update(kind=kind, path=data_cfg["path"],
+                        split_sizes={name: len(split) for name, split in dataset.splits.items()})
+    _check_disjoint(dataset)
+    return dataset
+
+
+def _check_disjoint(dataset: Dataset) -> None:
+    seen: dict[str, str] = {}
+    for name, split in dataset.splits.items():
+        for ident in set(split.ids):
+            if ident in seen and seen[ident] != name:
+                raise InputError(f"data: image {ident!r} is in both the {seen[ident]!r} and {name!r} splits")
+            seen[ident] = name
+
+
+# ---- stemsim datasets ---------------------------------------------------------------
+
+
+def _load_stemsim(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...]) -> Dataset:
+    root = Path(cfg["path"])
+    shards = sorted((root / "arrays").glob("*.npz")) if (root / "arrays").is_dir() else []
+    fmt = cfg.get("format", "auto")
+    if fmt == "arrays" or (fmt == "auto" and shards):
+        if not shards:
+            raise InputError(f"data.path: {root} has no arrays/*.npz shards (data.format: arrays)")
+        return _load_shards(root, shards, pre, splits)
+    if not any((root / s).is_dir() for s in SPLITS):
+        raise InputError(f"data.path: {root} is not a stemsim dataset (no arrays/ shards and no "
+                         "train/val/test class folders)")
+    classes = sorted({d.name for s in SPLITS if (root / s).is_dir() for d in (root / s).iterdir() if d.is_dir()})
+    ids_from = "path" if cfg["kind"] == "folder" else "stem"
+    out = {s: _read_class_folders(root / s, classes, pre, ids_from) for s in splits if (root / s).is_dir()}
+    return Dataset(classes, False, out, {"format": "class folders in train/val/test"})
+
+
+def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tuple[str, ...]) -> Dataset:
+    classes: list[str] | None = None
+    parts: dict[str, list[tuple[list[np.ndarray], np.ndarray, list[str]]]] = defaultdict(list)
+    for shard in shards:
+        split = shard.stem.rsplit("-", 1)[0]
+        if split not in SPLITS:
+            raise InputError(f"{shard}: shard name must be <train|val|test>-<k>.npz")
+        if split not in splits:
+            continue
+        try:
+            with np.load(shard, allow_pickle=False) as archive:
+                missing = [k for k in ("images", "labels", "classes", "ids") if k not in archive.files]
+                if missing:
+                    raise InputError(f"{shard}: missing key(s) {', '.join(missing)}")
+                images, labels = archive["images"], archive["labels"].astype(np.int64)
+                shard_classes, ids = [str(c) for c in archive["classes"]], [str(i) for i in archive["ids"]]
+        except InputError:
+            raise
+        except Exception as error:
+            raise InputError(f"{shard}: not a readable npz shard ({error})") from None
+        if classes is None:
+            classes = shard_classes
+        elif shard_classes != classes:
+            raise InputError(f"{shard}: classes {shard_classes} differ from the other shards' {classes}")
+        if images.ndim != 3 or not len(images) == len(labels) == len(ids):
+            raise InputError(f"{shard}: images must be (N, H, W) with N labels and ids, got "
+                             f"{images.shape}, {labels.shape}, {len(ids)}")
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+            raise InputError(f"{shard}: labels outside 0..{len(classes) - 1}")
+        parts[split].append(([pre.prepare(img) for img in images], labels, ids))
+    if classes is None:
+        classes = _classes_of_any_shard(shards)
+    out = {}
+    for split, chunks in parts.items():
+        labels = np.concatenate([c[1] for c in chunks])
+        out[split] = Split([im for c in chunks for im in c[0]], one_hot(labels, len(classes)),
+                           [i for c in chunks for i in c[2]])
+    return Dataset(classes, False, out, {"format": "arrays", "shards": len(shards)})
+
+
+def _classes_of_any_shard(shards: list[Path]) -> list[str]:
+    with np.load(shards[0], allow_pickle=False) as archive:
+        return [str(c) for c in archive["classes"]]
+
+
+# ---- folders of class folders -------------------------------------------------------
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Image files (by extension) directly inside ``folder``, sorted."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _read_class_folders(root: Path, classes: list[str], pre: Preprocessing, ids_from: str = "stem") -> Split:
+    """Read ``root/<class>/*``; ids are file stems (stemsim ids) or ``class/file`` (``ids_from="path"``)."""
+    images, labels, ids = [], [], []
+    for index, name in enumerate(classes):
+        folder = root / name
+        if not folder.is_dir():
+            continue
+        for path in image_files(folder):
+            images.append(pre.prepare(read_image(path)))
+            labels.append(index)
+            ids.append(path.stem if ids_from == "stem" else f"{name}/{path.name}")
+    return Split(images, one_hot(np.asarray(labels, np.int64), len(classes)), ids)
+
+
+def _load_folder(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...]) -> Dataset:
+    root = Path(cfg["path"])
+    if any((root / s).is_dir() for s in SPLITS) and (root / "train").is_dir():
+        return _load_stemsim({**cfg, "format": "png"}, pre, splits)
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and image_files(d))
+    if len(classes) < 2:
+        raise InputError(f"data.path: {root} needs at least two class folders holding images, found {classes}")
+    everything = _read_class_folders(root, classes, pre, "path")
+    labels = everything.targets.argmax(axis=1)
+    index = split_groups(labels, [content_key(img) for img in everything.images], cfg["val_fraction"],
+                         cfg["test_fraction"], cfg["split_seed"])
+    out = {s: everything.subset(index[s]) for s in splits}
+    return Dataset(classes, False, out, {"format": "class folders", "split": "made here, per image, stratified"})
+
+
+def split_groups(strata: np.ndarray, groups: list[str], val_fraction: float, test_fraction: float,
+                 seed: int) -> dict[str, np.ndarray]:
+    """Split items into train/val/test by *group* (items of one group stay together), per stratum.
+
+    ``strata`` (N,) int: the stratum of each item (a group takes the stratum of its first item);
+    each stratum's groups are shuffled with ``seed`` and cut by the fractions (at least one
+    training group per stratum). Returns sorted item indices per split.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        members[g].append(i)
+    by_stratum: dict[int, list[str]] = defaultdict(list)
+    for g, items in members.items():
+        by_stratum[int(strata[items[0]])].append(g)
+    out: dict[str, list[int]] = {s: [] for s in SPLITS}
+    for stratum in sorted(by_stratum):
+        gs = by_stratum[stratum]
+        order = rng.permutation(len(gs))
+        n = len(gs)
+        n_test = int(round(test_fraction * n))
+        n_val = int(round(val_fraction * n))
+        if n_test + n_val >= n:  # keep at least one training group
+            n_val = max(0, min(n_val, n - 1 - n_test))
+            n_test = max(0, min(n_test, n - 1 - n_val))
+        for rank, k in enumerate(order):
+            split = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
+            out[split].extend(members[gs[k]])
+    return {s: np.array(sorted(v), dtype=np.int64) for s, v in out.items()}

@@ -1,0 +1,222 @@
+"""``stemsim evaluate``: score a run on a split of its data (or of other data).
+
+Writes into ``RUN_DIR/evaluation/<name>/`` (or ``out``), replacing an earlier evaluation of
+the same name as a whole:
+
+* ``metrics.json`` — every number below, plus run/data/weights provenance;
+* ``report.md`` — the same as readable tables;
+* ``confusion.csv`` / ``confusion.png`` — the confusion matrix (single-label: C×C, rows =
+  true class; multi-label: tn/fp/fn/tp per category);
+* ``predictions.csv`` — per image: id, truth, decision, probabilities.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifiers.data import SPLITS, load_dataset
+from classifiers.inference import Predictor
+from classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
+from classifiers.run import StagingDir, environment, open_run, write_json
+from stemsim.errors import InputError
+
+
+def align_targets(targets: np.ndarray, data_classes: list[str], model_classes: list[str],
+                  multilabel: bool) -> np.ndarray:
+    """Reorder the data's target columns into the model's class order.
+
+    Multi-label data must have exactly the model's categories; single-label data may hold a
+    subset of the model's classes. Anything else is an InputError naming both label sets.
+    """
+    extra = [c for c in data_classes if c not in model_classes]
+    if extra or (multilabel and set(data_classes) != set(model_classes)):
+        raise InputError(f"data: labels {data_classes} do not match the model's {model_classes}")
+    out = np.zeros((len(targets), len(model_classes)), np.float32)
+    for k, name in enumerate(data_classes):
+        out[:, model_classes.index(name)] = targets[:, k]
+    return out
+
+
+def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
+             out: str | Path | None = None, batch_size: int = 32) -> dict[str, Any]:
+    """Evaluate run ``run_dir`` on ``split`` (train, val, test or all) of its data, or of the
+    dataset at ``data`` (same kind as the training data). Returns the metrics dict."""
+    if split not in (*SPLITS, "all"):
+        raise InputError(f"--split: expected train, val, test or all, got {split!r}")
+    run = open_run(run_dir)
+    data_cfg = dict(run.config["data"])
+    if data is not None:
+        if not Path(data).is_dir():
+            raise InputError(f"--data: no such directory: {data}")
+        data_cfg["path"] = str(Path(data).resolve())
+    elif not Path(data_cfg["path"]).is_dir():
+        raise InputError(f"data.path: the run's data {data_cfg['path']} is gone; give --data")
+    target = Path(out) if out is not None else None
+    if target is not None:
+        StagingDir(target, overwrite=True, marker="metrics.json")  # refuses a foreign folder early
+    predictor = Predictor(run, batch_size)
+    wanted = SPLITS if split == "all" else (split,)
+    dataset = load_dataset(data_cfg, predictor.pre, wanted)
+    parts = [dataset.splits[s] for s in wanted if s in dataset.splits and len(dataset.splits[s])]
+    if not parts:
+        raise InputError(f"data: the {split!r} split of {data_cfg['path']} is empty")
+    images = [im for p in parts for im in p.images]
+    ids = [i for p in parts for i in p.ids]
+    targets = align_targets(np.concatenate([p.targets for p in parts]), dataset.classes, run.classes,
+                            run.multilabel)
+
+    outputs = predictor.outputs(images)
+    probs, decisions = run.decide(outputs)
+    classes = run.classes
+    counts = run.info["train_label_counts"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn: classes absent from a small split
+        if run.multilabel:
+            truth = targets > 0.5
+            metrics = multilabel_metrics(truth, probs, decisions, classes)
+            baseline = constant_baseline(truth, counts["positives"], counts["n_images"], classes, True)
+        else:
+            truth = targets.argmax(axis=1)
+            metrics = single_label_metrics(truth, probs, decisions, classes)
+            baseline = constant_baseline(truth, counts["positives"], counts["n_images"], classes, False)
+
+    name = split if data is None else f"{Path(data_cfg['path']).name}-{split}"
+    report = {
+        "run": str(run.path.resolve()),
+        "model": run.info["model"],
+        "weights": run.info["weights"],
+        "data": {"kind": data_cfg["kind"], "path": data_cfg["path"], "split": split, "n_images": len(images),
+                 "classes": dataset.classes},
+        "task": "multi-label" if run.multilabel else "single-label",
+        "metrics": metrics,
+        "constant_baseline": baseline,
+        "model_size": predictor.size_on_disk(),
+        "inference": {**predictor.throughput(images), **environment()},
+    }
+    if run.group_size:
+        report["family"] = {"group_size": run.group_size, "decision": "majority vote of each category's members"}
+    target = target if target is not None else run.path / "evaluation" / name
+    with StagingDir(target, overwrite=True, marker="metrics.json") as tmp:
+        write_json(tmp / "metrics.json", report)
+        (tmp / "report.md").write_text(markdown_report(report, classes))
+        _write_confusion(tmp, metrics, classes, run.multilabel)
+        _write_predictions(tmp / "predictions.csv", ids, truth, decisions, probs, classes, run.multilabel)
+    report["output_dir"] = str(target)
+    return report
+
+
+# ---- writers ------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
+    """The evaluation as Markdown tables (headline vs constant baseline, per class, size, speed)."""
+    m, b = report["metrics"], report["constant_baseline"]
+    d, size, inf = report["data"], report["model_size"], report["inference"]
+    lines = [f"# Evaluation of `{report['model']}`", "",
+             f"- run: `{report['run']}`", f"- weights: {report['weights']}",
+             f"- data: {d['kind']} `{d['path']}`, split **{d['split']}**, {d['n_images']} images ({report['task']})",
+             "", "| metric | model | constant baseline |", "|---|---|---|"]
+    if report["task"] == "multi-label":
+        lines += [f"| exact-match accuracy | {_fmt(m['exact_match_accuracy'])} | {_fmt(b['exact_match_accuracy'])} |",
+                  f"| mean per-category accuracy | {_fmt(m['mean_category_accuracy'])} | "
+                  f"{_fmt(b['mean_category_accuracy'])} |",
+                  f"| mean per-category balanced accuracy | {_fmt(m['mean_category_balanced_accuracy'])} | 0.5000 |",
+                  f"| macro ROC AUC | {_fmt(m['roc_auc_macro'])} | 0.5000 |", "",
+                  "| category | accuracy | baseline accuracy | balanced acc. | precision | recall | F1 | ROC AUC | "
+                  "positives |", "|---|---|---|---|---|---|---|---|---|"]
+        for c in classes:
+            v = m["per_category"][c]
+            lines.append(f"| {c} | {_fmt(v['accuracy'])} | {_fmt(b['per_category_accuracy'][c])} | "
+                         f"{_fmt(v['balanced_accuracy'])} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | "
+                         f"{_fmt(v['f1'])} | {_fmt(v['roc_auc'])} | {v['support']} |")
+    else:
+        lines += [f"| accuracy | {_fmt(m['accuracy'])} | {_fmt(b['accuracy'])} (always `{b['predicts']}`) |",
+                  f"| balanced accuracy | {_fmt(m['balanced_accuracy'])} | {_fmt(b['balanced_accuracy'])} |",
+                  f"| macro ROC AUC | {_fmt(m['roc_auc_macro'])} | 0.5000 |", "",
+                  "| class | precision | recall | F1 | ROC AUC | support |", "|---|---|---|---|---|---|"]
+        for c in classes:
+            v = m["per_class"][c]
+            lines.append(f"| {c} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | {_fmt(v['f1'])} | "
+                         f"{_fmt(v['roc_auc'])} | {v['support']} |")
+        lines += ["", "Confusion matrix (rows: true class, columns: predicted):", "",
+                  "| | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
+        for c, row in zip(classes, m["confusion_matrix"]):
+            lines.append(f"| **{c}** | " + " | ".join(str(x) for x in row) + " |")
+    ips = inf.get("images_per_second")
+    lines += ["", f"- model size on disk: {size['total_megabytes']} MB"
+              + (f" (head {size['model_file_bytes']} B + extractor {size['extractor_bytes']} B)"
+                 if "extractor_bytes" in size else ""),
+              f"- inference: {_fmt(ips)} images/s ({inf['timed_images']} images, batch {inf.get('batch_size')}, "
+              f"{inf['backend']} on {inf['device']}; network only, no preprocessing)", ""]
+    return "\n".join(lines)
+
+
+def _write_confusion(folder: Path, metrics: dict[str, Any], classes: list[str], multilabel: bool) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if multilabel:
+        with open(folder / "confusion.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["category", "tn", "fp", "fn", "tp"])
+            for c in classes:
+                k = metrics["per_category"][c]["confusion"]
+                writer.writerow([c, k["tn"], k["fp"], k["fn"], k["tp"]])
+        matrices = [np.array([[metrics["per_category"][c]["confusion"][a] for a in row]
+                              for row in (("tn", "fp"), ("fn", "tp"))]) for c in classes]
+        fig, axes = plt.subplots(1, len(classes), figsize=(2.6 * len(classes), 2.8), squeeze=False)
+        for ax, c, mat in zip(axes[0], classes, matrices):
+            _heatmap(ax, mat, ["no", "yes"], c)
+    else:
+        mat = np.array(metrics["confusion_matrix"])
+        with open(folder / "confusion.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["true \\ predicted", *classes])
+            for c, row in zip(classes, mat):
+                writer.writerow([c, *row.tolist()])
+        side = 1.2 + 0.6 * len(classes)
+        fig, ax = plt.subplots(figsize=(side, side))
+        _heatmap(ax, mat, classes, "confusion matrix")
+    fig.tight_layout()
+    fig.savefig(folder / "confusion.png", dpi=100)
+    plt.close(fig)
+
+
+def _heatmap(ax, mat: np.ndarray, labels: list[str], title: str) -> None:
+    ax.imshow(mat, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    for (i, j), v in np.ndenumerate(mat):
+        ax.text(j, i, str(v), ha="center", va="center", color="black" if v <= mat.max() / 2 else "white")
+
+
+def _write_predictions(path: Path, ids: list[str], truth: np.ndarray, decisions: np.ndarray, probs: np.ndarray,
+                       classes: list[str], multilabel: bool) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "true", "predicted", *[f"p_{c}" for c in classes]])
+        for i, ident in enumerate(ids):
+            if multilabel:
+                t = ";".join(c for c, v in zip(classes, truth[i]) if v)
+                p = ";".join(c for c, v in zip(classes, decisions[i]) if v)
+            else:
+                t, p = classes[truth[i]], classes[decisions[i]]
+            writer.writerow([ident, t, p, *[f"{x:.6f}" for x in probs[i]]])

@@ -1,0 +1,80 @@
+"""Running a trained model on prepared images (shared by ``evaluate`` and ``predict``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from classifiers.run import MODEL_FILE, Run
+from stemsim.errors import InputError
+
+
+class Predictor:
+    """A run's model with its preprocessing (and, for head-only Inception, its extractor)."""
+
+    def __init__(self, run: Run, batch_size: int = 32):
+        self.run = run
+        self.batch_size = batch_size
+        self.pre = run.preprocessing()
+        self.model = run.load_model()
+        self.cache = None
+        if run.pipeline == "features":
+            from classifiers.transfer import bottleneck_cache
+
+            self.cache = bottleneck_cache(run.config["model"], self.pre)
+            if self.cache.extractor.key != run.info.get("extractor_key"):
+                raise InputError(f"{run.path}: the feature extractor ({self.cache.extractor.description}) "
+                                 "is not the one this run was trained with (its weights differ)")
+        expected = tuple(self.model.input_shape[1:])
+        wanted = (self.cache.extractor.feature_dim,) if self.cache is not None else \
+            (self.pre.input_size, self.pre.input_size, self.pre.channels)
+        if self.cache is None and expected != wanted:
+            raise InputError(f"{run.path / MODEL_FILE}: model input {expected} does not match run.json {wanted}")
+
+    def outputs(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw model outputs for prepared images (bottlenecks come from the cache)."""
+        if self.cache is not None:
+            features = self.cache.features(list(images), None, self.batch_size)
+            return np.asarray(self.model.predict(features, batch_size=self.batch_size, verbose=0), np.float32)
+        chunks = [np.asarray(self.model.predict_on_batch(self.pre.finish(images[i:i + self.batch_size])))
+                  for i in range(0, len(images), self.batch_size)]
+        return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """Image batch → outputs without any cache (the whole network, for timing)."""
+        if self.cache is not None:
+            return np.asarray(self.model.predict_on_batch(self.cache.extractor(batch)))
+        return np.asarray(self.model.predict_on_batch(batch))
+
+    def throughput(self, images: Sequence[np.ndarray], max_images: int = 256) -> dict[str, Any]:
+        """Inference speed of the network alone (preprocessing excluded, bottleneck cache not
+        used) on up to ``max_images`` images, after one untimed warm-up batch."""
+        images = list(images[:max_images])
+        if not images:
+            return {"images_per_second": None, "timed_images": 0}
+        batches = [self.pre.finish(images[i:i + self.batch_size]) for i in range(0, len(images), self.batch_size)]
+        self.forward(batches[0])
+        start = time.perf_counter()
+        for batch in batches:
+            self.forward(batch)
+        seconds = time.perf_counter() - start
+        return {"images_per_second": len(images) / seconds if seconds > 0 else None, "timed_images": len(images),
+                "batch_size": self.batch_size, "seconds": seconds}
+
+    def size_on_disk(self) -> dict[str, Any]:
+        """Bytes of model.keras, plus the extractor's weights for a head-only Inception run."""
+        model_bytes = (self.run.path / MODEL_FILE).stat().st_size
+        out: dict[str, Any] = {"model_file_bytes": model_bytes}
+        if self.cache is not None:
+            extractor = self.cache.extractor
+            if isinstance(getattr(extractor, "path", None), Path):  # a SavedModel directory
+                extra = sum(p.stat().st_size for p in extractor.path.rglob("*") if p.is_file())
+            else:  # keras InceptionV3: float32 weights
+                extra = sum(int(np.prod(w.shape)) * 4 for w in extractor.base.weights)
+            out["extractor_bytes"] = int(extra)
+        out["total_bytes"] = int(sum(out.values()))
+        out["total_megabytes"] = round(out["total_bytes"] / 1e6, 3)
+        return out

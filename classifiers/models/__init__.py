@@ -1,0 +1,163 @@
+"""Registry of the classifier architectures: one builder function per architecture.
+
+Every builder has the Keras-applications signature
+``builder(input_shape, n_outputs, output_activation=..., **options) -> keras.Model``
+and returns an UNCOMPILED model. This module itself imports no Keras (the builders are
+imported on first use), so experiment files are checked without loading TensorFlow.
+
+================  ======================================  ============  ==========
+name              builder                                 default input  normalise
+================  ======================================  ============  ==========
+deepdog           :func:`classifiers.models.stm.deepdog`  128×128×1     none
+vgg_like          :func:`classifiers.models.stm.vgg_like` 128×128×1     none
+rashidi_wolkow    :func:`...stm.rashidi_wolkow`           128×128×1     none
+family            :func:`...family.family`                member's      member's
+convnet           :func:`classifiers.models.afm.convnet`  224×224×3     imagenet
+resnet18          :func:`classifiers.models.afm.resnet18` 224×224×3     imagenet
+featurenet        :func:`...afm.featurenet`               224×224×3     imagenet
+finenet           :func:`...afm.finenet`                  224×224×3     imagenet
+inception_v3      :func:`...inception.inception_v3`       299×299×3     inception
+================  ======================================  ============  ==========
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from classifiers.schema import REQUIRED, Key, choice, existing_path, fail, integer, new_path, number, optional
+
+
+def _weights_check(*, imagenet: bool) -> Callable[[str, Any], str]:
+    """``none`` (asked for explicitly), ``imagenet`` (if the source offers it) or a weights file."""
+    words = ("none", "imagenet") if imagenet else ("none",)
+    file_check = existing_path("any")
+
+    def check(path: str, value: Any) -> str:
+        if isinstance(value, str) and value.lower() in words:
+            return value.lower()
+        if not isinstance(value, str):
+            fail(path, f"expected {' or '.join(words)} or the path of a weights file, got {value!r}")
+        return file_check(path, value)
+
+    return check
+
+
+def _odd_group(path: str, value: Any) -> int:
+    value = integer(1, 99)(path, value)
+    if value % 2 == 0:
+        fail(path, f"must be odd so that a majority vote never ties, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the training code needs to know about one architecture."""
+
+    name: str
+    target: str  # "module:function" of the builder
+    input_size: int  # default square input side, pixels
+    channels: int  # default input channels
+    normalize: str  # default intensity normalisation (see classifiers.preprocessing)
+    optimizer: dict[str, Any]  # the prior work's optimiser, used when the experiment gives none
+    options: dict[str, Key] = field(default_factory=dict)
+    build_options: tuple[str, ...] = ()  # option names passed on to the builder
+    summary: str = ""
+
+    def builder(self) -> Callable[..., Any]:
+        module, function = self.target.split(":")
+        return getattr(importlib.import_module(module), function)
+
+
+_RMSPROP = {"name": "rmsprop", "learning_rate": 1e-3, "momentum": 0.0, "nesterov": False}
+_SGD_NESTEROV = {"name": "sgd", "learning_rate": 1e-2, "momentum": 0.9, "nesterov": True}
+_ADAM_SLOW = {"name": "adam", "learning_rate": 1e-4, "momentum": 0.0, "nesterov": False}
+_SGD_TORCH = {"name": "sgd", "learning_rate": 1e-3, "momentum": 0.9, "nesterov": False}
+_SGD_RETRAIN = {"name": "sgd", "learning_rate": 1e-2, "momentum": 0.0, "nesterov": False}
+
+_RESNET_WEIGHTS_DOC = ("ResNet-18 ImageNet weights: a .npz of torchvision's resnet18 state_dict "
+                       "or a .weights.h5 saved from classifiers.models.afm.resnet18; 'none' = random init")
+
+MEMBER_NAMES = ("deepdog", "vgg_like", "rashidi_wolkow", "convnet", "resnet18", "featurenet", "finenet")
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("deepdog", "classifiers.models.stm:deepdog", 128, 1, "none", _RMSPROP,
+                  {"dropout": Key(0.0, number(0.0, 1.0, high_open=True), "dropout before the output layer"),
+                   "batchnorm_momentum": Key(0.99, number(0.0, 1.0, high_open=True),
+                                             "momentum of the BatchNormalization moving statistics")},
+                  ("dropout", "batchnorm_momentum"), "DeepDog: separable-conv network of the STM tip-state work"),
+        ModelSpec("vgg_like", "classifiers.models.stm:vgg_like", 128, 1, "none", _SGD_NESTEROV,
+                  summary="VGG-like: 2×(2 conv + max-pool + dropout), dense 256"),
+        ModelSpec("rashidi_wolkow", "classifiers.models.stm:rashidi_wolkow", 128, 1, "none", _ADAM_SLOW,
+                  summary="Rashidi–Wolkow CNN: conv 30 5×5, conv 40 5×5, max-pool, dense 128"),
+        ModelSpec("convnet", "classifiers.models.afm:convnet", 224, 3, "imagenet", _SGD_TORCH,
+                  summary="ConvNet (LeNet-like) of the AFM good/bad work"),
+        ModelSpec("resnet18", "classifiers.models.afm:resnet18", 224, 3, "imagenet", _SGD_TORCH,
+                  {"weights": Key("none", _weights_check(imagenet=False), _RESNET_WEIGHTS_DOC)},
+                  ("weights",), "ResNet-18 trained end to end (random init unless weights given)"),
+        ModelSpec("featurenet", "classifiers.models.afm:featurenet", 224, 3, "imagenet", _SGD_TORCH,
+                  {"weights": Key(REQUIRED, _weights_check(imagenet=False), _RESNET_WEIGHTS_DOC)},
+                  ("weights",), "FeatureNet: frozen ResNet-18 feature extractor + new dense head"),
+        ModelSpec("finenet", "classifiers.models.afm:finenet", 224, 3, "imagenet", _SGD_TORCH,
+                  {"weights": Key(REQUIRED, _weights_check(imagenet=False), _RESNET_WEIGHTS_DOC)},
+                  ("weights",), "FineNet: ResNet-18 fully fine-tuned with a new dense head"),
+        ModelSpec("family", "classifiers.models.family:family", 0, 0, "", {},
+                  {"member": Key("deepdog", choice(*MEMBER_NAMES), "architecture of every member"),
+                   "group_size": Key(3, _odd_group, "members per category (odd)"),
+                   "member_options": Key({}, lambda p, v: v, "options of the member architecture")},
+                  ("member", "group_size", "member_options"),
+                  "Majority-polling family: group_size one-vs-rest binary members per category"),
+        ModelSpec("inception_v3", "classifiers.models.inception:inception_v3", 299, 3, "inception",
+                  _SGD_RETRAIN,
+                  {"extractor": Key("keras", lambda p, v: v if v == "keras" else _handle(p, v),
+                                    "'keras' (keras.applications) or a TF-Hub handle / SavedModel dir"),
+                   "weights": Key("imagenet", _weights_check(imagenet=True),
+                                  "keras extractor only: imagenet, a weights .h5 file, or none"),
+                   "dropout": Key(0.0, number(0.0, 1.0, high_open=True), "dropout before the new head"),
+                   "fine_tune_blocks": Key(0, integer(0, 11), "top 'mixed' blocks to fine-tune (keras only)"),
+                   "fine_tune_epochs": Key(5, integer(1), "epochs of the fine-tuning stage"),
+                   "fine_tune_learning_rate": Key(1e-4, number(0.0, low_open=True),
+                                                  "learning rate of the fine-tuning stage"),
+                   "cache_dir": Key(None, optional(new_path), "bottleneck cache (default ~/.cache/stemsim)"),
+                   "feature_batch_size": Key(32, integer(1), "images per extractor call")},
+                  ("weights", "fine_tune_blocks", "dropout"),
+                  "Inception-v3 transfer learning: cached bottlenecks + new dense head"),
+    )
+}
+
+
+def _handle(path: str, value: Any) -> str:
+    """A TF-Hub handle (URL) or a local SavedModel directory."""
+    from pathlib import Path
+
+    if not isinstance(value, str) or not value.strip():
+        fail(path, f"expected 'keras', a TF-Hub handle or a SavedModel directory, got {value!r}")
+    if "://" in value:
+        return value
+    p = Path(value).expanduser()
+    if not p.is_dir():
+        fail(path, f"not 'keras', not a URL and no such SavedModel directory: {value}")
+    if not (p / "saved_model.pb").is_file():
+        fail(path, f"{value} holds no saved_model.pb (not a SavedModel directory)")
+    return str(p.resolve())
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of architecture ``name`` (InputError if unknown)."""
+    if name not in MODELS:
+        fail("model.name", f"unknown model {name!r} (known: {', '.join(MODELS)})")
+    return MODELS[name]
+
+
+def build_model(architecture: str, input_shape: tuple[int, ...], n_outputs: int, output_activation: str,
+                options: dict[str, Any] | None = None, **extra: Any):
+    """Build the uncompiled model ``architecture`` with the builder options found in ``options``
+    (``extra``, e.g. ``name=``, goes to the builder as is)."""
+    spec = get_spec(architecture)
+    options = options or {}
+    kwargs = {key: options[key] for key in spec.build_options if key in options}
+    return spec.builder()(input_shape=tuple(input_shape), n_outputs=n_outputs,
+                          output_activation=output_activation, **kwargs, **extra)

@@ -1,0 +1,77 @@
+"""Majority-polling family: for each category, an odd group of binary networks votes.
+
+The family is one Keras model holding ``n_outputs × group_size`` independent member
+networks (no shared weights). Its output is every member's probability, category-major:
+``(batch, n_outputs · group_size)`` = ``[c0m0, c0m1, c0m2, c1m0, ...]``; training repeats each
+category's target ``group_size`` times (:func:`member_targets`), so each member learns its
+category one-vs-rest with its own initialisation. The family's answer per category is the
+majority of its members' votes (:func:`majority_vote`); for single-label data the class with
+the most votes wins, ties between classes broken by the mean member probability
+(:func:`single_label_decision`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stemsim.errors import InputError
+
+
+def family(input_shape=(128, 128, 1), n_outputs=6, output_activation="sigmoid", member="deepdog",
+           group_size=3, member_options=None, name="family"):
+    """Build the family model (uncompiled); see the module doc for the output layout."""
+    import keras
+
+    from classifiers.models import build_model
+    from classifiers.models.common import image_input
+
+    if output_activation != "sigmoid":
+        raise ValueError("family members are binary: output_activation must be 'sigmoid'")
+    if group_size < 1 or group_size % 2 == 0:
+        raise InputError(f"model.group_size: must be odd so that a majority vote never ties, got {group_size}")
+    if member == "family":
+        raise InputError("model.member: a family cannot be a member of a family")
+    inputs = image_input(input_shape)
+    outputs = []
+    for category in range(n_outputs):
+        for index in range(group_size):
+            net = build_model(member, input_shape, 1, "sigmoid", member_options or {},
+                              name=f"member_c{category}_{index}")
+            outputs.append(net(inputs))
+    merged = outputs[0] if len(outputs) == 1 else keras.layers.Concatenate(name="members")(outputs)
+    return keras.Model(inputs, merged, name=name)
+
+
+def member_targets(targets: np.ndarray, group_size: int) -> np.ndarray:
+    """``(N, C)`` 0/1 targets → ``(N, C · group_size)`` member targets (category-major)."""
+    return np.repeat(np.asarray(targets, np.float32), group_size, axis=1)
+
+
+def member_probabilities(outputs: np.ndarray, group_size: int) -> np.ndarray:
+    """Family output ``(N, C · k)`` → ``(N, C, k)`` member probabilities."""
+    outputs = np.asarray(outputs)
+    if outputs.ndim != 2 or outputs.shape[1] % group_size:
+        raise ValueError(f"family output of shape {outputs.shape} does not split into groups of {group_size}")
+    return outputs.reshape(outputs.shape[0], -1, group_size)
+
+
+def majority_vote(member_probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """``(N, C, k)`` member probabilities → ``(N, C)`` bool: does the majority vote yes?
+
+    A member votes yes when its probability is > ``threshold``. ``k`` must be odd: with an
+    even group a tie has no answer, so it is refused rather than resolved arbitrarily.
+    """
+    member_probs = np.asarray(member_probs)
+    k = member_probs.shape[-1]
+    if k % 2 == 0:
+        raise ValueError(f"a majority vote needs an odd number of voters, got {k}")
+    return (member_probs > threshold).sum(axis=-1) > k // 2
+
+
+def single_label_decision(member_probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """``(N, C, k)`` → ``(N,)`` class index: most yes-votes; ties by mean member probability."""
+    member_probs = np.asarray(member_probs)
+    votes = (member_probs > threshold).sum(axis=-1)
+    mean = member_probs.mean(axis=-1)
+    # votes are integers and 0.5 * mean < 1, so this ranks by votes, then by mean probability.
+    return np.argmax(votes + 0.5 * mean, axis=-1)

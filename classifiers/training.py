@@ -1,0 +1,280 @@
+"""``stemsim train``: train one experiment and write its run directory.
+
+:func:`train` checks the experiment (nothing is loaded before it passes), loads the data,
+builds the model, fits it with the configured optimiser/schedule/early stopping while
+keeping the best-on-validation model, and moves the finished run directory into place
+(a failed run leaves nothing behind). Inception-v3 transfer learning is delegated to
+:mod:`classifiers.transfer`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from classifiers.config import effective_spec, load_experiment, read_yaml
+from classifiers.data import Dataset, Split, load_dataset
+from classifiers.preprocessing import Preprocessing
+from classifiers.run import (CONFIG_FILE, HISTORY_CSV, HISTORY_FILE, MODEL_FILE, RUN_FILE, StagingDir,
+                             environment, write_json)
+from stemsim.errors import InputError
+
+
+def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite: bool = False,
+          data_path: str | Path | None = None, verbose: int = 0) -> Path:
+    """Train ``experiment`` (YAML path or mapping) into run directory ``out``; returns ``out``.
+
+    ``data_path`` replaces ``data.path``. ``verbose``: Keras fit verbosity (0 silent, 2 one
+    line per epoch).
+    """
+    raw = read_yaml(experiment) if not isinstance(experiment, dict) else dict(experiment)
+    if data_path is not None:
+        if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
+            raise InputError("data: the experiment has no data section to take --data")
+        raw = {**raw, "data": {**raw["data"], "path": str(data_path)}}
+    cfg = load_experiment(raw)
+    staging = StagingDir(out, overwrite)  # refuses a non-empty --out before any work
+
+    import keras
+
+    spec = effective_spec(cfg["model"])
+    pre = Preprocessing.from_config(cfg, spec.channels)
+    dataset = load_dataset(cfg["data"], pre, ("train", "val"))
+    train_split = dataset.split("train")
+    dataset.split("val")  # best-on-validation needs a non-empty validation split
+    _check_labels(dataset, train_split)
+    weights = _sample_weights(cfg, dataset, train_split)
+    started = time.time()
+    with staging as tmp:
+        keras.utils.set_random_seed(cfg["seed"])
+        if cfg["model"]["name"] == "inception_v3":
+            from classifiers.transfer import train_inception
+
+            result = train_inception(cfg, dataset, pre, tmp, weights, verbose)
+        else:
+            result = _train_image_model(cfg, dataset, pre, tmp, weights, verbose)
+        info = {
+            "model": cfg["model"]["name"],
+            "classes": dataset.classes,
+            "multilabel": dataset.multilabel,
+            "channels": pre.channels,
+            "input_shape": [pre.input_size, pre.input_size, pre.channels],
+            "group_size": cfg["model"]["group_size"] if cfg["model"]["name"] == "family" else None,
+            "pipeline": result.get("pipeline", "images"),
+            "weights": result.get("weights") or weights_description(cfg["model"]),
+            "train_label_counts": _label_counts(dataset, train_split),
+            "data": dataset.info,
+            "seconds": round(time.time() - started, 2),
+            "environment": environment(),
+            **{k: v for k, v in result.items() if k not in ("history", "pipeline", "weights")},
+        }
+        history = result["history"]
+        info.update(_best_epoch(history, cfg["training"]["monitor"]))
+        (tmp / CONFIG_FILE).write_text(yaml.safe_dump(cfg, sort_keys=False))
+        write_json(tmp / RUN_FILE, info)
+        write_json(tmp / HISTORY_FILE, history)
+        _write_history_csv(tmp / HISTORY_CSV, history)
+        if not (tmp / MODEL_FILE).is_file():
+            raise RuntimeError("training ended without saving a model")
+    return Path(out)
+
+
+# ---- data-dependent pieces ----------------------------------------------------------
+
+
+def _check_labels(dataset: Dataset, train_split: Split) -> None:
+    present = int((train_split.targets.sum(axis=0) > 0).sum())
+    if not dataset.multilabel and present < 2:
+        raise InputError(f"data: the training split holds {present} class(es); at least 2 are needed")
+    if dataset.multilabel and present == 0:
+        raise InputError("data: no category holds for any training image")
+
+
+def _sample_weights(cfg: dict[str, Any], dataset: Dataset, split: Split) -> np.ndarray | None:
+    """Per-image training weights: the data's own (STM weighting) × class weights."""
+    weights = split.weights
+    choice = cfg["training"]["class_weights"]
+    if choice == "none":
+        return weights
+    labels = split.targets.argmax(axis=1)
+    counts = np.bincount(labels, minlength=len(dataset.classes)).astype(np.float64)
+    if choice == "balanced":
+        per_class = np.where(counts > 0, len(labels) / (np.count_nonzero(counts) * np.maximum(counts, 1)), 0.0)
+    else:
+        unknown = sorted(set(choice) - set(dataset.classes))
+        if unknown:
+            raise InputError(f"training.class_weights.{unknown[0]}: not a class of the data "
+                             f"(classes: {', '.join(dataset.classes)})")
+        per_class = np.array([choice.get(c, 1.0) for c in dataset.classes])
+    w = per_class[labels].astype(np.float32)
+    return w if weights is None else w * weights
+
+
+def _label_counts(dataset: Dataset, split: Split) -> dict[str, Any]:
+    """Training label counts over distinct images (before any oversampling)."""
+    first = sorted({ident: i for i, ident in reversed(list(enumerate(split.ids)))}.values())
+    targets = split.targets[first]
+    return {"n_images": len(first), "positives": dict(zip(dataset.classes, targets.sum(axis=0).astype(int).tolist()))}
+
+
+def weights_description(model_cfg: dict[str, Any]) -> str:
+    """Which initial weights a (non-Inception) model used, for every report."""
+    if model_cfg["name"] == "family":
+        member = {"name": model_cfg["member"], **model_cfg["member_options"]}
+        return f"family members: {weights_description(member)}"
+    weights = model_cfg.get("weights", "none")
+    if weights in (None, "none"):
+        asked = " as asked (weights: none)" if model_cfg["name"] in ("featurenet", "finenet") else ""
+        return f"none: random initialisation, trained from scratch{asked}"
+    digest = hashlib.sha1(Path(weights).read_bytes()).hexdigest()[:12]
+    return f"ResNet-18 weights from {weights} (sha1 {digest})"
+
+
+# ---- compiling and fitting ----------------------------------------------------------
+
+
+def make_optimizer(opt: dict[str, Any], learning_rate: float | None = None):
+    """Keras optimiser from a resolved ``training.optimizer`` section."""
+    import keras
+
+    lr = float(learning_rate if learning_rate is not None else opt["learning_rate"])
+    if opt["name"] == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=opt["momentum"], nesterov=bool(opt["nesterov"]))
+    if opt["name"] == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=lr, momentum=opt["momentum"])
+    return keras.optimizers.Adam(learning_rate=lr)
+
+
+def compile_model(model, cfg: dict[str, Any], learning_rate: float | None = None) -> None:
+    import keras
+
+    loss = cfg["training"]["loss"]
+    metric = (keras.metrics.BinaryAccuracy(name="accuracy") if loss == "binary_crossentropy"
+              else keras.metrics.CategoricalAccuracy(name="accuracy"))
+    model.compile(optimizer=make_optimizer(cfg["training"]["optimizer"], learning_rate), loss=loss,
+                  metrics=[metric])
+
+
+def fit(model, train_batches, val_batches, cfg: dict[str, Any], checkpoint: Path, epochs: int,
+        verbose: int = 0, initial_best: float | None = None) -> list[dict[str, Any]]:
+    """Fit, then save the best-on-``monitor`` weights as an inference model to ``checkpoint``.
+
+    The best epoch's weights are kept in memory and written once at the end, without the
+    optimiser state (:func:`save_inference_model`). ``initial_best``: only save when some
+    epoch beats this value (a previous stage's best); otherwise nothing is written.
+    Returns the history as one dict per epoch (epoch, loss, accuracy, val_*, learning_rate).
+    """
+    import keras
+
+    training = cfg["training"]
+    monitor = training["monitor"]
+    mode = "min" if monitor == "val_loss" else "max"
+
+    class BestWeights(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best, self.weights = initial_best, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs if logs is not None else {}
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            value = logs.get(monitor)
+            if value is None or not np.isfinite(value):
+                return
+            if self.best is None or (value < self.best if mode == "min" else value > self.best):
+                self.best, self.weights = float(value), [np.array(w) for w in self.model.get_weights()]
+
+    best = BestWeights()
+    callbacks = [best]
+    schedule = training["schedule"]
+    if schedule["kind"] == "step":
+        every, factor = schedule["every"], schedule["factor"]
+        start_lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        callbacks.insert(0, keras.callbacks.LearningRateScheduler(
+            lambda epoch, lr: start_lr * factor ** (epoch // every)))
+    elif schedule["kind"] == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=schedule["factor"],
+                                                           patience=schedule["patience"], min_lr=schedule["min_lr"]))
+    stopping = training["early_stopping"]
+    if stopping["patience"]:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=stopping["patience"],
+                                                       min_delta=stopping["min_delta"]))
+    record = model.fit(train_batches, validation_data=val_batches, epochs=epochs, callbacks=callbacks,
+                       verbose=verbose)
+    if best.weights is not None:
+        model.set_weights(best.weights)
+        save_inference_model(model, checkpoint)
+    keys = list(record.history)
+    return [{"epoch": i + 1, **{k: float(record.history[k][i]) for k in keys}}
+            for i in range(len(record.history[keys[0]]))]
+
+
+def save_inference_model(model, path: Path) -> None:
+    """Save ``model`` as ``.keras`` without its optimiser state (weights + architecture)."""
+    optimizer = model.optimizer
+    model.optimizer = None
+    try:
+        model.save(path)
+    finally:
+        model.optimizer = optimizer
+
+
+def image_batches(split: Split, pre: Preprocessing, targets: np.ndarray, weights: np.ndarray | None,
+                  batch_size: int, train: bool, seed: int):
+    """:class:`classifiers.batches.Batches` of finished images (augmented when ``train``)."""
+    from classifiers.batches import Batches
+
+    def make_inputs(idx, rng):
+        return pre.finish([split.images[i] for i in idx], rng)
+
+    return Batches(make_inputs, targets, weights, batch_size, shuffle=train, seed=[seed, 11])
+
+
+def _train_image_model(cfg, dataset: Dataset, pre: Preprocessing, tmp: Path, weights, verbose) -> dict[str, Any]:
+    from classifiers.models import build_model
+    from classifiers.models.family import member_targets
+
+    model_cfg = cfg["model"]
+    family = model_cfg["name"] == "family"
+    activation = "sigmoid" if (dataset.multilabel or family) else "softmax"
+    model = build_model(model_cfg["name"], (pre.input_size, pre.input_size, pre.channels), len(dataset.classes),
+                        activation, model_cfg)
+    compile_model(model, cfg)
+    tr, va = dataset.split("train"), dataset.split("val")
+    y_train, y_val = tr.targets, va.targets
+    if family:
+        k = model_cfg["group_size"]
+        y_train, y_val = member_targets(y_train, k), member_targets(y_val, k)
+    batch = cfg["training"]["batch_size"]
+    history = fit(model, image_batches(tr, pre, y_train, weights, batch, True, cfg["seed"]),
+                  image_batches(va, pre, y_val, None, batch, False, cfg["seed"]),
+                  cfg, tmp / MODEL_FILE, cfg["training"]["epochs"], verbose)
+    return {"history": history, "pipeline": "images", "parameters": int(model.count_params())}
+
+
+def _best_epoch(history: list[dict[str, Any]], monitor: str) -> dict[str, Any]:
+    values = [(row[monitor], row["epoch"], row.get("stage")) for row in history if monitor in row]
+    if not values:
+        return {"epochs_run": len(history)}
+    pick = min if monitor == "val_loss" else max
+    value, epoch, stage = pick(values, key=lambda v: v[0])
+    best = {"monitor": monitor, "value": value, "epoch": epoch}
+    if stage:
+        best["stage"] = stage
+    return {"epochs_run": len(history), "best": best}
+
+
+def _write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)

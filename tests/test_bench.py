@@ -1,0 +1,78 @@
+"""stemsim bench: dataset → training → evaluation → report, on a tiny task."""
+
+import json
+
+import pytest
+import yaml
+
+from stemsim.cli import main
+
+SPEC = {
+    "name": "bench-tiny", "seed": 3, "image": {"size": 32, "pixel_size": 0.6}, "label": "shape",
+    "classes": {"values": ["cuboid", "sphere"], "per_class": 24},
+    "object": {"size": {"uniform": [8, 11]}}, "microscope": {"dose": None},
+    "output": {"formats": ["png", "npz"], "shard_size": 16},
+}
+BENCH = {
+    "name": "tiny", "title": "Cuboid or sphere (tiny)", "dataset": {"spec": "spec.yaml"}, "seed": 1,
+    "prior": {"metric": "accuracy", "value": 0.5, "note": "a coin"},
+    "target": {"metric": "accuracy", "value": 0.6},
+    "models": [{"name": "rw", "experiment": {"model": {"name": "rashidi_wolkow"}, "preprocess": {"input_size": 32},
+                                             "training": {"epochs": 4, "batch_size": 8,
+                                                          "optimizer": {"learning_rate": 1e-3}}}},
+               # Weights that are not there (offline here): the row says so instead of faking one.
+               {"name": "inception", "experiment": {"model": {"name": "inception_v3",
+                                                              "weights": "missing/inception_v3_notop.h5"}}}],
+}
+
+
+def run(*args) -> int:
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exit_:
+        return exit_.code
+    return 0
+
+
+@pytest.fixture(scope="module")
+def bench_out(tmp_path_factory):
+    base = tmp_path_factory.mktemp("bench")
+    (base / "spec.yaml").write_text(yaml.safe_dump(SPEC))
+    (base / "bench.yaml").write_text(yaml.safe_dump(BENCH))
+    assert run("bench", base / "bench.yaml", "--out", base / "report", "--datasets", base / "datasets") == 0
+    return base
+
+
+def test_report_files_and_numbers(bench_out):
+    out = bench_out / "report"
+    results = json.loads((out / "results.json").read_text())
+    assert [m["name"] for m in results["models"]] == ["rw"]
+    row = results["models"][0]
+    assert row["weights"] and row["metrics"]["n_images"] == 4  # 2 classes × round(24 × 0.1)
+    assert 0 <= row["metrics"]["accuracy"] <= 1
+    assert row["baseline"]["accuracy"] == pytest.approx(0.5)
+    report = (out / "report.md").read_text()
+    assert "constant predictor (always" in report and "prior work: a coin" in report
+    assert "| inception (not run) |" in report
+    assert "- inception: model.weights:" in report
+    assert "Target: accuracy ≥ 60.0 %" in report
+    for name in ("samples.png", "confusion/rw.png", "curves/rw.png", "results.csv"):
+        assert (out / name).is_file(), name
+    assert (out / "results.csv").read_text().splitlines()[0].startswith("model,architecture,weights,accuracy")
+
+
+def test_rerun_reuses_dataset_and_runs_and_gives_the_same_numbers(bench_out):
+    first = json.loads((bench_out / "report" / "results.json").read_text())
+    assert run("bench", bench_out / "bench.yaml", "--out", bench_out / "report",
+               "--datasets", bench_out / "datasets") == 0
+    second = json.loads((bench_out / "report" / "results.json").read_text())
+    assert second["models"][0]["reused"] is True
+    assert second["models"][0]["metrics"] == first["models"][0]["metrics"]
+    assert len(list((bench_out / "datasets").iterdir())) == 1
+
+
+def test_bad_bench_file_exits_2(tmp_path, capsys):
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "modles": []}))
+    assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
+    assert capsys.readouterr().err.strip() == "stemsim: error: modles: unknown key (allowed: name, title, dataset, " \
+                                               "seed, prior, target, models, full)"

@@ -76,3 +76,28 @@ def test_bad_bench_file_exits_2(tmp_path, capsys):
     assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
     assert capsys.readouterr().err.strip() == "stemsim: error: modles: unknown key (allowed: name, title, dataset, " \
                                                "seed, prior, target, models, full)"
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["default", "full"])
+def test_shipped_bench_files_hold_valid_experiments(full, tmp_path):
+    from pathlib import Path
+
+    from benchmarks.bench import _merge, load_bench
+    from classifiers.config import load_experiment
+    from stemsim.errors import InputError
+
+    files = sorted((Path(__file__).parents[1] / "configs" / "benchmarks").glob("*.yaml"))
+    assert len(files) >= 6
+    for path in files:
+        bench = load_bench(path, full)
+        if "spec" in bench["dataset"]:
+            data = {"kind": "stemsim", "path": str(tmp_path)}
+        else:
+            data = bench["dataset"]["data"]
+            if not Path(data["path"]).is_dir():
+                pytest.skip("the shared STM set is not beside the repository")
+        for entry in bench["models"]:
+            try:
+                load_experiment(_merge(entry["experiment"], {"data": data, "seed": 0}))
+            except InputError as error:  # pretrained weights that are not on this machine
+                assert str(error).startswith("model.weights: "), (path.name, entry["name"], str(error))

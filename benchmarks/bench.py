@@ -138,7 +138,7 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path) -> dict[str, Any]:
     return {"name": entry["name"], "note": entry.get("note", ""), "model": report["model"],
             "weights": report["weights"], "metrics": metrics, "baseline": report["constant_baseline"],
             "train_seconds": train_seconds, "inference": report["inference"], "size": report["model_size"],
-            "evaluation_dir": report["output_dir"], "run_dir": str(run_dir), "reused": reused}
+            "evaluation_dir": _relative(report["output_dir"]), "run_dir": _relative(run_dir), "reused": reused}
 
 
 def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: str | Path | None = None,
@@ -163,12 +163,26 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         except InputError as error:  # e.g. pretrained weights that cannot be had here
             failures.append({"name": entry["name"], "reason": str(error)})
             log(f"[{bench['name']}] {entry['name']} skipped: {error}")
+    dataset_info = {"path": _relative(folder)}
+    if "spec" in bench["dataset"]:
+        dataset_info["spec"] = _relative(bench["dataset"]["spec"])
+    command = f"stemsim bench {_relative(path)} --out {_relative(out)}" + (" --full" if full else "")
+    if only:
+        command += f" --models {','.join(only)}"
     results = {"bench": {k: bench[k] for k in ("name", "title", "seed", "prior", "target", "mode") if k in bench},
-               "dataset": {"path": str(folder), **({"spec": bench["dataset"]["spec"]} if "spec" in bench["dataset"] else {})},
-               "models": rows, "skipped": failures, "environment": _environment(),
-               "command": f"stemsim bench {path} --out {out}" + (" --full" if full else "")}
+               "dataset": dataset_info, "models": rows, "skipped": failures, "environment": _environment(),
+               "command": command}
     _write(results, out, folder)
     return results
+
+
+def _relative(path) -> str:
+    """``path`` relative to the current directory when it lies below it (reports travel)."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _deterministic() -> None:
@@ -346,6 +360,9 @@ def _sample_grid(dataset: Path, target: Path, per_class: int = 6) -> None:
     from PIL import Image
 
     test = dataset / "test"
+    if (dataset / "labels.csv").is_file():  # the real STM set: images of each category
+        _category_grid(dataset, target, per_class)
+        return
     if not test.is_dir():
         return
     classes = sorted(p.name for p in test.iterdir() if p.is_dir())
@@ -362,6 +379,31 @@ def _sample_grid(dataset: Path, target: Path, per_class: int = 6) -> None:
                 axis.imshow(np.asarray(Image.open(files[c])), cmap="gray")
             if c == 0:
                 axis.set_title(name, fontsize=8, loc="left")
+    figure.tight_layout()
+    figure.savefig(target, dpi=70)
+    plt.close(figure)
+
+
+def _category_grid(dataset: Path, target: Path, per_class: int) -> None:
+    """Images whose mean score for each category is highest (STM set: ``labels.csv`` + npz)."""
+    import matplotlib.pyplot as plt
+
+    with (dataset / "labels.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    archive = next(dataset.glob("images_*.npz"), None)
+    if archive is None:
+        return
+    images = np.load(archive)["images"]
+    from classifiers.config import STM_CATEGORIES
+
+    figure, axes = plt.subplots(len(STM_CATEGORIES), per_class, figsize=(1.4 * per_class, 1.5 * len(STM_CATEGORIES)),
+                                squeeze=False)
+    for r, name in enumerate(STM_CATEGORIES):
+        scores = np.array([float(row[name]) for row in rows])
+        for c, index in enumerate(np.argsort(-scores, kind="stable")[:per_class]):
+            axes[r, c].imshow(images[index], cmap="gray")
+            axes[r, c].axis("off")
+        axes[r, 0].set_title(name, fontsize=8, loc="left")
     figure.tight_layout()
     figure.savefig(target, dpi=70)
     plt.close(figure)

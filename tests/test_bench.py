@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from stemsim.cli import main
+from cli_runner import run
 
 SPEC = {
     "name": "bench-tiny", "seed": 3, "image": {"size": 32, "pixel_size": 0.6}, "label": "shape",
@@ -25,13 +25,6 @@ BENCH = {
                                                               "weights": "missing/inception_v3_notop.h5"}}}],
 }
 
-
-def run(*args) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exit_:
-        return exit_.code
-    return 0
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from stemsim.cli import main
+from cli_runner import run
 from stemsim.dataset import acquire, load_spec
 from stemsim.dataset.generate import render
 from stemsim.dataset.sampling import _reference_space
@@ -36,13 +36,6 @@ def write_spec(tmp_path: Path, spec: dict, name="spec.yaml") -> Path:
     path.write_text(yaml.safe_dump(spec))
     return path
 
-
-def run(*args) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exit_:
-        return exit_.code
-    return 0
 
 
 def tree(directory: Path) -> dict[str, bytes]:

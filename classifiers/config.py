@@ -16,7 +16,6 @@ from typing import Any
 from classifiers.models import MODELS, ModelSpec, get_spec
 from classifiers.schema import (REQUIRED, Key, boolean, check_section, choice, existing_path, fail,
                                 integer, number, optional, section, string_list)
-from stemsim.errors import InputError
 from stemsim.yamlio import read_yaml as _read_yaml
 
 STM_CATEGORIES = ("asymmetries", "individual_atoms", "dimers", "rows", "tip_change", "bad_blurry")

@@ -265,9 +265,9 @@ class Microscope:
         xs, ys = self.beam_positions(offsets)
         maps = []
         rotations = self._rotations(scene) if rotations is None else rotations
-        for particle, rotations in zip(scene.particles, rotations):
+        for particle, line_rotations in zip(scene.particles, rotations):
             out = np.zeros(self.size)
-            planes, quadrics, pieces, bounds = particle.kernel_arrays(rotations)
+            planes, quadrics, pieces, bounds = particle.kernel_arrays(line_rotations)
             project_thickness(xs, ys, planes, quadrics, pieces, bounds, self.supersampling, self.pixel_size, out)
             maps.append(out)
         return maps
@@ -294,7 +294,6 @@ class Microscope:
         ``rng`` drives every random step (support, scan distortion, noise) in a fixed order,
         so the same scene, microscope and generator state give a bit-identical measurement.
         """
-        height, width = self.size
         offsets = self.scan.offsets(self.size, rng) if self.scan.active else None
         rotations = self._rotations(scene)
         maps = self.thickness_by_particle(scene, offsets, rotations)

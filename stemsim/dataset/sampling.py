@@ -83,14 +83,13 @@ def plan(spec: dict) -> list[PlannedImage]:
     per_class = spec["classes"]["per_class"]
     splits = spec["splits"]
     counts = _split_counts(per_class, splits)
+    # Rank r of a class goes to the split whose cumulative count first exceeds r.
+    bounds = np.cumsum(list(counts.values()))
+    names = list(counts)
     items = []
     for index in range(per_class * len(values)):
         label_index, rank_in_class = index % len(values), index // len(values)
-        bound = 0
-        for split, count in counts.items():
-            bound += count
-            if rank_in_class < bound:
-                break
+        split = names[int(np.searchsorted(bounds, rank_in_class, side="right"))]
         items.append((index, label_index, split))
     ranks: dict[str, int] = {}
     planned = []

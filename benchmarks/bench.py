@@ -177,12 +177,10 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
 
 
 def _relative(path) -> str:
-    """``path`` relative to the current directory when it lies below it (reports travel)."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    """``path`` relative to the current directory, so that reports travel with the tree."""
+    import os
+
+    return os.path.relpath(Path(path).resolve(), Path.cwd())
 
 
 def _deterministic() -> None:
@@ -276,8 +274,9 @@ def markdown(results: dict) -> str:
     if results["models"]:
         base = results["models"][0]["baseline"]
         value = base.get("accuracy", base.get("exact_match_accuracy"))
+        balanced = base.get("balanced_accuracy", 0.5)  # multi-label: a constant per category scores 0.5
         lines.append(f"| constant predictor ({_predicts(base)}) | – | {_fmt(value)} | "
-                     f"{_fmt(base.get('balanced_accuracy'))} | – | 0.500 | – | – | – |")
+                     f"{_fmt(balanced)} | – | 0.500 | – | – | – |")
     prior = bench.get("prior")
     if prior:
         lines.append(f"| prior work: {prior.get('note', '')} | – | {_fmt(prior['value'])} ({prior['metric']}) "
@@ -288,9 +287,10 @@ def markdown(results: dict) -> str:
     if target and results["models"]:
         best = max(results["models"], key=lambda r: _value(r["metrics"], target["metric"]) or 0)
         reached = (_value(best["metrics"], target["metric"]) or 0) >= target["value"]
-        lines += ["", f"Target: {target['metric']} ≥ {_fmt(target['value'])}: "
+        percent = "auc" not in target["metric"]
+        lines += ["", f"Target: {target['metric']} ≥ {_fmt(target['value'], percent)}: "
                   f"{'reached' if reached else 'NOT reached'} (best: {best['name']}, "
-                  f"{_fmt(_value(best['metrics'], target['metric']))})."]
+                  f"{_fmt(_value(best['metrics'], target['metric']), percent)})."]
     if results["skipped"]:
         lines += ["", "Not run:"] + [f"- {s['name']}: {s['reason']}" for s in results["skipped"]]
     if multilabel:

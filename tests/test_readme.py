@@ -43,3 +43,20 @@ def test_benchmark_numbers_are_the_committed_ones():
     assert f"| stemsim, 2 cores | {row['ours_2_cores']:.0f} ({row['scaling']:.2f}×) |" in README
     assert f"**{row['speedup_per_core']:.0f}×**" in README
     assert f"writing costs {100 * results['generation']['writing_cost_1_job']:.0f} %" in README
+
+
+def test_bench_numbers_in_the_readme_are_the_committed_ones():
+    import json
+
+    shown = re.search(r"<!-- bench-results -->(.*)<!-- /bench-results -->", README, re.S).group(1)
+    for path in sorted((ROOT / "benchmarks" / "results").glob("*/results.json")):
+        if path.parent.name == "simulator":
+            continue
+        results = json.loads(path.read_text())
+        assert results["command"] in shown
+        for model in results["models"]:
+            metrics = model["metrics"]
+            headline = metrics.get("exact_match_accuracy", metrics.get("accuracy"))
+            row = next(line for line in shown.splitlines() if line.startswith(f"| {model['name']} "))
+            assert f"| {100 * headline:.1f} % |" in row
+            assert f"| {metrics['roc_auc_macro']:.3f} |" in row

@@ -146,6 +146,7 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
     """Run a bench file end to end; returns the results (also written to ``out``)."""
     bench = load_bench(path, full)
     out = Path(out)
+    explicit_datasets = datasets is not None
     datasets = Path(datasets) if datasets else out.parent / "datasets"
     if only:
         unknown = set(only) - {m["name"] for m in bench["models"]}
@@ -169,6 +170,8 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
     command = f"stemsim bench {_relative(path)} --out {_relative(out)}" + (" --full" if full else "")
     if only:
         command += f" --models {','.join(only)}"
+    if explicit_datasets:
+        command += f" --datasets {_relative(datasets)}"
     results = {"bench": {k: bench[k] for k in ("name", "title", "seed", "prior", "target", "mode") if k in bench},
                "dataset": dataset_info, "models": rows, "skipped": failures, "environment": _environment(),
                "command": command}

@@ -20,7 +20,6 @@ Output: ``DIR/report.md``, ``results.json``, ``results.csv``, ``samples.png``,
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import json
@@ -33,20 +32,9 @@ from typing import Any
 import numpy as np
 
 from stemsim.errors import InputError
+from stemsim.yamlio import merge
 
 BENCH_KEYS = ("name", "title", "dataset", "seed", "prior", "target", "models", "full")
-METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc_macro", "exact_match_accuracy",
-           "mean_category_accuracy")
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    merged = copy.deepcopy(base)
-    for key, value in extra.items():
-        merged[key] = _merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) \
-            else copy.deepcopy(value)
-    return merged
-
-
 def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
     """Read and check a bench file; relative paths are taken from the file's folder."""
     from stemsim.yamlio import read_yaml
@@ -121,7 +109,7 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path) -> dict[str, Any]:
     from classifiers.evaluation import evaluate
     from classifiers.training import train
 
-    experiment = _merge(entry.get("experiment", {}), {"data": data, "seed": seed})
+    experiment = merge(entry.get("experiment", {}), {"data": data, "seed": seed})
     run_dir = runs / entry["name"]
     stamp = run_dir / "bench.json"
     fingerprint = _fingerprint(experiment)
@@ -326,8 +314,6 @@ def _predicts(baseline: dict) -> str:
 
 
 def _value(metrics: dict, name: str):
-    if name == "macro_f1" and "per_class" in metrics:
-        return float(np.mean([v["f1"] for v in metrics["per_class"].values()]))
     if name in ("roc_auc", "mean_roc_auc"):
         return metrics.get("roc_auc_macro")
     return metrics.get(name)

@@ -75,9 +75,10 @@ def test_bad_bench_file_exits_2(tmp_path, capsys):
 def test_shipped_bench_files_hold_valid_experiments(full, tmp_path):
     from pathlib import Path
 
-    from benchmarks.bench import _merge, load_bench
+    from benchmarks.bench import load_bench
     from classifiers.config import load_experiment
     from stemsim.errors import InputError
+    from stemsim.yamlio import merge
 
     files = sorted((Path(__file__).parents[1] / "configs" / "benchmarks").glob("*.yaml"))
     assert len(files) >= 6
@@ -91,6 +92,6 @@ def test_shipped_bench_files_hold_valid_experiments(full, tmp_path):
                 pytest.skip("the shared STM set is not beside the repository")
         for entry in bench["models"]:
             try:
-                load_experiment(_merge(entry["experiment"], {"data": data, "seed": 0}))
+                load_experiment(merge(entry["experiment"], {"data": data, "seed": 0}))
             except InputError as error:  # pretrained weights that are not on this machine
                 assert str(error).startswith("model.weights: "), (path.name, entry["name"], str(error))

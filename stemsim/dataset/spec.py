@@ -10,7 +10,6 @@ Errors are :class:`stemsim.errors.InputError` with one line: ``key.path: problem
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -21,7 +20,7 @@ import yaml
 
 from simulator.materials import atomic_number
 from stemsim.errors import InputError
-from stemsim.yamlio import read_yaml
+from stemsim.yamlio import merge, read_yaml
 
 LABELS = ("deformed", "n_deformations", "configuration", "shape")
 SHAPE_NAMES = ("cuboid", "tetrahedron", "square_pyramid", "octahedron", "sphere")
@@ -176,16 +175,6 @@ def values_of(value) -> list:
     return [value]
 
 
-def _merge(defaults: dict, given: dict) -> dict:
-    merged = copy.deepcopy(defaults)
-    for key, value in given.items():
-        if isinstance(merged.get(key), dict) and isinstance(value, dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def load_spec(path: str | Path, seed: int | None = None, limit: int | None = None) -> dict:
     """Read, validate and resolve a spec file; ``seed``/``limit`` override the file."""
     path = Path(path)
@@ -205,7 +194,7 @@ def resolve(raw: dict, seed: int | None = None, limit: int | None = None) -> dic
         _check_keys(raw["object"]["deformation"], DEFAULTS["object"]["deformation"], "object.deformation")
     if raw.get("support") is not None:
         _check_keys(raw["support"], DEFAULTS["support"], "support")
-    spec = _merge(DEFAULTS, raw)
+    spec = merge(DEFAULTS, raw)
     if isinstance(raw.get("splits"), dict):  # the split names are the user's: no default ones mixed in
         spec["splits"] = dict(raw["splits"])
     if "support" in raw and raw["support"] is None:

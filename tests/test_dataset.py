@@ -160,6 +160,15 @@ BAD = [
     ({"microscope": {"dose": {"gamma": [1, 2]}}}, "microscope.dose: unknown distribution 'gamma'"),
     ({"output": {"formats": ["jpeg"]}}, "output.formats: unknown format 'jpeg'"),
     ({"output": {"dtype": "float32"}}, "output.dtype: PNG holds integers"),
+    ({"views": {"count": 0}}, "views.count: expected an integer number of views in 1..64, got 0"),
+    ({"views": {"mode": "spiral"}}, "views.mode: expected one of random, tilt, jitter, got 'spiral'"),
+    ({"views": {"angle": 3}}, "views.angle: unknown key"),
+    ({"views": {"count": 8, "tilt": {"range": [-60, 60], "step": 30}}},
+     "views.tilt.step: 8 views 30° apart end at 150°, beyond the range's 60°"),
+    ({"views": {"tilt": {"range": [60, -60]}}}, "views.tilt.range: first must be <= last, got [60, -60]"),
+    ({"views": {"tilt": {"axis": [0, 0, 0]}}}, "views.tilt.axis: expected a non-zero vector [x, y, z], got [0, 0, 0]"),
+    ({"views": {"jitter": -1}}, "views.jitter: expected an rms angle in degrees in [0, 180], got -1"),
+    ({"views": {"microscope": "each"}}, "views.microscope: expected object (one draw per object) or view"),
 ]
 
 

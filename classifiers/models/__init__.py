@@ -17,6 +17,7 @@ resnet18          :func:`classifiers.models.afm.resnet18` 224×224×3     imagen
 featurenet        :func:`...afm.featurenet`               224×224×3     imagenet
 finenet           :func:`...afm.finenet`                  224×224×3     imagenet
 inception_v3      :func:`...inception.inception_v3`       299×299×3     inception
+stemnet           :func:`classifiers.models.stem.stemnet` 128×128×1     standardize
 ================  ======================================  ============  ==========
 """
 
@@ -74,12 +75,13 @@ _RMSPROP = {"name": "rmsprop", "learning_rate": 1e-3, "momentum": 0.0, "nesterov
 _SGD_NESTEROV = {"name": "sgd", "learning_rate": 1e-2, "momentum": 0.9, "nesterov": True}
 _ADAM_SLOW = {"name": "adam", "learning_rate": 1e-4, "momentum": 0.0, "nesterov": False}
 _SGD_TORCH = {"name": "sgd", "learning_rate": 1e-3, "momentum": 0.9, "nesterov": False}
+_ADAM = {"name": "adam", "learning_rate": 1e-3, "momentum": 0.0, "nesterov": False}
 _SGD_RETRAIN = {"name": "sgd", "learning_rate": 1e-2, "momentum": 0.0, "nesterov": False}
 
 _RESNET_WEIGHTS_DOC = ("ResNet-18 ImageNet weights: a .npz of torchvision's resnet18 state_dict "
                        "or a .weights.h5 saved from classifiers.models.afm.resnet18; 'none' = random init")
 
-MEMBER_NAMES = ("deepdog", "vgg_like", "rashidi_wolkow", "convnet", "resnet18", "featurenet", "finenet")
+MEMBER_NAMES = ("deepdog", "vgg_like", "rashidi_wolkow", "stemnet", "convnet", "resnet18", "featurenet", "finenet")
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -104,6 +106,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("finenet", "classifiers.models.afm:finenet", 224, 3, "imagenet", _SGD_TORCH,
                   {"weights": Key(REQUIRED, _weights_check(imagenet=False), _RESNET_WEIGHTS_DOC)},
                   ("weights",), "FineNet: ResNet-18 fully fine-tuned with a new dense head"),
+        ModelSpec("stemnet", "classifiers.models.stem:stemnet", 128, 1, "standardize", _ADAM,
+                  {"width": Key(16, integer(4, 256), "filters of the first stage (doubling per stage up to 8×)"),
+                   "dropout": Key(0.3, number(0.0, 1.0, high_open=True), "dropout before the output layer")},
+                  ("width", "dropout"),
+                  "STEMNet: BN conv stages, global average+max pooling (this project's STEM baseline)"),
         ModelSpec("family", "classifiers.models.family:family", 0, 0, "", {},
                   {"member": Key("deepdog", choice(*MEMBER_NAMES), "architecture of every member"),
                    "group_size": Key(3, _odd_group, "members per category (odd)"),

@@ -99,7 +99,7 @@ def preview_command(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from stemsim.dataset import acquire, load_spec, plan, sample_parameters
+    from stemsim.dataset import acquire, load_spec, plan, sample_views
     from stemsim.dataset.files import write_atomic
     from stemsim.dataset.generate import render
     from stemsim.errors import InputError
@@ -107,17 +107,19 @@ def preview_command(
     if n < 1:
         raise InputError(f"-n: must be >= 1, got {n}")
     resolved = load_spec(spec, seed=seed)
-    items = plan(resolved)[:n]
+    views = resolved["views"]["count"]
+    # With views, the grid shows whole objects: their views side by side.
+    items = [(item, params) for item in plan(resolved)[:math.ceil(n / views)]
+             for params in sample_views(resolved, item)][:n]
     columns = math.ceil(math.sqrt(len(items)))
     rows = math.ceil(len(items) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(2 * columns, 2.2 * rows), squeeze=False)
     for axis in axes.ravel():
         axis.axis("off")
-    for axis, item in zip(axes.ravel(), items):
-        params = sample_parameters(resolved, item)
+    for position, (axis, (item, params)) in enumerate(zip(axes.ravel(), items)):
         axis.imshow(render(acquire(params), "float32"), cmap="gray")
         title = str(item.label) if resolved["label"] == "shape" else f"{item.label} ({params['shape']})"
-        axis.set_title(title, fontsize=8)
+        axis.set_title(title + (f" view {position % views}" if views > 1 else ""), fontsize=8)
     figure.suptitle(resolved["name"], fontsize=10)
     figure.tight_layout()
     buffer = io.BytesIO()
@@ -146,6 +148,7 @@ def info_command(directory: Path = typer.Argument(..., help="A dataset directory
         raise InputError(f"{spec_file}: not a dataset's resolved spec (no spec_hash); is {directory} a dataset?")
     console = Console()
     spec = {k: v for k, v in document.items() if k not in ("stemsim_version", "spec_hash")}
+    spec.setdefault("views", {"count": 1})  # made before views existed
     expected = shards(spec)
     complete = sum((directory / PARTS / f"{s.name}.csv").is_file() for s in expected)
     counts: Counter = Counter()
@@ -159,6 +162,9 @@ def info_command(directory: Path = typer.Argument(..., help="A dataset directory
     console.print(f"formats: {', '.join(spec['output']['formats'])} ({spec['output']['dtype']}), ground truth: "
                   f"{'yes' if spec['output']['ground_truth'] else 'no'}; shards complete: {complete}/{len(expected)}"
                   + ("" if complete == len(expected) else " — re-run `stemsim generate` to finish"))
+    views = spec["views"]
+    if views["count"] > 1:
+        console.print(f"views: {views['count']} per object ({views['mode']}); the table counts views")
     labels = [str(v) for v in spec["classes"]["values"]]
     console.print(_counts_table("images", counts, list(spec["splits"]), labels))
 

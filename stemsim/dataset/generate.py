@@ -19,15 +19,22 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from stemsim.dataset.files import csv_bytes, npz_bytes, png_bytes, remove_partials, tiff_bytes, write_atomic
-from stemsim.dataset.sampling import PlannedImage, acquire, plan, sample_parameters
+from stemsim.dataset.files import (
+    csv_bytes,
+    npz_bytes,
+    png_bytes,
+    remove_partials,
+    tiff_bytes,
+    write_atomic,
+)
+from stemsim.dataset.sampling import PlannedImage, acquire, plan, sample_views
 from stemsim.dataset.spec import dump_spec, spec_hash
 from stemsim.errors import InputError
 
 PARTS = Path(".stemsim") / "parts"
 LOCATION_COLUMNS = ["id", "object_id", "view", "split", "label", "label_index", "path", "shard", "shard_index"]
 PARAMETER_COLUMNS = [
-    "seed", "shape", "size", "aspect_b", "aspect_c", "material", "z", "qw", "qx", "qy", "qz", "offset_x", "offset_y",
+    "seed", "object_seed", "shape", "size", "aspect_b", "aspect_c", "material", "z", "qw", "qx", "qy", "qz", "offset_x", "offset_y",
     "n_deformed", "deformed_vertices", "configuration", "deformation_kind", "depth", "pixel_size", "image_size",
     "supersampling", "z_exponent", "probe_fwhm", "probe_tail_weight", "probe_tail_width", "dose", "scan_noise",
     "line_amplitude", "line_frequency", "drift_x", "drift_y", "rotation_angle", "rotation_axis", "scattering",
@@ -64,8 +71,9 @@ class Summary:
 
 
 def shards(spec: dict) -> list[Shard]:
-    """All shards of a spec, split by split, in order."""
-    size = spec["output"]["shard_size"]
+    """All shards of a spec, split by split, in order; a shard holds whole objects
+    (``output.shard_size`` images, rounded down to whole objects, at least one)."""
+    size = max(1, spec["output"]["shard_size"] // spec["views"]["count"])
     by_split: dict[str, list[PlannedImage]] = {}
     for item in plan(spec):
         by_split.setdefault(item.split, []).append(item)
@@ -83,39 +91,56 @@ def render(measurement, dtype: str) -> np.ndarray:
     return measurement.normalized(np.dtype(dtype).type)
 
 
-def image_path(spec: dict, item: PlannedImage) -> str:
+def image_path(spec: dict, item: PlannedImage, view: int = 0) -> str:
+    """``{split}/{label}/{id}.png``, or ``{split}/{label}/{object_id}/view_{k}.png`` with views."""
     formats = spec["output"]["formats"]
     extension = "png" if "png" in formats else "tif" if "tiff" in formats else None
-    return f"{item.split}/{item.label}/{item.id}.{extension}" if extension else ""
+    if not extension:
+        return ""
+    name = f"{item.id}/view_{view}" if spec["views"]["count"] > 1 else item.id
+    return f"{item.split}/{item.label}/{name}.{extension}"
 
 
 def make_shard(spec: dict, out: str, shard: Shard) -> tuple[str, Counter]:
-    """Make and write one shard (runs in a worker process)."""
+    """Make and write one shard (runs in a worker process).
+
+    Arrays hold ``(objects, H, W)`` images, or ``(objects, views, H, W)`` with views; the
+    ground truth follows the same layout (vertices ``(..., 8, 3)``, NaN rows past a shape's sites).
+    """
     out = Path(out)
     output = spec["output"]
     formats = output["formats"]
+    multiview = spec["views"]["count"] > 1
     images, labels, thickness, masks, sites, rows = [], [], [], [], [], []
     for position, item in enumerate(shard.items):
-        params = sample_parameters(spec, item)
-        measurement = acquire(params)
-        image = render(measurement, output["dtype"])
-        path = image_path(spec, item)
-        if "png" in formats:
-            write_atomic(out / path, png_bytes(image))
-        if "tiff" in formats:
-            write_atomic(out / Path(path).with_suffix(".tif"), tiff_bytes(image))
-        images.append(image)
+        views = sample_views(spec, item)
+        per_view = {"images": [], "thickness": [], "mask": [], "sites": []}
+        for view, params in enumerate(views):
+            measurement = acquire(params)
+            image = render(measurement, output["dtype"])
+            path = image_path(spec, item, view)
+            if "png" in formats:
+                write_atomic(out / path, png_bytes(image))
+            if "tiff" in formats:
+                write_atomic(out / Path(path).with_suffix(".tif"), tiff_bytes(image))
+            per_view["images"].append(image)
+            if output["ground_truth"]:
+                per_view["thickness"].append(measurement.thickness)
+                per_view["mask"].append(measurement.mask)
+                padded = np.full((MAX_SITES, 3), np.nan, dtype=np.float32)
+                padded[: len(measurement.sites)] = measurement.sites
+                per_view["sites"].append(padded)
+            rows.append({"id": f"{item.id}-{view:02d}" if multiview else item.id, "object_id": item.id,
+                         "view": view, "split": item.split, "label": item.label, "label_index": item.label_index,
+                         "path": path, "shard": f"arrays/{shard.name}.npz" if "npz" in formats else "",
+                         "shard_index": position, **params})
+        pick = np.stack if multiview else (lambda arrays: arrays[0])
+        images.append(pick(per_view["images"]))
         labels.append(item.label_index)
         if output["ground_truth"]:
-            thickness.append(measurement.thickness)
-            masks.append(measurement.mask)
-            padded = np.full((MAX_SITES, 3), np.nan, dtype=np.float32)
-            padded[: len(measurement.sites)] = measurement.sites
-            sites.append(padded)
-        rows.append({"id": item.id, "object_id": item.id, "view": 0, "split": item.split, "label": item.label,
-                     "label_index": item.label_index, "path": path,
-                     "shard": f"arrays/{shard.name}.npz" if "npz" in formats else "", "shard_index": position,
-                     **params})
+            thickness.append(pick(per_view["thickness"]))
+            masks.append(pick(per_view["mask"]))
+            sites.append(pick(per_view["sites"]))
     if "npz" in formats:
         arrays = {"images": np.stack(images), "labels": np.array(labels, dtype=np.int64),
                   "classes": np.array([str(v) for v in spec["classes"]["values"]]),
@@ -166,8 +191,9 @@ def generate(spec: dict, out: str | Path, jobs: int = 1, backend: str = "loky", 
     prepare(spec, out)
     every = shards(spec)
     todo = [s for s in every if not (out / PARTS / f"{s.name}.csv").is_file()]
-    total = sum(len(s.items) for s in every)
-    done = total - sum(len(s.items) for s in todo)
+    views = spec["views"]["count"]
+    total = views * sum(len(s.items) for s in every)
+    done = total - views * sum(len(s.items) for s in todo)
     summary = Summary(skipped=done)
     if progress:
         progress(done, total)
@@ -180,7 +206,7 @@ def generate(spec: dict, out: str | Path, jobs: int = 1, backend: str = "loky", 
         else:
             raise InputError(f"--backend: expected loky or dask, got {backend!r}")
         with context:
-            size = {s.name: len(s.items) for s in todo}
+            size = {s.name: views * len(s.items) for s in todo}
             tasks = (delayed(make_shard)(spec, str(out), s) for s in todo)
             # Batches are whole shards; finished shards report as they land.
             for name, _ in Parallel(return_as="generator_unordered", batch_size=1)(tasks):

@@ -16,10 +16,25 @@ from functools import lru_cache
 import numpy as np
 import quaternion
 
-from simulator import (CarbonFilm, Cuboid, Microscope, Octahedron, Particle, Probe, Pyramid, ScanDistortion,
-                       ScanRotation, Scene, Sphere, atomic_number, random_rotation)
+from simulator import (
+    CarbonFilm,
+    Cuboid,
+    Microscope,
+    Octahedron,
+    Particle,
+    Probe,
+    Pyramid,
+    ScanDistortion,
+    ScanRotation,
+    Scene,
+    Sphere,
+    atomic_number,
+    random_rotation,
+)
 from simulator.materials import symbol
+from simulator.rotation import axis_angle
 from simulator.shapes import Shape
+from stemsim.dataset.spec import tilt_angles
 
 
 def build_shape(name: str, size: float, aspect_b: float = 1.0, aspect_c: float = 1.0) -> Shape:
@@ -147,18 +162,13 @@ def sample_parameters(spec: dict, item: PlannedImage) -> dict:
     depth = draw(obj["deformation"]["depth"], rng, low=0.0, high=0.5)
     shape = build_shape(shape_name, size, aspect_b, aspect_c)
     vertices = _deformed_vertices(spec, item, shape_name, shape.n_sites, rng)
-    microscope = spec["microscope"]
-    angle = draw(microscope["rotation_during_scan"], rng)
-    axis = _axis(microscope["rotation_axis"], rng)
-    drift = draw(microscope["drift"], rng)
-    drift_direction = rng.uniform(0, 2 * math.pi)
-    support = spec["support"]
     w, x, y, z = quaternion.as_float_array(orientation).tolist()
     configuration = ""
     if shape.n_sites:
         configuration = _reference_space(shape_name).classify(vertices).name
     return {
         "seed": seed,
+        "object_seed": seed,
         "shape": shape_name,
         "size": size,
         "aspect_b": aspect_b,
@@ -176,6 +186,19 @@ def sample_parameters(spec: dict, item: PlannedImage) -> dict:
         "pixel_size": spec["image"]["pixel_size"],
         "image_size": spec["image"]["size"],
         "supersampling": spec["image"]["supersampling"],
+        **sample_acquisition(spec, rng),
+    }
+
+
+def sample_acquisition(spec: dict, rng: np.random.Generator) -> dict:
+    """The microscope and support parameters of one acquisition (the rotation during the scan first)."""
+    microscope = spec["microscope"]
+    angle = draw(microscope["rotation_during_scan"], rng)
+    axis = _axis(microscope["rotation_axis"], rng)
+    drift = draw(microscope["drift"], rng)
+    drift_direction = rng.uniform(0, 2 * math.pi)
+    support = spec["support"]
+    return {
         "z_exponent": draw(microscope["z_exponent"], rng, low=0.0, high=2.0),
         "probe_fwhm": draw(microscope["probe_fwhm"], rng, low=0.0),
         "probe_tail_weight": draw(microscope["probe_tail_weight"], rng, low=0.0, high=1.0),
@@ -193,6 +216,45 @@ def sample_parameters(spec: dict, item: PlannedImage) -> dict:
         "support_roughness": "" if support is None else draw(support["roughness"], rng, low=0.0),
         "support_correlation_length": "" if support is None else draw(support["correlation_length"], rng, low=0.0),
     }
+
+
+def sample_views(spec: dict, item: PlannedImage) -> list[dict]:
+    """The parameter rows of every view of object ``item`` (one row when ``views.count`` is 1).
+
+    The object (shape, size, deformation, material, position, base orientation) is drawn
+    once, from the object's seed. View ``v`` has its own seed, ``image_seed(object seed, v)``,
+    whose generators draw the view's orientation (per ``views.mode``), its rotation during
+    the scan, with ``views.microscope: view`` all its microscope and support parameters, and
+    its noise. So a view's manifest row regenerates it alone, like any image's.
+    """
+    base = sample_parameters(spec, item)
+    views = spec["views"]
+    if views["count"] == 1:
+        return [base]
+    object_orientation = np.quaternion(base["qw"], base["qx"], base["qy"], base["qz"])
+    angles = tilt_angles(views)
+    rows = []
+    for view in range(views["count"]):
+        seed = image_seed(base["seed"], view)
+        rng, _ = generators(seed)
+        if views["mode"] == "random":
+            orientation = random_rotation(rng)
+        elif views["mode"] == "tilt":
+            orientation = axis_angle(views["tilt"]["axis"], angles[view]) * object_orientation
+        else:
+            orientation = _jitter(views["jitter"], rng) * object_orientation
+        acquisition = sample_acquisition(spec, rng)
+        if views["microscope"] == "object":  # same settings; only the motion during the scan is the view's own
+            acquisition = {**{k: v for k, v in base.items() if k in acquisition},
+                           **{k: acquisition[k] for k in ("rotation_angle", "rotation_axis")}}
+        w, x, y, z = quaternion.as_float_array(orientation.normalized()).tolist()
+        rows.append({**base, **acquisition, "seed": seed, "qw": w, "qx": x, "qy": y, "qz": z})
+    return rows
+
+
+def _jitter(rms_degrees: float, rng: np.random.Generator) -> np.quaternion:
+    """A small rotation: uniform random axis, angle drawn from a normal of ``rms_degrees`` std."""
+    return axis_angle(_axis("random", rng), float(rng.normal(0.0, rms_degrees)))
 
 
 def _deformed_vertices(spec, item, shape_name, n_sites, rng) -> list[int]:

@@ -30,6 +30,9 @@ FORMATS = ("png", "npz", "tiff")
 DTYPES = ("uint8", "uint16", "float32")
 DISTRIBUTIONS = ("uniform", "normal", "loguniform", "choice")
 DEFORMED_VALUES = ("undeformed", "deformed")
+VIEW_MODES = ("random", "tilt", "jitter")
+VIEW_MICROSCOPE = ("object", "view")
+MAX_VIEWS = 64
 
 DEFAULTS: dict[str, Any] = {
     "name": None,
@@ -62,6 +65,13 @@ DEFAULTS: dict[str, Any] = {
         "scattering": 1.0e-5,
     },
     "support": {"thickness": 3.0, "roughness": 0.5, "correlation_length": 1.0},
+    "views": {
+        "count": 1,
+        "mode": "random",
+        "tilt": {"axis": [0.0, 1.0, 0.0], "range": [-60.0, 60.0], "step": None},
+        "jitter": 5.0,
+        "microscope": "object",
+    },
     "output": {"formats": ["png", "npz"], "dtype": "uint8", "ground_truth": True, "shard_size": 256},
 }
 
@@ -194,6 +204,10 @@ def resolve(raw: dict, seed: int | None = None, limit: int | None = None) -> dic
         _check_keys(raw["object"]["deformation"], DEFAULTS["object"]["deformation"], "object.deformation")
     if raw.get("support") is not None:
         _check_keys(raw["support"], DEFAULTS["support"], "support")
+    if "views" in raw:
+        _check_keys(raw["views"], DEFAULTS["views"], "views")
+        if "tilt" in raw["views"]:
+            _check_keys(raw["views"]["tilt"], DEFAULTS["views"]["tilt"], "views.tilt")
     spec = merge(DEFAULTS, raw)
     if isinstance(raw.get("splits"), dict):  # the split names are the user's: no default ones mixed in
         spec["splits"] = dict(raw["splits"])
@@ -256,6 +270,7 @@ def _validate(spec: dict) -> None:
         for key, value in spec["support"].items():
             check_numeric(f"support.{key}", value)
 
+    _validate_views(spec["views"])
     _validate_splits(spec["splits"])
     _validate_output(spec["output"])
     _validate_classes(spec)
@@ -277,6 +292,48 @@ def _validate_axis(value) -> None:
     if isinstance(value, list) and len(value) == 3 and all(_is_number(v) for v in value) and any(value):
         return
     _fail("microscope.rotation_axis", f"expected 'random' or a non-zero vector [x, y, z], got {value!r}")
+
+
+def _validate_views(views: dict) -> None:
+    count = views["count"]
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_VIEWS:
+        _fail("views.count", f"expected an integer number of views in 1..{MAX_VIEWS}, got {count!r}")
+    if views["mode"] not in VIEW_MODES:
+        _fail("views.mode", f"expected one of {', '.join(VIEW_MODES)}, got {views['mode']!r}")
+    if views["microscope"] not in VIEW_MICROSCOPE:
+        _fail("views.microscope", f"expected object (one draw per object) or view (one per view), "
+              f"got {views['microscope']!r}")
+    jitter = views["jitter"]
+    if not _is_number(jitter) or not 0 <= jitter <= 180:
+        _fail("views.jitter", f"expected an rms angle in degrees in [0, 180], got {jitter!r}")
+    tilt = views["tilt"]
+    axis = tilt["axis"]
+    if not (isinstance(axis, list) and len(axis) == 3 and all(_is_number(v) for v in axis) and any(axis)):
+        _fail("views.tilt.axis", f"expected a non-zero vector [x, y, z], got {axis!r}")
+    span = tilt["range"]
+    if not (isinstance(span, list) and len(span) == 2 and all(_is_number(v) and math.isfinite(v) for v in span)):
+        _fail("views.tilt.range", f"expected [first, last] angles in degrees, got {span!r}")
+    if span[0] > span[1]:
+        _fail("views.tilt.range", f"first must be <= last, got {span!r}")
+    step = tilt["step"]
+    if step is not None:
+        if not _is_number(step) or not step > 0:
+            _fail("views.tilt.step", f"expected a positive angle in degrees (or null), got {step!r}")
+        last = span[0] + (count - 1) * step
+        if last > span[1] + 1e-9:
+            _fail("views.tilt.step", f"{count} views {step:g}° apart end at {last:g}°, beyond the range's "
+                  f"{span[1]:g}° (lower views.count or the step)")
+
+
+def tilt_angles(views: dict) -> list[float]:
+    """Tilt angles (degrees) of the views of a tilt series: ``range[0] + k·step``, the step
+    spreading ``count`` views evenly over the range when not given."""
+    first, last = views["tilt"]["range"]
+    count = views["count"]
+    step = views["tilt"]["step"]
+    if step is None:
+        step = (last - first) / (count - 1) if count > 1 else 0.0
+    return [first + k * step for k in range(count)]
 
 
 def _validate_splits(splits: dict) -> None:

@@ -95,3 +95,22 @@ def test_shipped_bench_files_hold_valid_experiments(full, tmp_path):
                 load_experiment(merge(entry["experiment"], {"data": data, "seed": 0}))
             except InputError as error:  # pretrained weights that are not on this machine
                 assert str(error).startswith("model.weights: "), (path.name, entry["name"], str(error))
+
+
+def test_accuracy_by_deformation_joins_predictions_to_the_manifest(tmp_path):
+    from benchmarks.bench import accuracy_by_deformation
+
+    (tmp_path / "manifest.csv").write_text(
+        "id,object_id,view,n_deformed,depth\n"
+        "a-00,a,0,0,0.0\na-01,a,1,0,0.0\nb-00,b,0,2,0.18\nb-01,b,1,2,0.18\n"
+        "c-00,c,0,1,0.32\nc-01,c,1,1,0.32\nd-00,d,0,1,0.33\nd-01,d,1,1,0.33\n")
+    (tmp_path / "predictions.csv").write_text(  # per object, as a multi-view evaluation writes them
+        "id,true,predicted\na,undeformed,undeformed\nb,deformed,undeformed\nc,deformed,deformed\n"
+        "d,deformed,undeformed\n")
+    result = accuracy_by_deformation(tmp_path / "manifest.csv", tmp_path / "predictions.csv")
+    assert result["depth"] == [{"group": "0.00–0.20", "n": 1, "accuracy": 0.0},
+                               {"group": "0.30–0.50", "n": 2, "accuracy": 0.5},
+                               {"group": "undeformed", "n": 1, "accuracy": 1.0}]
+    assert result["n_deformed"] == [{"group": "0", "n": 1, "accuracy": 1.0}, {"group": "1", "n": 2, "accuracy": 0.5},
+                                    {"group": "2", "n": 1, "accuracy": 0.0}]
+    assert accuracy_by_deformation(tmp_path / "missing.csv", tmp_path / "predictions.csv") is None

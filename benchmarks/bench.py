@@ -13,9 +13,11 @@ A bench file (``configs/benchmarks/*.yaml``)::
     models:                                # classifier experiments without `data` and `seed`
       - {name: vgg-like-64, experiment: {model: {name: vgg_like}, preprocess: {input_size: 64}}}
     full: {models: [...]}                  # with --full: replaces `models` (GPU-sized runs)
+    views: {counts: [1, 2, 4, 8], fusion: [mean, vote]}   # multi-view data: accuracy vs number of views
 
 Output: ``DIR/report.md``, ``results.json``, ``results.csv``, ``samples.png``,
-``confusion/<model>.png``, ``curves/<model>.png``, ``runs/<model>/`` (the run directories).
+``confusion/<model>.png``, ``curves/<model>.png``, ``runs/<model>/`` (the run directories),
+and with ``views``, ``views.png`` (accuracy against the number of views per object).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import numpy as np
 from stemsim.errors import InputError
 from stemsim.yamlio import merge
 
-BENCH_KEYS = ("name", "title", "dataset", "seed", "prior", "target", "models", "full")
+BENCH_KEYS = ("name", "title", "dataset", "seed", "prior", "target", "models", "full", "views")
+FUSIONS = ("mean", "vote")
 def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
     """Read and check a bench file; relative paths are taken from the file's folder."""
     from stemsim.yamlio import read_yaml
@@ -75,10 +78,26 @@ def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
             if forbidden in entry.get("experiment", {}):
                 raise InputError(f"models[{i}].experiment.{forbidden}: set by the bench, not per model")
     bench["models"] = models
+    if "views" in bench:
+        bench["views"] = _views_section(bench["views"])
     bench.setdefault("title", bench["name"])
     bench.setdefault("seed", 0)
     bench["mode"] = "full" if full else "default"
     return bench
+
+
+def _views_section(views) -> dict:
+    """``views: {counts: [1, 2, 4, 8], fusion: [mean, vote]}`` checked (fusion optional)."""
+    if not isinstance(views, dict) or set(views) - {"counts", "fusion"} or "counts" not in views:
+        raise InputError("views: expected {counts: [K, ...], fusion: [mean, vote]}")
+    counts = views["counts"]
+    if (not isinstance(counts, list) or not counts
+            or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in counts)):
+        raise InputError(f"views.counts: expected a list of view counts >= 1, got {counts!r}")
+    fusion = views.get("fusion", ["mean"])
+    if not isinstance(fusion, list) or not fusion or any(f not in FUSIONS for f in fusion):
+        raise InputError(f"views.fusion: expected a list from {', '.join(FUSIONS)}, got {fusion!r}")
+    return {"counts": sorted(set(counts)), "fusion": fusion}
 
 
 def prepare_dataset(bench: dict, datasets: Path, jobs: int) -> tuple[dict, Path]:
@@ -104,8 +123,9 @@ def _fingerprint(experiment: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def run_model(entry: dict, data: dict, seed: int, runs: Path) -> dict[str, Any]:
-    """Train one model (or reuse an identical finished run) and evaluate it on the test split."""
+def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None = None) -> dict[str, Any]:
+    """Train one model (or reuse an identical finished run) and evaluate it on the test split
+    (and, with ``views``, on the first K views of every test object for each K and fusion)."""
     from classifiers.evaluation import evaluate
     from classifiers.training import train
 
@@ -123,10 +143,33 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path) -> dict[str, Any]:
     metrics = report["metrics"]
     if "per_class" in metrics:
         metrics["macro_f1"] = float(np.mean([v["f1"] for v in metrics["per_class"].values()]))
-    return {"name": entry["name"], "note": entry.get("note", ""), "model": report["model"],
-            "weights": report["weights"], "metrics": metrics, "baseline": report["constant_baseline"],
-            "train_seconds": train_seconds, "inference": report["inference"], "size": report["model_size"],
-            "evaluation_dir": _relative(report["output_dir"]), "run_dir": _relative(run_dir), "reused": reused}
+    row = {"name": entry["name"], "note": entry.get("note", ""), "model": report["model"],
+           "weights": report["weights"], "metrics": metrics, "baseline": report["constant_baseline"],
+           "train_seconds": train_seconds, "inference": report["inference"], "size": report["model_size"],
+           "evaluation_dir": _relative(report["output_dir"]), "run_dir": _relative(run_dir), "reused": reused}
+    if views:
+        row["by_views"] = _accuracy_by_views(run_dir, report, views)
+    return row
+
+
+def _accuracy_by_views(run_dir: Path, report: dict, views: dict) -> list[dict]:
+    """Test accuracy with the first K views of every object: one curve per fusion rule for a
+    single-view model (late fusion), one for a multiview CNN (it pools its views itself)."""
+    from classifiers.evaluation import evaluate
+
+    fusions = [None] if report["model"] == "multiview" else views["fusion"]
+    curves = []
+    for fusion in fusions:
+        points = []
+        for k in views["counts"]:
+            name = f"test-views{k}" + (f"-{fusion}" if fusion else "")
+            result = evaluate(run_dir, split="test", views=k, fusion=fusion, out=run_dir / "evaluation" / name)
+            m = result["metrics"]
+            points.append({"views": k, "accuracy": m.get("accuracy"), "balanced_accuracy": m.get("balanced_accuracy"),
+                           "n_objects": result["data"].get("n_objects")})
+        curves.append({"fusion": fusion or "view pooling", "points": points,
+                       "never_falls": all(b["accuracy"] >= a["accuracy"] for a, b in zip(points, points[1:]))})
+    return curves
 
 
 def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: str | Path | None = None,
@@ -148,7 +191,7 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
     for entry in bench["models"]:
         log(f"[{bench['name']}] {entry['name']}")
         try:
-            rows.append(run_model(entry, data, bench["seed"], out / "runs"))
+            rows.append(run_model(entry, data, bench["seed"], out / "runs", bench.get("views")))
         except InputError as error:  # e.g. pretrained weights that cannot be had here
             failures.append({"name": entry["name"], "reason": str(error)})
             log(f"[{bench['name']}] {entry['name']} skipped: {error}")
@@ -160,7 +203,8 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         command += f" --models {','.join(only)}"
     if explicit_datasets:
         command += f" --datasets {_relative(datasets)}"
-    results = {"bench": {k: bench[k] for k in ("name", "title", "seed", "prior", "target", "mode") if k in bench},
+    results = {"bench": {k: bench[k] for k in ("name", "title", "seed", "prior", "target", "mode", "views")
+                         if k in bench},
                "dataset": dataset_info, "models": rows, "skipped": failures, "environment": _environment(),
                "command": command}
     for row in rows:
@@ -223,6 +267,7 @@ def _write(results: dict, out: Path, dataset: Path) -> None:
             shutil.copyfile(confusion, out / "confusion" / f"{row['name']}.png")
         _plot_curves(Path(row["run_dir"]) / "history.json", out / "curves" / f"{row['name']}.png", row["name"])
     _sample_grid(dataset, out / "samples.png")
+    _plot_views(results, out / "views.png")
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out / "results.csv").write_text(_csv(results))
     (out / "report.md").write_text(markdown(results))
@@ -299,6 +344,7 @@ def markdown(results: dict) -> str:
                 lines.append(f"| {name} | {_fmt(values['accuracy'])} | {_fmt(values['balanced_accuracy'])} | "
                              f"{_fmt(values['roc_auc'], False)} | {_fmt(constant.get(name))} |")
             lines.append("")
+    lines += _views_lines(results)
     lines += _breakdown_lines(results)
     lines += ["", "## Figures", "", "![samples](samples.png)", ""]
     for row in results["models"]:
@@ -367,6 +413,48 @@ def _breakdown_lines(results: dict) -> list[str]:
             lines.append(f"| {row['name']} | " + " | ".join(_fmt(values.get(g)) for g in groups) + " |")
         lines += ["| (images) | " + " | ".join(str(counts[g]) for g in groups) + " |", ""]
     return lines
+
+
+def _views_lines(results: dict) -> list[str]:
+    rows = [r for r in results["models"] if r.get("by_views")]
+    if not rows:
+        return []
+    counts = results["bench"]["views"]["counts"]
+    lines = ["", "## Accuracy against the number of views (test objects)", "",
+             "The first K views of every test object; a single-view model's per-view probabilities are "
+             "fused (mean, or majority vote), a multiview CNN pools its views itself.", "",
+             "| model | fusion | " + " | ".join(f"{k} view{'s' * (k > 1)}" for k in counts) + " | never falls |",
+             "|---|---|" + "---|" * len(counts) + "---|"]
+    for row in rows:
+        for curve in row["by_views"]:
+            values = {p["views"]: p["accuracy"] for p in curve["points"]}
+            lines.append(f"| {row['name']} | {curve['fusion']} | " + " | ".join(_fmt(values.get(k)) for k in counts)
+                         + f" | {'yes' if curve['never_falls'] else 'no'} |")
+    return lines + ["", "![accuracy against views](views.png)", ""]
+
+
+def _plot_views(results: dict, target: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results["models"] if r.get("by_views")]
+    if not rows:
+        return
+    figure, axis = plt.subplots(figsize=(5, 3.5))
+    for row in rows:
+        for curve in row["by_views"]:
+            axis.plot([p["views"] for p in curve["points"]], [p["accuracy"] for p in curve["points"]], "o-",
+                      label=f"{row['name']} ({curve['fusion']})")
+    base = rows[0]["baseline"].get("accuracy")
+    if base is not None:
+        axis.axhline(base, color="gray", linestyle=":", label="constant predictor")
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(results["bench"]["views"]["counts"], [str(k) for k in results["bench"]["views"]["counts"]])
+    axis.set_xlabel("views per object")
+    axis.set_ylabel("test accuracy")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(target, dpi=90)
+    plt.close(figure)
 
 
 def _predicts(baseline: dict) -> str:

@@ -7,7 +7,12 @@ Python API (Keras is imported on first use, not with this package)::
 * :func:`classifiers.models.build_model` — any registered architecture, uncompiled;
 * :func:`classifiers.training.train` — experiment (YAML path or dict) → run directory;
 * :func:`classifiers.evaluation.evaluate` — run directory → metrics (+ JSON/Markdown/CSV/PNG);
-* :func:`classifiers.prediction.predict_files` — run directory + image files → labels.
+* :func:`classifiers.prediction.predict_files` — run directory + image files → labels;
+* :func:`classifiers.prediction.predict_objects` — run directory + folders of views, one
+  object each → one label per object;
+* :func:`classifiers.views.fuse_views` — late fusion of per-view outputs (mean or vote).
+
+Multi-view data (several views of one object) is described in :mod:`classifiers.views`.
 
 The command-line verbs (``stemsim train/evaluate/predict/import-stm``) are in
 :mod:`classifiers.cli`.
@@ -23,6 +28,8 @@ _API = {
     "train": "classifiers.training",
     "evaluate": "classifiers.evaluation",
     "predict_files": "classifiers.prediction",
+    "predict_objects": "classifiers.prediction",
+    "fuse_views": "classifiers.views",
     "load_experiment": "classifiers.config",
     "import_original": "classifiers.stm_data",
 }

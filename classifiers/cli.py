@@ -42,12 +42,23 @@ def evaluate_command(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Report folder "
                                                 "(default RUN_DIR/evaluation/<split>).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    fusion: Annotated[Optional[str], typer.Option(
+        "--fusion", help="mean or vote: how a single-view model's per-view probabilities are combined per "
+        "object on multi-view data (their mean, or a majority vote of the per-view decisions, ties going to "
+        "the highest mean probability). Default: the experiment's evaluation.fusion (mean).")] = None,
+    views: Annotated[Optional[int], typer.Option(
+        "--views", min=1, help="Multi-view data: use only the first K views of every object (default all).")] = None,
 ) -> None:
-    """Score a run: accuracy, balanced accuracy, P/R/F1, ROC AUC, confusion, baseline, size, speed."""
+    """Score a run: accuracy, balanced accuracy, P/R/F1, ROC AUC, confusion, baseline, size, speed.
+
+    Multi-view data is scored per object: a multiview model pools its views itself, any
+    other model's per-view outputs are fused (--fusion). --fusion/--views, when given, are
+    added to the default report folder name (e.g. evaluation/test-vote-views2).
+    """
     _quiet_tensorflow()
     from classifiers.evaluation import evaluate
 
-    report = evaluate(run_dir, data=data, split=split, out=out, batch_size=batch_size)
+    report = evaluate(run_dir, data=data, split=split, out=out, batch_size=batch_size, fusion=fusion, views=views)
     m = report["metrics"]
     if report["task"] == "multi-label":
         line = (f"exact match {m['exact_match_accuracy']:.4f} (baseline "
@@ -56,28 +67,44 @@ def evaluate_command(
     else:
         line = (f"accuracy {m['accuracy']:.4f} (baseline {report['constant_baseline']['accuracy']:.4f}), "
                 f"balanced accuracy {m['balanced_accuracy']:.4f}")
-    typer.echo(f"{report['data']['n_images']} images: {line}")
+    d, v = report["data"], report["views"]
+    scored = (f"{d['n_objects']} objects × {v['count']} view{'s' * (v['count'] > 1)} ({v['fusion']})"
+              if "n_objects" in d else f"{d['n_images']} images")
+    typer.echo(f"{scored}: {line}")
     typer.echo(f"report written to {report['output_dir']}")
 
 
 def predict_command(
     run_dir: Annotated[Path, typer.Argument(help="Run directory made by `stemsim train`.")],
-    images: Annotated[list[Path], typer.Argument(help="Image files (PNG/JPG/TIFF, any size).")],
+    images: Annotated[Optional[list[Path]], typer.Argument(help="Image files (PNG/JPG/TIFF, any size).")] = None,
+    objects: Annotated[Optional[list[Path]], typer.Option(
+        "--object", help="A folder holding the views of ONE object (repeatable): one prediction per "
+        "object, instead of per image file.")] = None,
+    fusion: Annotated[Optional[str], typer.Option(
+        "--fusion", help="--object with a single-view model: mean or vote over the views "
+        "(default: the experiment's evaluation.fusion).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (.csv or .json) "
                                                 "instead of standard output.")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="csv or json (default: from --out, else csv).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
 ) -> None:
-    """Label and probabilities per image file (unreadable files: an error line each, exit 2)."""
+    """Label and probabilities per image file (unreadable files: an error line each, exit 2),
+    or per object with --object FOLDER (a multiview model sees all views at once; a
+    single-view model's per-view probabilities are fused)."""
     _quiet_tensorflow()
     if fmt is None:
         fmt = "json" if out is not None and out.suffix.lower() == ".json" else "csv"
     if fmt not in ("csv", "json"):
         raise InputError(f"--format: expected csv or json, got {fmt!r}")
-    from classifiers.prediction import format_predictions, predict_files
+    if bool(images) == bool(objects):
+        raise InputError("predict: give image files or --object folders (one of the two)")
+    if fusion is not None and not objects:
+        raise InputError("--fusion: only with --object (image files are predicted one by one)")
+    from classifiers.prediction import format_predictions, predict_files, predict_objects
     from classifiers.run import open_run
 
-    rows = predict_files(run_dir, images, batch_size)
+    rows = (predict_objects(run_dir, objects, batch_size, fusion) if objects
+            else predict_files(run_dir, images, batch_size))
     text = format_predictions(rows, open_run(run_dir).classes, fmt)
     if out is None:
         typer.echo(text, nl=False)

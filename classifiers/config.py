@@ -100,7 +100,7 @@ EARLY_STOPPING = {
 }
 TRAINING = {
     "epochs": Key(20, integer(1, 100000), "training epochs"),
-    "batch_size": Key(32, integer(1, 65536), "images per batch"),
+    "batch_size": Key(32, integer(1, 65536), "images per batch (multiview model: objects per batch)"),
     "loss": Key("auto", choice("auto", "binary_crossentropy", "categorical_crossentropy"),
                 "auto: binary for multi-label data and families, categorical otherwise"),
     "class_weights": Key("none", _class_weights, "single-label data: none, balanced or {class: weight}"),
@@ -110,12 +110,20 @@ TRAINING = {
     "monitor": Key("val_loss", choice("val_loss", "val_accuracy"), "validation quantity for best model/stopping"),
 }
 
+EVALUATION = {
+    "fusion": Key("mean", choice("mean", "vote"),
+                  "multi-view data, single-view model: combine an object's per-view probabilities by their "
+                  "mean, or by a majority vote of the per-view decisions (ties: highest mean probability); "
+                  "a multiview model pools its views itself and ignores this"),
+}
+
 SCHEMA = {
     "model": Key(REQUIRED, lambda p, v: v, "architecture and its options (see below)"),
     "data": Key(REQUIRED, lambda p, v: v, "dataset (see data.kind)"),
     "preprocess": Key({}, section(PREPROCESS), "image preparation"),
     "augment": Key({}, section(AUGMENT), "training-split augmentation"),
     "training": Key({}, section(TRAINING), "optimisation"),
+    "evaluation": Key({}, section(EVALUATION), "evaluation defaults (late fusion of views; see classifiers.views)"),
     "seed": Key(0, integer(0), "seed of weights init, shuffling and augmentation"),
 }
 

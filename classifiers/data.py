@@ -5,10 +5,19 @@ whose splits hold *prepared* images (see :meth:`Preprocessing.prepare`), targets
 ``(N, C)`` float32 (one-hot for single-label data, 0/1 per category for multi-label data),
 ids, and optional training sample weights. Splits are made per image (identical images are
 kept together) and never re-mixed; a ``stemsim`` dataset's own splits are used as made.
+
+Multi-view data (several images, "views", of one object; ``stemsim generate`` with views):
+npz ``images`` ``(N, V, H, W)`` or class folders ``{split}/{label}/{object_id}/view_{k}.png``.
+Such a :class:`Dataset` has ``views = V`` and its splits hold one item per *object*:
+``images[i]`` is ``(V, h, w, c)`` (the object's prepared views, in view order), ``ids[i]`` the
+object id; every object has the same V. :meth:`Dataset.per_view` turns it into single-view
+data (every view an image, id ``<object_id>/view_<k>``) for single-view networks. Single-view
+data (``views = 1``) is read exactly as before: ``images[i]`` is ``(h, w, c)``.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +33,8 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class Split:
-    """One split: ``images[i]`` prepared float16 ``(h, w, c)``; ``targets`` ``(N, C)`` float32."""
+    """One split: ``images[i]`` prepared float16 ``(h, w, c)``, or ``(V, h, w, c)`` per object
+    of multi-view data; ``targets`` ``(N, C)`` float32."""
 
     images: list[np.ndarray]
     targets: np.ndarray
@@ -39,15 +49,31 @@ class Split:
         return Split([self.images[i] for i in index], self.targets[index], [self.ids[i] for i in index],
                      None if self.weights is None else self.weights[index])
 
+    def per_view(self) -> Split:
+        """Multi-view split → one item per view: ids ``<object_id>/view_<k>``, the object's
+        target and weight repeated (objects stay whole on their side of every split)."""
+        counts = [len(obj) for obj in self.images]
+        index = np.repeat(np.arange(len(self)), counts)
+        return Split([view for obj in self.images for view in obj], self.targets[index],
+                     [f"{ident}/view_{k}" for ident, n in zip(self.ids, counts) for k in range(n)],
+                     None if self.weights is None else self.weights[index])
+
 
 @dataclass
 class Dataset:
-    """Classes (label order of the targets' columns), task kind, splits and provenance."""
+    """Classes (label order of the targets' columns), task kind, splits, provenance, and the
+    views per object (1: single images; V ≥ 2: every split item is an object of V views)."""
 
     classes: list[str]
     multilabel: bool
     splits: dict[str, Split]
     info: dict[str, Any] = field(default_factory=dict)
+    views: int = 1
+
+    def per_view(self) -> Dataset:
+        """Single-view form of multi-view data (see :meth:`Split.per_view`); ``info`` keeps ``views``."""
+        return Dataset(self.classes, self.multilabel, {n: s.per_view() for n, s in self.splits.items()},
+                       dict(self.info), 1)
 
     def split(self, name: str) -> Split:
         if name not in self.splits or len(self.splits[name]) == 0:
@@ -79,7 +105,7 @@ def load_dataset(data_cfg: dict[str, Any], preprocessing: Preprocessing,
         for name, split in dataset.splits.items():
             if len(split) > limit:
                 dataset.splits[name] = split.subset(np.sort(rng.permutation(len(split))[:limit]))
-    dataset.info.update(kind=kind, path=data_cfg["path"],
+    dataset.info.update(kind=kind, path=data_cfg["path"], views=dataset.views,  # split sizes count objects
                         split_sizes={name: len(split) for name, split in dataset.splits.items()})
     _check_disjoint(dataset)
     return dataset
@@ -87,11 +113,16 @@ def load_dataset(data_cfg: dict[str, Any], preprocessing: Preprocessing,
 
 def _check_disjoint(dataset: Dataset) -> None:
     seen: dict[str, str] = {}
+    what = "image" if dataset.views == 1 else "object"
     for name, split in dataset.splits.items():
         for ident in set(split.ids):
             if ident in seen and seen[ident] != name:
-                raise InputError(f"data: image {ident!r} is in both the {seen[ident]!r} and {name!r} splits")
+                raise InputError(f"data: {what} {ident!r} is in both the {seen[ident]!r} and {name!r} splits")
             seen[ident] = name
+
+
+def _views_text(views: int) -> str:
+    return "one image per object" if views == 1 else f"{views} views per object"
 
 
 # ---- stemsim datasets ---------------------------------------------------------------
@@ -111,11 +142,35 @@ def _load_stemsim(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ..
     classes = sorted({d.name for s in SPLITS if (root / s).is_dir() for d in (root / s).iterdir() if d.is_dir()})
     ids_from = "path" if cfg["kind"] == "folder" else "stem"
     out = {s: _read_class_folders(root / s, classes, pre, ids_from) for s in splits if (root / s).is_dir()}
-    return Dataset(classes, False, out, {"format": "class folders in train/val/test"})
+    views = _common_views(root, out)
+    return Dataset(classes, False, out, {"format": "class folders in train/val/test"}, views)
+
+
+def _common_views(root: Path, splits: dict[str, Split]) -> int:
+    """Views per object of the splits' items, which must agree (InputError naming both)."""
+    first: tuple[int, str] | None = None
+    for name, split in splits.items():
+        if not len(split):
+            continue
+        views = 1 if split.images[0].ndim == 3 else len(split.images[0])
+        first = first or (views, name)
+        if views != first[0]:
+            raise InputError(f"data.path: {root}: the {first[1]!r} split has {_views_text(first[0])}, "
+                             f"the {name!r} split {_views_text(views)}")
+    return first[0] if first else 1
+
+
+def _shard_views(shard: Path, images: np.ndarray, labels: np.ndarray, ids: list[str]) -> int:
+    """Views per object of a shard: 1 for ``(N, H, W)`` images, V for ``(N, V, H, W)``."""
+    if images.ndim not in (3, 4) or not len(images) == len(labels) == len(ids):
+        raise InputError(f"{shard}: images must be (N, H, W), or (N, V, H, W) with views, with N labels and "
+                         f"ids, got {images.shape}, {labels.shape}, {len(ids)}")
+    return 1 if images.ndim == 3 else images.shape[1]
 
 
 def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tuple[str, ...]) -> Dataset:
     classes: list[str] | None = None
+    views: int | None = None  # per object; the same in every shard
     parts: dict[str, list[tuple[list[np.ndarray], np.ndarray, list[str]]]] = defaultdict(list)
     for shard in shards:
         split = shard.stem.rsplit("-", 1)[0]
@@ -138,12 +193,15 @@ def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tup
             classes = shard_classes
         elif shard_classes != classes:
             raise InputError(f"{shard}: classes {shard_classes} differ from the other shards' {classes}")
-        if images.ndim != 3 or not len(images) == len(labels) == len(ids):
-            raise InputError(f"{shard}: images must be (N, H, W) with N labels and ids, got "
-                             f"{images.shape}, {labels.shape}, {len(ids)}")
+        shard_views = _shard_views(shard, images, labels, ids)
+        if views is None:
+            views = shard_views
+        elif shard_views != views:
+            raise InputError(f"{shard}: {_views_text(shard_views)}, the other shards have {_views_text(views)}")
         if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
             raise InputError(f"{shard}: labels outside 0..{len(classes) - 1}")
-        parts[split].append(([pre.prepare(img) for img in images], labels, ids))
+        prepare = pre.prepare if images.ndim == 3 else pre.prepare_views
+        parts[split].append(([prepare(item) for item in images], labels, ids))
     if classes is None:
         classes = _classes_of_any_shard(shards)
     out = {}
@@ -151,7 +209,7 @@ def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tup
         labels = np.concatenate([c[1] for c in chunks])
         out[split] = Split([im for c in chunks for im in c[0]], one_hot(labels, len(classes)),
                            [i for c in chunks for i in c[2]])
-    return Dataset(classes, False, out, {"format": "arrays", "shards": len(shards)})
+    return Dataset(classes, False, out, {"format": "arrays", "shards": len(shards)}, views or 1)
 
 
 def _classes_of_any_shard(shards: list[Path]) -> list[str]:
@@ -167,17 +225,72 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
+def object_folders(folder: Path) -> list[Path]:
+    """Sub-folders of ``folder`` that hold images (the objects of a multi-view class folder), sorted."""
+    return sorted(d for d in folder.iterdir() if d.is_dir() and image_files(d))
+
+
+def view_files(folder: Path) -> list[Path]:
+    """The view images of one object folder in view order: numbers in names compare as numbers
+    (``view_2`` before ``view_10``); of files that differ only in extension (``view_0.png`` and
+    ``view_0.tif``, both written by ``stemsim generate``) the first in extension order is kept."""
+    rank = {ext: k for k, ext in enumerate(IMAGE_EXTENSIONS)}
+    by_stem: dict[str, Path] = {}
+    for path in sorted(image_files(folder), key=lambda p: rank[p.suffix.lower()]):
+        by_stem.setdefault(path.stem, path)
+    return sorted(by_stem.values(), key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)])
+
+
+def read_object(folder: str | Path, pre: Preprocessing) -> np.ndarray:
+    """Read and prepare the views of ONE object (the images in ``folder``) → float16 ``(V, h, w, c)``.
+
+    InputError (one line) for a folder without images, an unreadable image, or views of
+    different sizes (naming the folder and every size with its files).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder")
+    files = view_files(folder)
+    if not files:
+        raise InputError(f"{folder}: no images (png, jpg, tif) in this folder")
+    raw = [read_image(path) for path in files]
+    sizes: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for path, image in zip(files, raw):
+        sizes[image.shape[:2]].append(path.name)
+    if len(sizes) > 1:
+        listed = "; ".join(f"{w}×{h}: {', '.join(names[:3])}{', …' if len(names) > 3 else ''}"
+                           for (h, w), names in sizes.items())
+        raise InputError(f"{folder}: the views of one object must have one size, got {listed} (width×height)")
+    return pre.prepare_views(raw)
+
+
 def _read_class_folders(root: Path, classes: list[str], pre: Preprocessing, ids_from: str = "stem") -> Split:
-    """Read ``root/<class>/*``; ids are file stems (stemsim ids) or ``class/file`` (``ids_from="path"``)."""
+    """Read ``root/<class>/*``; ids are file stems (stemsim ids) or ``class/file`` (``ids_from="path"``).
+
+    A class folder of object folders (``root/<class>/<object_id>/view_<k>.png``) gives one item
+    per object, ``(V, h, w, c)``, id ``object_id`` (or ``class/object_id``); all objects must
+    have the same number of views.
+    """
     images, labels, ids = [], [], []
+    views: tuple[int, Path] | None = None  # the first object's view count, and the object
     for index, name in enumerate(classes):
         folder = root / name
         if not folder.is_dir():
             continue
-        for path in image_files(folder):
-            images.append(pre.prepare(read_image(path)))
+        files, objects = image_files(folder), object_folders(folder)
+        if files and objects:
+            raise InputError(f"{folder}: holds both images and object folders (one layout per dataset)")
+        for path in files or objects:
+            item = pre.prepare(read_image(path)) if files else read_object(path, pre)
+            if objects:
+                views = views or (len(item), path)
+                if len(item) != views[0]:
+                    raise InputError(f"{path}: {len(item)} views, but {views[1]} has {views[0]} "
+                                     "(every object needs the same number of views)")
+            images.append(item)
             labels.append(index)
-            ids.append(path.stem if ids_from == "stem" else f"{name}/{path.name}")
+            ident = path.stem if files else path.name
+            ids.append(ident if ids_from == "stem" else f"{name}/{path.name}")
     return Split(images, one_hot(np.asarray(labels, np.int64), len(classes)), ids)
 
 
@@ -185,7 +298,7 @@ def _load_folder(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...
     root = Path(cfg["path"])
     if any((root / s).is_dir() for s in SPLITS) and (root / "train").is_dir():
         return _load_stemsim({**cfg, "format": "png"}, pre, splits)
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and image_files(d))
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and (image_files(d) or object_folders(d)))
     if len(classes) < 2:
         raise InputError(f"data.path: {root} needs at least two class folders holding images, found {classes}")
     everything = _read_class_folders(root, classes, pre, "path")
@@ -193,7 +306,8 @@ def _load_folder(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...
     index = split_groups(labels, [content_key(img) for img in everything.images], cfg["val_fraction"],
                          cfg["test_fraction"], cfg["split_seed"])
     out = {s: everything.subset(index[s]) for s in splits}
-    return Dataset(classes, False, out, {"format": "class folders", "split": "made here, per image, stratified"})
+    return Dataset(classes, False, out, {"format": "class folders", "split": "made here, per image, stratified"},
+                   _common_views(root, {"all": everything}))
 
 
 def split_groups(strata: np.ndarray, groups: list[str], val_fraction: float, test_fraction: float,

@@ -8,6 +8,14 @@ the same name as a whole:
 * ``confusion.csv`` / ``confusion.png`` — the confusion matrix (single-label: C×C, rows =
   true class; multi-label: tn/fp/fn/tp per category);
 * ``predictions.csv`` — per image: id, truth, decision, probabilities.
+
+Multi-view data is scored per OBJECT (:mod:`classifiers.views`): ``predictions.csv`` has one
+row per object id, and ``metrics.json`` says ``views`` = ``{count, available, fusion}`` (views
+used per object, views in the data, and ``mean``/``vote`` late fusion of a single-view model
+or ``multiview-cnn pooling max|mean``) and ``data.n_objects``. ``fusion`` overrides the run's
+``evaluation.fusion``; ``views=K`` uses the first K views of every object. Either, when
+given, is added to the default folder name (``test-vote``, ``test-views2``) so that such
+evaluations sit side by side.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from classifiers.data import SPLITS, load_dataset
 from classifiers.inference import Predictor
 from classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
 from classifiers.run import StagingDir, environment, open_run, write_json
+from classifiers.views import check_views, fusion_for, take_views, views_report
 from stemsim.errors import InputError
 
 
@@ -43,12 +52,19 @@ def align_targets(targets: np.ndarray, data_classes: list[str], model_classes: l
 
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
-             out: str | Path | None = None, batch_size: int = 32) -> dict[str, Any]:
+             out: str | Path | None = None, batch_size: int = 32, fusion: str | None = None,
+             views: int | None = None) -> dict[str, Any]:
     """Evaluate run ``run_dir`` on ``split`` (train, val, test or all) of its data, or of the
-    dataset at ``data`` (same kind as the training data). Returns the metrics dict."""
+    dataset at ``data`` (same kind as the training data). Returns the metrics dict.
+
+    Multi-view data: ``fusion`` (``mean``/``vote``; default the run's ``evaluation.fusion``)
+    combines a single-view model's per-view outputs; ``views``: use the first K views of every
+    object (default all). See the module doc.
+    """
     if split not in (*SPLITS, "all"):
         raise InputError(f"--split: expected train, val, test or all, got {split!r}")
     run = open_run(run_dir)
+    how = fusion_for(run.multiview, fusion, run.config.get("evaluation", {}).get("fusion"))
     data_cfg = dict(run.config["data"])
     if data is not None:
         if not Path(data).is_dir():
@@ -65,13 +81,12 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     parts = [dataset.splits[s] for s in wanted if s in dataset.splits and len(dataset.splits[s])]
     if not parts:
         raise InputError(f"data: the {split!r} split of {data_cfg['path']} is empty")
-    images = [im for p in parts for im in p.images]
+    items = [im for p in parts for im in p.images]
     ids = [i for p in parts for i in p.ids]
     targets = align_targets(np.concatenate([p.targets for p in parts]), dataset.classes, run.classes,
                             run.multilabel)
 
-    outputs = predictor.outputs(images)
-    probs, decisions = run.decide(outputs)
+    probs, decisions, used, timed = _predict(predictor, items, dataset.views, views, how)
     classes = run.classes
     counts = run.info["train_label_counts"]
     with warnings.catch_warnings():
@@ -86,17 +101,23 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
             baseline = constant_baseline(truth, counts["positives"], counts["n_images"], classes, False)
 
     name = split if data is None else f"{Path(data_cfg['path']).name}-{split}"
+    name += (f"-{fusion}" if fusion else "") + (f"-views{views}" if views else "")
+    by_object = dataset.views > 1 or run.multiview
+    inference = predictor.throughput(timed)
+    if by_object and inference["images_per_second"]:
+        inference["objects_per_second"] = inference["images_per_second"] / used
     report = {
         "run": str(run.path.resolve()),
         "model": run.info["model"],
         "weights": run.info["weights"],
-        "data": {"kind": data_cfg["kind"], "path": data_cfg["path"], "split": split, "n_images": len(images),
-                 "classes": dataset.classes},
+        "data": {"kind": data_cfg["kind"], "path": data_cfg["path"], "split": split, "n_images": len(items) * used,
+                 **({"n_objects": len(items)} if by_object else {}), "classes": dataset.classes},
+        "views": views_report(used, dataset.views, how, run.config["model"].get("pooling")),
         "task": "multi-label" if run.multilabel else "single-label",
         "metrics": metrics,
         "constant_baseline": baseline,
         "model_size": predictor.size_on_disk(),
-        "inference": {**predictor.throughput(images), **environment()},
+        "inference": {**inference, **environment()},
     }
     if run.group_size:
         report["family"] = {"group_size": run.group_size, "decision": "majority vote of each category's members"}
@@ -108,6 +129,19 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         _write_predictions(tmp / "predictions.csv", ids, truth, decisions, probs, classes, run.multilabel)
     report["output_dir"] = str(target)
     return report
+
+
+def _predict(predictor: Predictor, items: list[np.ndarray], available: int, views: int | None,
+             fusion: str) -> tuple[np.ndarray, np.ndarray, int, list[np.ndarray]]:
+    """Probabilities and decisions per item (image, or object of ``available`` views), the
+    views used per item, and what the network alone runs on (for the throughput)."""
+    if available == 1 and not predictor.multiview:
+        check_views(views, 1)
+        return (*predictor.run.decide(predictor.outputs(items)), 1, items)
+    objects = take_views(items if available > 1 else [image[None] for image in items], views, available)
+    probs, decisions = predictor.decide_objects(objects, fusion)
+    timed = objects if predictor.multiview else [view for obj in objects for view in obj]
+    return probs, decisions, len(objects[0]), timed
 
 
 # ---- writers ------------------------------------------------------------------------
@@ -127,7 +161,7 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
     d, size, inf = report["data"], report["model_size"], report["inference"]
     lines = [f"# Evaluation of `{report['model']}`", "",
              f"- run: `{report['run']}`", f"- weights: {report['weights']}",
-             f"- data: {d['kind']} `{d['path']}`, split **{d['split']}**, {d['n_images']} images ({report['task']})",
+             f"- data: {d['kind']} `{d['path']}`, split **{d['split']}**, {_items(report)} ({report['task']})",
              "", "| metric | model | constant baseline |", "|---|---|---|"]
     if report["task"] == "multi-label":
         lines += [f"| exact-match accuracy | {_fmt(m['exact_match_accuracy'])} | {_fmt(b['exact_match_accuracy'])} |",
@@ -156,12 +190,22 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
         for c, row in zip(classes, m["confusion_matrix"]):
             lines.append(f"| **{c}** | " + " | ".join(str(x) for x in row) + " |")
     ips = inf.get("images_per_second")
+    per_object = f" = {_fmt(inf['objects_per_second'])} objects/s" if "objects_per_second" in inf else ""
     lines += ["", f"- model size on disk: {size['total_megabytes']} MB"
               + (f" (head {size['model_file_bytes']} B + extractor {size['extractor_bytes']} B)"
                  if "extractor_bytes" in size else ""),
-              f"- inference: {_fmt(ips)} images/s ({inf['timed_images']} images, batch {inf.get('batch_size')}, "
-              f"{inf['backend']} on {inf['device']}; network only, no preprocessing)", ""]
+              f"- inference: {_fmt(ips)} images/s{per_object} ({inf['timed_images']} images, batch "
+              f"{inf.get('batch_size')}, {inf['backend']} on {inf['device']}; network only, no preprocessing)", ""]
     return "\n".join(lines)
+
+
+def _items(report: dict[str, Any]) -> str:
+    """What was scored: ``N images``, or ``N objects × K views (of V), fusion F (M images)``."""
+    d, v = report["data"], report["views"]
+    if "n_objects" not in d:
+        return f"{d['n_images']} images"
+    return (f"{d['n_objects']} objects × {v['count']} view{'s' * (v['count'] > 1)} (of {v['available']}), "
+            f"fusion {v['fusion']} ({d['n_images']} images); scored per object")
 
 
 def _write_confusion(folder: Path, metrics: dict[str, Any], classes: list[str], multilabel: bool) -> None:

@@ -1,4 +1,9 @@
-"""Running a trained model on prepared images (shared by ``evaluate`` and ``predict``)."""
+"""Running a trained model on prepared images or objects (shared by ``evaluate`` and ``predict``).
+
+Objects are multi-view items ``(V, h, w, c)``: a multiview CNN takes them whole, a
+single-view network gets every view as an image and its outputs are fused per object
+(:func:`classifiers.views.fuse_views`).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ class Predictor:
         self.batch_size = batch_size
         self.pre = run.preprocessing()
         self.model = run.load_model()
+        self.multiview = run.multiview
         self.cache = None
         if run.pipeline == "features":
             from classifiers.transfer import bottleneck_cache
@@ -28,7 +34,7 @@ class Predictor:
             if self.cache.extractor.key != run.info.get("extractor_key"):
                 raise InputError(f"{run.path}: the feature extractor ({self.cache.extractor.description}) "
                                  "is not the one this run was trained with (its weights differ)")
-        expected = tuple(self.model.input_shape[1:])
+        expected = tuple(self.model.input_shape[2 if self.multiview else 1:])  # multiview: after (B, V)
         wanted = (self.cache.extractor.feature_dim,) if self.cache is not None else \
             (self.pre.input_size, self.pre.input_size, self.pre.channels)
         if self.cache is None and expected != wanted:
@@ -43,25 +49,55 @@ class Predictor:
                   for i in range(0, len(images), self.batch_size)]
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
 
+    def object_outputs(self, objects: Sequence[np.ndarray]) -> np.ndarray:
+        """Multiview model: raw outputs ``(N, D)`` for prepared objects ``(V, h, w, c)`` (one V
+        per batch of ``batch_size`` objects)."""
+        chunks = [np.asarray(self.model.predict_on_batch(self.pre.finish_views(objects[i:i + self.batch_size])))
+                  for i in range(0, len(objects), self.batch_size)]
+        return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
+
+    def decide_objects(self, objects: Sequence[np.ndarray], fusion: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+        """Prepared objects ``(V, h, w, c)`` (one V for all) → ``(probabilities (N, C), decisions)``:
+        the multiview model on all views at once, or a single-view model on every view, fused
+        per object by ``fusion`` (``mean``/``vote``, see :func:`classifiers.views.fuse_views`)."""
+        if self.multiview:
+            return self.run.decide(self.object_outputs(objects))
+        from classifiers.views import fuse_views
+
+        outputs = self.outputs([view for obj in objects for view in obj])
+        per_view = outputs.reshape(len(objects), -1, outputs.shape[-1])
+        return fuse_views(per_view, fusion, self.run.multilabel, self.run.group_size)
+
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """Image batch → outputs without any cache (the whole network, for timing)."""
         if self.cache is not None:
             return np.asarray(self.model.predict_on_batch(self.cache.extractor(batch)))
         return np.asarray(self.model.predict_on_batch(batch))
 
-    def throughput(self, images: Sequence[np.ndarray], max_images: int = 256) -> dict[str, Any]:
+    def throughput(self, items: Sequence[np.ndarray], max_images: int = 256) -> dict[str, Any]:
         """Inference speed of the network alone (preprocessing excluded, bottleneck cache not
-        used) on up to ``max_images`` images, after one untimed warm-up batch."""
-        images = list(images[:max_images])
-        if not images:
+        used) on up to ``max_images`` images, after one untimed warm-up batch.
+
+        ``items``: prepared images, or for a multiview model prepared objects ``(V, h, w, c)``
+        (whole objects, ``batch_size`` objects per batch); ``images_per_second`` counts
+        images (views) either way.
+        """
+        if self.multiview:
+            per_object = len(items[0]) if len(items) else 1
+            items = list(items[:max(1, max_images // per_object)])
+            finish, n_images = self.pre.finish_views, sum(len(obj) for obj in items)
+        else:
+            items = list(items[:max_images])
+            finish, n_images = self.pre.finish, len(items)
+        if not items:
             return {"images_per_second": None, "timed_images": 0}
-        batches = [self.pre.finish(images[i:i + self.batch_size]) for i in range(0, len(images), self.batch_size)]
+        batches = [finish(items[i:i + self.batch_size]) for i in range(0, len(items), self.batch_size)]
         self.forward(batches[0])
         start = time.perf_counter()
         for batch in batches:
             self.forward(batch)
         seconds = time.perf_counter() - start
-        return {"images_per_second": len(images) / seconds if seconds > 0 else None, "timed_images": len(images),
+        return {"images_per_second": n_images / seconds if seconds > 0 else None, "timed_images": n_images,
                 "batch_size": self.batch_size, "seconds": seconds}
 
     def size_on_disk(self) -> dict[str, Any]:

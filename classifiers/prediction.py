@@ -3,6 +3,12 @@
 Every file is read and prepared as in training (any size: resized, or short side resized
 and centre-cropped, per the run's ``preprocess``). A file that cannot be read as an image
 gets a row with its ``error`` and no label; the others are still predicted.
+
+:func:`predict_objects` predicts whole objects instead: each folder holds the views of ONE
+object (``view_0.png``, ``view_1.png``, ... in natural name order) and gets one row: a
+multiview model sees all views at once, a single-view model's per-view outputs are fused
+(``mean``/``vote``, :func:`classifiers.views.fuse_views`). A folder that cannot be an object
+(no images, an unreadable image, views of different sizes) stops everything with one line.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from classifiers.data import read_object
 from classifiers.inference import Predictor
 from classifiers.preprocessing import read_image
-from classifiers.run import open_run
+from classifiers.run import Run, open_run
+from classifiers.views import fusion_for, views_report
 from stemsim.errors import InputError
 
 
@@ -38,22 +46,54 @@ def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: 
         except InputError as error:
             row["error"] = str(error)
         rows.append(row)
-    if images:
+    if images and predictor.multiview:  # a multiview model takes a single image as a one-view object
+        probs, decisions = predictor.decide_objects([image[None] for image in images])
+        for i, row in enumerate(good):
+            _fill(row, run, probs[i], decisions[i])
+    elif images:
         outputs = predictor.outputs(images)
         probs, decisions = run.decide(outputs)
-        classes = run.classes
         for i, row in enumerate(good):
-            row["probabilities"] = {c: round(float(p), 6) for c, p in zip(classes, probs[i])}
-            if run.multilabel:
-                row["label"] = ";".join(c for c, d in zip(classes, decisions[i]) if d)
-            else:
-                row["label"] = classes[int(decisions[i])]
+            _fill(row, run, probs[i], decisions[i])
             if run.group_size:
                 from classifiers.models.family import member_probabilities
 
                 votes = (member_probabilities(outputs[i:i + 1], run.group_size)[0] > 0.5).sum(axis=-1)
-                row["votes"] = {c: int(v) for c, v in zip(classes, votes)}
+                row["votes"] = {c: int(v) for c, v in zip(run.classes, votes)}
     return rows
+
+
+def predict_objects(run_dir: str | Path, folders: Sequence[str | Path], batch_size: int = 32,
+                    fusion: str | None = None) -> list[dict[str, Any]]:
+    """One dict per object folder, in order: ``file`` (the folder), ``label``, ``probabilities``,
+    ``views`` ({count, available, fusion}) and ``error`` (None).
+
+    ``fusion`` (single-view models): ``mean`` or ``vote``; default the run's ``evaluation.fusion``.
+    Every folder is read first; a bad one raises InputError before anything is predicted.
+    """
+    run = open_run(run_dir)
+    how = fusion_for(run.multiview, fusion, run.config.get("evaluation", {}).get("fusion"))
+    pre = run.preprocessing()
+    objects = [read_object(folder, pre) for folder in folders]
+    predictor = Predictor(run, batch_size)
+    pooling = run.config["model"].get("pooling")
+    rows = []
+    for folder, obj in zip(folders, objects):  # one at a time: objects may have different view counts
+        probs, decisions = predictor.decide_objects([obj], how)
+        row = {"file": str(folder), "label": None, "probabilities": None,
+               "views": views_report(len(obj), len(obj), how, pooling), "error": None}
+        rows.append(_fill(row, run, probs[0], decisions[0]))
+    return rows
+
+
+def _fill(row: dict[str, Any], run: Run, probs, decision) -> dict[str, Any]:
+    """Set a row's ``probabilities`` and ``label`` (multi-label: the categories that hold, ``;``-joined)."""
+    row["probabilities"] = {c: round(float(p), 6) for c, p in zip(run.classes, probs)}
+    if run.multilabel:
+        row["label"] = ";".join(c for c, d in zip(run.classes, decision) if d)
+    else:
+        row["label"] = run.classes[int(decision)]
+    return row
 
 
 def format_predictions(rows: list[dict[str, Any]], classes: list[str], fmt: str) -> str:

@@ -10,6 +10,11 @@ Two stages, so that the expensive part runs once per image and the random part p
   training with ``augment.crop``, centre otherwise), a random dihedral transform drawn from the
   group that the flip/rot90 switches generate, channel replication, normalisation. Returns
   float32 ``(B, input_size, input_size, channels)``.
+
+Multi-view objects (several images of one object) go through the same two stages view by
+view: :meth:`Preprocessing.prepare_views` → float16 ``(V, h, w, c)``, and
+:meth:`Preprocessing.finish_views` → float32 ``(B, V, input_size, input_size, channels)``
+(each view its own random transform in training).
 """
 
 from __future__ import annotations
@@ -201,6 +206,22 @@ class Preprocessing:
         elif h > self.input_size and w > self.input_size:
             x = resize(x, self.input_size, self.input_size)
         return np.nan_to_num(x).astype(np.float16)
+
+    def prepare_views(self, views: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw views of one object (one size) → float16 ``(V, h, w, 1|3)``, view by view as :meth:`prepare`."""
+        return np.stack([self.prepare(view) for view in views])
+
+    def finish_views(self, objects: Sequence[np.ndarray], rng: np.random.Generator | None = None) -> np.ndarray:
+        """Prepared objects, each ``(V, h, w, c)`` with the same V → float32 ``(B, V, S, S, channels)``.
+
+        Every view is finished as an image of its own (:meth:`finish`): in training each view
+        gets its own random transform, and ``standardize`` normalises each view.
+        """
+        counts = sorted({len(obj) for obj in objects})
+        if len(counts) > 1:
+            raise ValueError(f"objects of one batch must have the same number of views, got {counts}")
+        flat = self.finish([view for obj in objects for view in obj], rng)
+        return flat.reshape(len(objects), counts[0] if counts else 0, *flat.shape[1:])
 
     def finish(self, images: Sequence[np.ndarray], rng: np.random.Generator | None = None,
                transforms: Sequence[int] | None = None) -> np.ndarray:

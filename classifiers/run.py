@@ -53,6 +53,11 @@ class Run:
         return self.info.get("group_size")
 
     @property
+    def multiview(self) -> bool:
+        """A multiview CNN (takes whole objects), rather than a single-view network."""
+        return self.config["model"]["name"] == "multiview"
+
+    @property
     def pipeline(self) -> str:
         return self.info.get("pipeline", "images")
 
@@ -67,6 +72,8 @@ class Run:
         if not path.is_file():
             raise InputError(f"{path}: model file is missing")
         import keras
+
+        import classifiers.models.multiview  # noqa: F401  (registers the multiview layers for loading)
 
         try:
             return keras.saving.load_model(path, compile=False)

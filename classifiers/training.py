@@ -5,6 +5,10 @@ builds the model, fits it with the configured optimiser/schedule/early stopping 
 keeping the best-on-validation model, and moves the finished run directory into place
 (a failed run leaves nothing behind). Inception-v3 transfer learning is delegated to
 :mod:`classifiers.transfer`.
+
+Multi-view data (:mod:`classifiers.views`): the ``multiview`` model trains on whole objects
+(batches ``(B, V, S, S, C)``); any other model trains on every view as an image of its own
+(late fusion at evaluation). The training label counts (the constant baseline) are per object.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
     train_split = dataset.split("train")
     dataset.split("val")  # best-on-validation needs a non-empty validation split
     _check_labels(dataset, train_split)
+    label_counts = _label_counts(dataset, train_split)  # per object, the unit that evaluation scores
+    views = dataset.views
+    dataset = _as_model_takes(cfg["model"], dataset)
+    train_split = dataset.split("train")
     weights = _sample_weights(cfg, dataset, train_split)
     started = time.time()
     with staging as tmp:
@@ -68,7 +76,9 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
             "group_size": cfg["model"]["group_size"] if cfg["model"]["name"] == "family" else None,
             "pipeline": result.get("pipeline", "images"),
             "weights": result.get("weights") or weights_description(cfg["model"]),
-            "train_label_counts": _label_counts(dataset, train_split),
+            "train_label_counts": label_counts,
+            "views": views,
+            **({"view_pooling": cfg["model"]["pooling"]} if cfg["model"]["name"] == "multiview" else {}),
             "data": dataset.info,
             "seconds": round(time.time() - started, 2),
             "environment": environment(),
@@ -94,6 +104,20 @@ def _check_labels(dataset: Dataset, train_split: Split) -> None:
         raise InputError(f"data: the training split holds {present} class(es); at least 2 are needed")
     if dataset.multilabel and present == 0:
         raise InputError("data: no category holds for any training image")
+
+
+def _as_model_takes(model_cfg: dict[str, Any], dataset: Dataset) -> Dataset:
+    """The data as the architecture takes it: whole objects for ``multiview`` (which needs
+    multi-view data), every view an image of its own for single-view networks."""
+    if model_cfg["name"] != "multiview":
+        return dataset.per_view() if dataset.views > 1 else dataset
+    if dataset.views == 1:
+        raise InputError(f"model.name: multiview needs multi-view data (several views per object), but "
+                         f"{dataset.info['path']} holds one image per object")
+    k = model_cfg["train_views"]
+    if k is not None and k > dataset.views:
+        raise InputError(f"model.train_views: {k} is more than the data's {dataset.views} views per object")
+    return dataset
 
 
 def _sample_weights(cfg: dict[str, Any], dataset: Dataset, split: Split) -> np.ndarray | None:
@@ -226,12 +250,19 @@ def save_inference_model(model, path: Path) -> None:
 
 
 def image_batches(split: Split, pre: Preprocessing, targets: np.ndarray, weights: np.ndarray | None,
-                  batch_size: int, train: bool, seed: int):
-    """:class:`classifiers.batches.Batches` of finished images (augmented when ``train``)."""
+                  batch_size: int, train: bool, seed: int, train_views: int | None = None):
+    """:class:`classifiers.batches.Batches` of finished images ``(B, S, S, C)`` (augmented when
+    ``train``), or of whole objects ``(B, V, S, S, C)`` when the split holds multi-view objects
+    (each view augmented on its own; ``train_views``: a random K of each object's views in training)."""
     from classifiers.batches import Batches
 
     def make_inputs(idx, rng):
-        return pre.finish([split.images[i] for i in idx], rng)
+        items = [split.images[i] for i in idx]
+        if items[0].ndim == 3:
+            return pre.finish(items, rng)
+        if rng is not None and train_views:
+            items = [obj[rng.choice(len(obj), train_views, replace=False)] for obj in items]
+        return pre.finish_views(items, rng)
 
     return Batches(make_inputs, targets, weights, batch_size, shuffle=train, seed=[seed, 11])
 
@@ -252,7 +283,8 @@ def _train_image_model(cfg, dataset: Dataset, pre: Preprocessing, tmp: Path, wei
         k = model_cfg["group_size"]
         y_train, y_val = member_targets(y_train, k), member_targets(y_val, k)
     batch = cfg["training"]["batch_size"]
-    history = fit(model, image_batches(tr, pre, y_train, weights, batch, True, cfg["seed"]),
+    history = fit(model, image_batches(tr, pre, y_train, weights, batch, True, cfg["seed"],
+                                       model_cfg.get("train_views")),
                   image_batches(va, pre, y_val, None, batch, False, cfg["seed"]),
                   cfg, tmp / MODEL_FILE, cfg["training"]["epochs"], verbose)
     return {"history": history, "pipeline": "images", "parameters": int(model.count_params())}

@@ -64,11 +64,23 @@ def test_rerun_reuses_dataset_and_runs_and_gives_the_same_numbers(bench_out):
     assert len(list((bench_out / "datasets").iterdir())) == 1
 
 
+@pytest.mark.parametrize("views, message", [
+    ({"counts": [1, 0]}, "views.counts: expected a list of view counts >= 1, got [1, 0]"),
+    ({"counts": [1, 2], "fusion": ["median"]}, "views.fusion: expected a list from mean, vote, got ['median']"),
+    ([1, 2], "views: expected {counts: [K, ...], fusion: [mean, vote]}"),
+])
+def test_bad_views_section_exits_2(views, message, tmp_path, capsys):
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "views": views}))
+    assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
+    assert capsys.readouterr().err.strip() == f"stemsim: error: {message}"
+    assert not (tmp_path / "r").exists()
+
+
 def test_bad_bench_file_exits_2(tmp_path, capsys):
     (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "modles": []}))
     assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
     assert capsys.readouterr().err.strip() == "stemsim: error: modles: unknown key (allowed: name, title, dataset, " \
-                                               "seed, prior, target, models, full)"
+                                               "seed, prior, target, models, full, views)"
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["default", "full"])

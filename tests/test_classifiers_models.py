@@ -150,6 +150,7 @@ SMALL = {
     "convnet": ((32, 32, 3), {}), "resnet18": ((32, 32, 3), {"weights": "none"}),
     "featurenet": ((32, 32, 3), {"weights": "none"}), "finenet": ((32, 32, 3), {"weights": "none"}),
     "family": ((32, 32, 1), {"member": "convnet", "group_size": 3, "member_options": {}}),
+    "stemnet": ((32, 32, 1), {"width": 4}),
 }
 
 
@@ -168,7 +169,15 @@ def test_save_load_identical_predictions(name, tmp_path):
 
 
 def test_every_registered_architecture_is_covered():
-    assert set(MODELS) == set(SMALL) | {"inception_v3"}
+    # multiview takes (B, V, H, W, C); its save → load check is in test_multiview.py
+    assert set(MODELS) == set(SMALL) | {"inception_v3", "multiview"}
+
+
+def test_stemnet_is_fully_convolutional():
+    small = build_model("stemnet", (16, 16, 1), 3, "softmax", {"width": 4})
+    large = build_model("stemnet", (96, 80, 1), 3, "softmax", {"width": 4})
+    assert small.count_params() == large.count_params()  # pooled features: any input of >= 16 px
+    assert small.output_shape == large.output_shape == (None, 3)
 
 
 # ---- torchvision weights for ResNet-18 ---------------------------------------------------

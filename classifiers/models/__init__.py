@@ -18,7 +18,12 @@ featurenet        :func:`...afm.featurenet`               224×224×3     imagen
 finenet           :func:`...afm.finenet`                  224×224×3     imagenet
 inception_v3      :func:`...inception.inception_v3`       299×299×3     inception
 stemnet           :func:`classifiers.models.stem.stemnet` 128×128×1     standardize
+multiview         :func:`...multiview.multiview`          128×128×1     standardize
 ================  ======================================  ============  ==========
+
+``multiview`` takes whole objects, ``(B, V, H, W, C)`` (V views, any number); every other
+architecture takes single images ``(B, H, W, C)`` and meets multi-view data through late
+fusion (:mod:`classifiers.views`).
 """
 
 from __future__ import annotations
@@ -111,6 +116,15 @@ MODELS: dict[str, ModelSpec] = {
                    "dropout": Key(0.3, number(0.0, 1.0, high_open=True), "dropout before the output layer")},
                   ("width", "dropout"),
                   "STEMNet: BN conv stages, global average+max pooling (this project's STEM baseline)"),
+        ModelSpec("multiview", "classifiers.models.multiview:multiview", 128, 1, "standardize", _ADAM,
+                  {"backbone": Key("stemnet", choice("stemnet"), "shared per-view backbone"),
+                   "width": Key(16, integer(4, 256), "filters of the backbone's first stage"),
+                   "pooling": Key("max", choice("max", "mean"), "pooling of the view features over the views"),
+                   "dropout": Key(0.3, number(0.0, 1.0, high_open=True), "dropout before the output layer"),
+                   "train_views": Key(None, optional(integer(1)),
+                                      "views per object in each training batch, a random subset (null: all)")},
+                  ("backbone", "width", "pooling", "dropout"),
+                  "Multi-view CNN: shared backbone over every view, max/mean view pooling, dense head"),
         ModelSpec("family", "classifiers.models.family:family", 0, 0, "", {},
                   {"member": Key("deepdog", choice(*MEMBER_NAMES), "architecture of every member"),
                    "group_size": Key(3, _odd_group, "members per category (odd)"),

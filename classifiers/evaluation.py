@@ -195,7 +195,8 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
               + (f" (head {size['model_file_bytes']} B + extractor {size['extractor_bytes']} B)"
                  if "extractor_bytes" in size else ""),
               f"- inference: {_fmt(ips)} images/s{per_object} ({inf['timed_images']} images, batch "
-              f"{inf.get('batch_size')}, {inf['backend']} on {inf['device']}; network only, no preprocessing)", ""]
+              f"{inf.get('batch_size')}, {inf['backend']} on {inf['device']}; "
+              f"{inf.get('timed', 'network only')}, no preprocessing)", ""]
     return "\n".join(lines)
 
 

@@ -3,6 +3,9 @@
 Objects are multi-view items ``(V, h, w, c)``: a multiview CNN takes them whole, a
 single-view network gets every view as an image and its outputs are fused per object
 (:func:`classifiers.views.fuse_views`).
+
+A ``geometric`` run (:mod:`classifiers.geometric`) has no network: its "model" is the
+feature extraction and the scikit-learn classifier, both run (and timed) on prepared images.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ class Predictor:
         self.pre = run.preprocessing()
         self.model = run.load_model()
         self.multiview = run.multiview
+        self.geometric = run.geometric
         self.cache = None
+        if self.geometric:
+            return
         if run.pipeline == "features":
             from classifiers.transfer import bottleneck_cache
 
@@ -42,6 +48,8 @@ class Predictor:
 
     def outputs(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Raw model outputs for prepared images (bottlenecks come from the cache)."""
+        if self.geometric:
+            return self.model.predict_proba(images)
         if self.cache is not None:
             features = self.cache.features(list(images), None, self.batch_size)
             return np.asarray(self.model.predict(features, batch_size=self.batch_size, verbose=0), np.float32)
@@ -80,8 +88,10 @@ class Predictor:
 
         ``items``: prepared images, or for a multiview model prepared objects ``(V, h, w, c)``
         (whole objects, ``batch_size`` objects per batch); ``images_per_second`` counts
-        images (views) either way.
+        images (views) either way. A geometric run times its feature extraction + classifier.
         """
+        if self.geometric:
+            return self._geometric_throughput(list(items[:max_images]))
         if self.multiview:
             per_object = len(items[0]) if len(items) else 1
             items = list(items[:max(1, max_images // per_object)])
@@ -100,9 +110,28 @@ class Predictor:
         return {"images_per_second": n_images / seconds if seconds > 0 else None, "timed_images": n_images,
                 "batch_size": self.batch_size, "seconds": seconds}
 
+    def _geometric_throughput(self, items: list[np.ndarray]) -> dict[str, Any]:
+        if not items:
+            return {"images_per_second": None, "timed_images": 0}
+        batches = [items[i:i + self.batch_size] for i in range(0, len(items), self.batch_size)]
+        self.model.predict_proba(batches[0][:1])
+        start = time.perf_counter()
+        for batch in batches:
+            self.model.predict_proba(batch)
+        seconds = time.perf_counter() - start
+        return {"images_per_second": len(items) / seconds if seconds > 0 else None, "timed_images": len(items),
+                "batch_size": self.batch_size, "seconds": seconds, "timed": "feature extraction + classifier"}
+
+    def check_input(self, name: str, image: np.ndarray) -> None:
+        """Refuse what the model cannot take before preparation hides it: a geometric run
+        refuses NaN / infinite pixels (InputError ``NAME: holds NaN or infinite values``)."""
+        if self.geometric and image.dtype.kind == "f" and not np.isfinite(image).all():
+            raise InputError(f"{name}: holds NaN or infinite values")
+
     def size_on_disk(self) -> dict[str, Any]:
-        """Bytes of model.keras, plus the extractor's weights for a head-only Inception run."""
-        model_bytes = (self.run.path / MODEL_FILE).stat().st_size
+        """Bytes of model.keras (model.joblib for a geometric run), plus the extractor's
+        weights for a head-only Inception run."""
+        model_bytes = self.run.model_path.stat().st_size
         out: dict[str, Any] = {"model_file_bytes": model_bytes}
         if self.cache is not None:
             extractor = self.cache.extractor

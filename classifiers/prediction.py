@@ -41,7 +41,9 @@ def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: 
     for f in files:
         row: dict[str, Any] = {"file": str(f), "label": None, "probabilities": None, "error": None}
         try:
-            images.append(predictor.pre.prepare(read_image(f)))
+            raw = read_image(f)
+            predictor.check_input(str(f), raw)
+            images.append(predictor.pre.prepare(raw))
             good.append(row)
         except InputError as error:
             row["error"] = str(error)

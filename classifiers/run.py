@@ -7,6 +7,9 @@
     config.yaml    the resolved experiment (every key, defaults filled in)
     run.json       classes, task, pipeline, weights used, data summary, training label counts
     history.json   per-epoch loss/metrics/learning rate (also history.csv)
+
+A ``geometric`` run (no network, :mod:`classifiers.geometric`) holds ``model.joblib``
+instead of ``model.keras`` (run.json ``pipeline: geometric``, ``model_file``).
 """
 
 from __future__ import annotations
@@ -61,13 +64,28 @@ class Run:
     def pipeline(self) -> str:
         return self.info.get("pipeline", "images")
 
+    @property
+    def geometric(self) -> bool:
+        """The ``geometric`` baseline (features + scikit-learn, ``model.joblib``), not a network."""
+        return self.config["model"]["name"] == "geometric"
+
+    @property
+    def model_path(self) -> Path:
+        """The saved model: ``model.keras``, or ``model.joblib`` for a geometric run."""
+        return self.path / self.info.get("model_file", MODEL_FILE)
+
     def preprocessing(self) -> Preprocessing:
         """The evaluation-time preprocessing (no augmentation)."""
         cfg = {**self.config, "augment": {"hflip": False, "vflip": False, "rot90": False, "crop": False}}
         return Preprocessing.from_config(cfg, channels=int(self.info["channels"]))
 
     def load_model(self):
-        """The saved Keras model; InputError if missing or unreadable."""
+        """The saved Keras model (a :class:`classifiers.geometric.GeometricModel` for a
+        geometric run); InputError if missing or unreadable."""
+        if self.geometric:
+            from classifiers.geometric import MODEL_FILE as GEOMETRIC_FILE, GeometricModel
+
+            return GeometricModel.load(self.path / GEOMETRIC_FILE)
         path = self.path / MODEL_FILE
         if not path.is_file():
             raise InputError(f"{path}: model file is missing")

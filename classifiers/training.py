@@ -4,7 +4,8 @@
 builds the model, fits it with the configured optimiser/schedule/early stopping while
 keeping the best-on-validation model, and moves the finished run directory into place
 (a failed run leaves nothing behind). Inception-v3 transfer learning is delegated to
-:mod:`classifiers.transfer`.
+:mod:`classifiers.transfer`, the ``geometric`` baseline (features + scikit-learn, no
+network) to :mod:`classifiers.geometric`.
 
 Multi-view data (:mod:`classifiers.views`): the ``multiview`` model trains on whole objects
 (batches ``(B, V, S, S, C)``); any other model trains on every view as an image of its own
@@ -43,6 +44,8 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
             raise InputError("data: the experiment has no data section to take --data")
         raw = {**raw, "data": {**raw["data"], "path": str(data_path)}}
     cfg = load_experiment(raw)
+    if cfg["model"]["name"] == "geometric" and cfg["data"]["kind"] == "stm":
+        raise InputError("model.name: geometric is a single-label classifier; data.kind stm is multi-label")
     staging = StagingDir(out, overwrite)  # refuses a non-empty --out before any work
 
     import keras
@@ -65,6 +68,10 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
             from classifiers.transfer import train_inception
 
             result = train_inception(cfg, dataset, pre, tmp, weights, verbose)
+        elif cfg["model"]["name"] == "geometric":
+            from classifiers.geometric import train_geometric
+
+            result = train_geometric(cfg, dataset, pre, tmp, weights, verbose)
         else:
             result = _train_image_model(cfg, dataset, pre, tmp, weights, verbose)
         info = {
@@ -85,12 +92,13 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
             **{k: v for k, v in result.items() if k not in ("history", "pipeline", "weights")},
         }
         history = result["history"]
-        info.update(_best_epoch(history, cfg["training"]["monitor"]))
+        info.update(_best_epoch(history, cfg["training"]["monitor"]) if "best" not in result
+                    else {"epochs_run": len(history)})
         (tmp / CONFIG_FILE).write_text(yaml.safe_dump(cfg, sort_keys=False))
         write_json(tmp / RUN_FILE, info)
         write_json(tmp / HISTORY_FILE, history)
         _write_history_csv(tmp / HISTORY_CSV, history)
-        if not (tmp / MODEL_FILE).is_file():
+        if not (tmp / result.get("model_file", MODEL_FILE)).is_file():
             raise RuntimeError("training ended without saving a model")
     return Path(out)
 

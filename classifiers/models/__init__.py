@@ -19,11 +19,16 @@ finenet           :func:`...afm.finenet`                  224×224×3     imagen
 inception_v3      :func:`...inception.inception_v3`       299×299×3     inception
 stemnet           :func:`classifiers.models.stem.stemnet` 128×128×1     standardize
 multiview         :func:`...multiview.multiview`          128×128×1     standardize
+geometric         :func:`...geometric.geometric`          native        none
 ================  ======================================  ============  ==========
 
 ``multiview`` takes whole objects, ``(B, V, H, W, C)`` (V views, any number); every other
 architecture takes single images ``(B, H, W, C)`` and meets multi-view data through late
 fusion (:mod:`classifiers.views`).
+
+``geometric`` is no network: hand-crafted features (:mod:`classifiers.features`) and a
+scikit-learn classifier, trained by :func:`classifiers.geometric.train_geometric` (its
+builder returns the unfitted scikit-learn estimator; the run holds ``model.joblib``).
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ _ADAM_SLOW = {"name": "adam", "learning_rate": 1e-4, "momentum": 0.0, "nesterov"
 _SGD_TORCH = {"name": "sgd", "learning_rate": 1e-3, "momentum": 0.9, "nesterov": False}
 _ADAM = {"name": "adam", "learning_rate": 1e-3, "momentum": 0.0, "nesterov": False}
 _SGD_RETRAIN = {"name": "sgd", "learning_rate": 1e-2, "momentum": 0.0, "nesterov": False}
+_NO_OPTIMIZER: dict[str, Any] = {}  # geometric: scikit-learn fits without a Keras optimiser
 
 _RESNET_WEIGHTS_DOC = ("ResNet-18 ImageNet weights: a .npz of torchvision's resnet18 state_dict "
                        "or a .weights.h5 saved from classifiers.models.afm.resnet18; 'none' = random init")
@@ -146,6 +152,24 @@ MODELS: dict[str, ModelSpec] = {
                    "feature_batch_size": Key(32, integer(1), "images per extractor call")},
                   ("weights", "fine_tune_blocks", "dropout"),
                   "Inception-v3 transfer learning: cached bottlenecks + new dense head"),
+        ModelSpec("geometric", "classifiers.geometric:geometric", 2048, 1, "none", _NO_OPTIMIZER,
+                  {"classifier": Key("gbm", choice("gbm", "logistic"),
+                                     "gbm (HistGradientBoostingClassifier) or logistic (LogisticRegression)"),
+                   "iterations": Key(200, integer(1, 10000), "gbm: boosting iterations (no early stopping)"),
+                   "learning_rate": Key(0.1, number(0.0, 1.0, low_open=True), "gbm: shrinkage"),
+                   "max_leaf_nodes": Key(15, integer(2, 4096), "gbm: leaves per tree"),
+                   "min_samples_leaf": Key(20, integer(1), "gbm: training images per leaf at least "
+                                           "(lower it for small training sets)"),
+                   "l2_regularization": Key(0.0, number(0.0), "gbm: L2 penalty of the leaf values"),
+                   "C": Key(1.0, number(0.0, low_open=True), "logistic: inverse regularisation strength"),
+                   "pixel_size": Key(None, optional(number(0.0, low_open=True)),
+                                     "nm per pixel (null: a stemsim dataset's spec.yaml image.pixel_size, "
+                                     "else lengths in pixels)"),
+                   "jobs": Key(1, integer(1, 256), "processes computing the features, threads of the fit")},
+                  ("classifier", "iterations", "learning_rate", "max_leaf_nodes", "min_samples_leaf",
+                   "l2_regularization", "C"),
+                  "Geometric features (outline polygon, corners, hull defects, thickness) + scikit-learn, "
+                  "no deep learning"),
     )
 }
 

@@ -1,0 +1,291 @@
+"""The ``geometric`` baseline: hand-crafted features + scikit-learn, no deep learning.
+
+Every image becomes the fixed feature vector :func:`classifiers.features.image_features`
+(:data:`~classifiers.features.FEATURE_NAMES`: silhouette size and shape, outline polygon
+and its corners, convex-hull defects, Hu moments, relative projected thickness), and a
+scikit-learn classifier learns the labels from those vectors:
+
+* ``model.classifier: gbm`` (default): :class:`sklearn.ensemble.HistGradientBoostingClassifier`
+  (``iterations`` boosting rounds, ``learning_rate``, ``max_leaf_nodes``,
+  ``min_samples_leaf`` — scikit-learn's 20 by default: lower it for training sets of less
+  than a few hundred images, or the trees cannot split —, ``l2_regularization``; no early
+  stopping; missing features — no particle found, fewer than two corners — are handled
+  natively);
+* ``model.classifier: logistic``: median imputation + standardisation +
+  :class:`sklearn.linear_model.LogisticRegression` (``C``).
+
+``random_state`` is the experiment's ``seed``. ``model.jobs`` (default 1) is the number of
+processes computing features and of scikit-learn's OpenMP/BLAS threads in the fit;
+prediction runs on one thread (its batches are small, and spare threads that spin on a busy
+machine cost far more than they save). It trains through the ordinary paths
+(``stemsim train`` / ``evaluate`` / ``predict``, :func:`classifiers.training.train`),
+so a bench lists it like any network: ``{model: {name: geometric}}``.
+
+Which images, at which pixel size
+    Features are computed from the **prepared** images (:meth:`Preprocessing.prepare`:
+    intensities to [0, 1], gray), which keep the dataset's own resolution — the default
+    ``preprocess.input_size`` of ``geometric`` is 2048, and only larger images are shrunk —
+    so no resampling blurs the outline. The intensity features are scale-free (see
+    :func:`classifiers.features.thickness_descriptors`), so min–max scaled uint8/uint16
+    images lose nothing they need; the volume entry is the relative volume ``volume_fill``,
+    since the absolute calibration is gone from such images. Lengths are in nm with
+    ``model.pixel_size`` (nm per pixel) or, when that is ``null``, the ``image.pixel_size``
+    of a ``stemsim`` dataset's ``spec.yaml``; otherwise (folder data) in pixels. Like the
+    networks, which resize every image to their input, the model takes any image to span the
+    training images' field of view: an image ``w`` pixels wide gets the pixel size
+    ``pixel_size · reference_width / w`` (``reference_width``: the spec's ``image.size``, or
+    the training images' median width). ``evaluate --data`` on another dataset uses the
+    run's calibration, not the other dataset's.
+
+What is stored (``RUN_DIR/model.joblib``, :func:`joblib.dump` of a plain dict)
+    ``estimator`` (the fitted scikit-learn object), ``classes``, ``feature_names``,
+    ``pixel_size_nm``, ``reference_width``, ``length_unit``, ``classifier``, ``format``.
+    Loading refuses a file whose feature names are not this version's
+    :data:`~classifiers.features.FEATURE_NAMES` (the features changed since training).
+
+History
+    ``history.json`` has one row per boosting iteration (gbm; from ``staged_predict_proba``)
+    or one row (logistic): ``epoch``, ``loss`` and ``accuracy`` on the training split,
+    ``val_loss`` and ``val_accuracy`` on the validation split (log-loss, unweighted). There is
+    no early stopping: the final model is kept, and ``run.json`` ``best`` names its last row.
+
+Ignored keys: ``augment`` (the features do not depend on flips and 90° turns, up to pixel
+effects), ``training.*`` except ``class_weights`` (sample weights of the fit). Multi-label
+data (``data.kind: stm``) is refused. Multi-view data: every view is an image of its own in
+training, and the per-view probabilities are fused per object (``evaluation.fusion``), as
+for every single-view model.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from classifiers.data import Dataset
+from classifiers.features import FEATURE_NAMES, image_features
+from classifiers.preprocessing import Preprocessing
+from stemsim.errors import InputError
+
+MODEL_FILE = "model.joblib"
+FORMAT = 1
+CLASSIFIERS = {"gbm": "HistGradientBoostingClassifier", "logistic": "LogisticRegression"}
+
+
+def geometric(input_shape: tuple[int, ...] = (None, None, 1), n_outputs: int = 2, output_activation: str = "softmax",
+              classifier: str = "gbm", iterations: int = 200, learning_rate: float = 0.1, max_leaf_nodes: int = 15,
+              min_samples_leaf: int = 20, l2_regularization: float = 0.0, C: float = 1.0, seed: int = 0):
+    """The unfitted scikit-learn classifier of the ``geometric`` model (the registry's builder;
+    ``input_shape`` / ``n_outputs`` / ``output_activation`` are accepted for the common
+    signature and not needed: the classes come from the fit). Single-label only."""
+    if output_activation != "softmax":
+        raise InputError("model.name: geometric is a single-label classifier (no sigmoid / multi-label outputs)")
+    if classifier == "gbm":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(max_iter=iterations, learning_rate=learning_rate,
+                                              max_leaf_nodes=max_leaf_nodes, min_samples_leaf=min_samples_leaf,
+                                              l2_regularization=l2_regularization,
+                                              early_stopping=False, random_state=seed)
+    if classifier == "logistic":
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+                             LogisticRegression(C=C, max_iter=5000, random_state=seed))
+    raise InputError(f"model.classifier: expected gbm or logistic, got {classifier!r}")
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    x = np.asarray(image, np.float64)
+    if x.ndim == 3:
+        x = x[..., 0] if x.shape[2] == 1 else x.mean(axis=2)
+    return x
+
+
+def _one(image: np.ndarray, pixel: float) -> np.ndarray:
+    return image_features(image, pixel)
+
+
+class GeometricModel:
+    """A fitted ``geometric`` model: features of prepared images → class probabilities."""
+
+    def __init__(self, estimator, classes: Sequence[str], pixel_size_nm: float | None, reference_width: float,
+                 classifier: str = "gbm", jobs: int = 1):
+        self.estimator = estimator
+        self.classes = list(classes)
+        self.pixel_size_nm = pixel_size_nm
+        self.reference_width = float(reference_width)
+        self.classifier = classifier
+        self.jobs = jobs
+
+    @property
+    def length_unit(self) -> str:
+        return "nm" if self.pixel_size_nm is not None else "pixel"
+
+    def pixel_size(self, width: int) -> float:
+        """nm (or training-image pixels) per pixel of an image ``width`` pixels wide."""
+        return (self.pixel_size_nm or 1.0) * self.reference_width / width
+
+    def features(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Prepared images ``(h, w, c)`` (or ``(h, w)``) → features ``(N, len(FEATURE_NAMES))``."""
+        grays = [_gray(image) for image in images]
+        pixels = [self.pixel_size(g.shape[1]) for g in grays]
+        if self.jobs > 1 and len(grays) > 1:
+            from joblib import Parallel, delayed
+
+            rows = Parallel(n_jobs=self.jobs)(delayed(_one)(g, p) for g, p in zip(grays, pixels))
+        else:
+            rows = [_one(g, p) for g, p in zip(grays, pixels)]
+        out = np.array(rows, np.float64).reshape(len(grays), len(FEATURE_NAMES))
+        return np.where(np.isfinite(out), out, np.nan)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Features → ``(N, C)`` float32 over ``classes`` (0 for a class absent from training)."""
+        from threadpoolctl import threadpool_limits
+
+        out = np.zeros((len(features), len(self.classes)), np.float32)
+        if len(features):
+            with threadpool_limits(1):
+                out[:, self.estimator.classes_] = self.estimator.predict_proba(features)
+        return out
+
+    def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Prepared images → ``(N, C)`` float32 class probabilities."""
+        return self.probabilities(self.features(images))
+
+    def staged_probabilities(self, features: np.ndarray):
+        """Per boosting iteration (gbm), or once (logistic): ``(N, C)`` probabilities."""
+        from threadpoolctl import threadpool_limits
+
+        if not hasattr(self.estimator, "staged_predict_proba"):
+            yield self.probabilities(features)
+            return
+        with threadpool_limits(1):
+            stages = list(self.estimator.staged_predict_proba(features))
+        for p in stages:
+            out = np.zeros((len(features), len(self.classes)), np.float32)
+            out[:, self.estimator.classes_] = p
+            yield out
+
+    def parameters(self) -> int | None:
+        """Fitted numbers: tree nodes (gbm) or coefficients + intercepts (logistic)."""
+        try:
+            if self.classifier == "gbm":
+                return int(sum(len(p.nodes) for stage in self.estimator._predictors for p in stage))
+            final = self.estimator[-1]
+            return int(final.coef_.size + final.intercept_.size)
+        except Exception:  # informative only (a private attribute of scikit-learn)
+            return None
+
+    def save(self, path: Path) -> None:
+        import joblib
+
+        joblib.dump({"format": FORMAT, "estimator": self.estimator, "classes": self.classes,
+                     "feature_names": list(FEATURE_NAMES), "pixel_size_nm": self.pixel_size_nm,
+                     "reference_width": self.reference_width, "length_unit": self.length_unit,
+                     "classifier": self.classifier}, path, compress=3)
+
+    @classmethod
+    def load(cls, path: Path) -> "GeometricModel":
+        """Read ``model.joblib``; InputError (one line) if missing, unreadable or of other features."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: model file is missing")
+        import joblib
+
+        try:
+            data = joblib.load(path)
+            assert isinstance(data, dict) and data.get("format") == FORMAT
+            estimator, classes = data["estimator"], data["classes"]
+        except Exception as error:
+            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            raise InputError(f"{path}: cannot load the model ({reason})") from None
+        if list(data.get("feature_names", [])) != list(FEATURE_NAMES):
+            raise InputError(f"{path}: trained on other geometric features than this version computes "
+                             "(classifiers.features.FEATURE_NAMES changed); train the run again")
+        return cls(estimator, classes, data["pixel_size_nm"], data["reference_width"], data["classifier"])
+
+
+# ---- training ------------------------------------------------------------------------
+
+
+def calibration(cfg: dict[str, Any], dataset: Dataset) -> tuple[float | None, float, str]:
+    """``(pixel_size_nm or None, reference_width, source)`` of the training data (module doc)."""
+    import yaml
+
+    pixel = cfg["model"]["pixel_size"]
+    reference, source = None, "model.pixel_size" if pixel is not None else "none: lengths in pixels"
+    spec_file = Path(cfg["data"]["path"]) / "spec.yaml"
+    if cfg["data"]["kind"] == "stemsim" and spec_file.is_file():
+        try:
+            image = (yaml.safe_load(spec_file.read_text()) or {}).get("image", {})
+            spec_pixel, spec_size = float(image["pixel_size"]), int(image["size"])
+        except Exception:
+            raise InputError(f"{spec_file}: cannot read image.pixel_size and image.size") from None
+        if pixel is None:
+            pixel, source = spec_pixel, f"image.pixel_size of {spec_file}"
+        reference = spec_size
+    if reference is None:
+        widths = [np.shape(im)[1] for im in dataset.split("train").images]
+        reference = float(np.median(widths))
+    return pixel, float(reference), source
+
+
+def _curve_row(epoch: int, p_train, y_train, p_val, y_val) -> dict[str, Any]:
+    def loss(p, y):
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0))))
+
+    return {"epoch": epoch, "loss": loss(p_train, y_train), "accuracy": float(np.mean(p_train.argmax(1) == y_train)),
+            "val_loss": loss(p_val, y_val), "val_accuracy": float(np.mean(p_val.argmax(1) == y_val))}
+
+
+def train_geometric(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
+                    weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
+    """Fit the ``geometric`` model of experiment ``cfg`` on ``dataset`` (single-view form) and
+    save it to ``tmp / model.joblib``; returns what :func:`classifiers.training.train` records."""
+    from classifiers.models import build_model
+
+    if dataset.multilabel:
+        raise InputError("model.name: geometric is a single-label classifier; the data is multi-label")
+    model_cfg = cfg["model"]
+    pixel, reference, source = calibration(cfg, dataset)
+    estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", model_cfg,
+                            seed=cfg["seed"])
+    model = GeometricModel(estimator, dataset.classes, pixel, reference, model_cfg["classifier"], model_cfg["jobs"])
+    tr, va = dataset.split("train"), dataset.split("val")
+    started = time.time()
+    x_train, x_val = model.features(tr.images), model.features(va.images)
+    feature_seconds = time.time() - started
+    y_train, y_val = tr.targets.argmax(axis=1), va.targets.argmax(axis=1)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(model.jobs):
+        if model.classifier == "gbm":
+            estimator.fit(x_train, y_train, sample_weight=weights)
+        else:
+            estimator.fit(x_train, y_train, logisticregression__sample_weight=weights)
+    history = [_curve_row(k + 1, p_train, y_train, p_val, y_val) for k, (p_train, p_val) in
+               enumerate(zip(model.staged_probabilities(x_train), model.staged_probabilities(x_val)))]
+    if verbose:
+        last = history[-1]
+        print(f"geometric ({model.classifier}): accuracy {last['accuracy']:.4f}, "
+              f"val_accuracy {last['val_accuracy']:.4f}")
+    model.save(tmp / MODEL_FILE)
+    monitor = cfg["training"]["monitor"]
+    return {
+        "history": history,
+        "pipeline": "geometric",
+        "weights": f"none (scikit-learn {CLASSIFIERS[model.classifier]} on geometric features)",
+        "model_file": MODEL_FILE,
+        "parameters": model.parameters(),
+        "best": {"monitor": monitor, "value": history[-1][monitor], "epoch": history[-1]["epoch"],
+                 "kept": "final model (no early stopping)"},
+        "features": {"names": list(FEATURE_NAMES), "count": len(FEATURE_NAMES), "length_unit": model.length_unit,
+                     "pixel_size_nm": pixel, "reference_width_px": reference, "calibration": source,
+                     "seconds": round(feature_seconds, 2)},
+    }

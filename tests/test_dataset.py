@@ -47,12 +47,17 @@ def manifest(directory: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+def generate_once(tmp_path_factory, spec: dict, name: str) -> tuple[Path, Path]:
+    """Write ``spec`` and generate it with one job: (spec file, dataset directory)."""
+    base = tmp_path_factory.mktemp(name)
+    path = write_spec(base, spec)
+    assert run("generate", path, "--out", base / "one", "--jobs", 1) == 0
+    return path, base / "one"
+
+
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
-    base = tmp_path_factory.mktemp("tiny")
-    spec = write_spec(base, TINY)
-    assert run("generate", spec, "--out", base / "one", "--jobs", 1) == 0
-    return spec, base / "one"
+    return generate_once(tmp_path_factory, TINY, "tiny")
 
 
 def test_layout_counts_and_labels_by_construction(tiny_dataset):

@@ -7,7 +7,7 @@ import pytest
 import quaternion
 from cli_runner import run
 from PIL import Image
-from test_dataset import tree, write_spec
+from test_dataset import generate_once, tree
 
 from simulator.rotation import axis_angle
 from stemsim.dataset import acquire, plan, resolve, sample_parameters, sample_views
@@ -40,10 +40,7 @@ def orientation(row: dict) -> np.quaternion:
 
 @pytest.fixture(scope="module")
 def multiview_dataset(tmp_path_factory):
-    base = tmp_path_factory.mktemp("views")
-    spec = write_spec(base, MULTIVIEW)
-    assert run("generate", spec, "--out", base / "one", "--jobs", 1) == 0
-    return spec, base / "one"
+    return generate_once(tmp_path_factory, MULTIVIEW, "views")
 
 
 def test_views_share_object_labels_and_split(multiview_dataset):

@@ -64,7 +64,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     if split not in (*SPLITS, "all"):
         raise InputError(f"--split: expected train, val, test or all, got {split!r}")
     run = open_run(run_dir)
-    how = fusion_for(run.multiview, fusion, run.config.get("evaluation", {}).get("fusion"))
+    how = fusion_for(run, fusion)
     data_cfg = dict(run.config["data"])
     if data is not None:
         if not Path(data).is_dir():

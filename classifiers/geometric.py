@@ -107,10 +107,6 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return x
 
 
-def _one(image: np.ndarray, pixel: float) -> np.ndarray:
-    return image_features(image, pixel)
-
-
 class GeometricModel:
     """A fitted ``geometric`` model: features of prepared images → class probabilities."""
 
@@ -138,9 +134,9 @@ class GeometricModel:
         if self.jobs > 1 and len(grays) > 1:
             from joblib import Parallel, delayed
 
-            rows = Parallel(n_jobs=self.jobs)(delayed(_one)(g, p) for g, p in zip(grays, pixels))
+            rows = Parallel(n_jobs=self.jobs)(delayed(image_features)(g, p) for g, p in zip(grays, pixels))
         else:
-            rows = [_one(g, p) for g, p in zip(grays, pixels)]
+            rows = [image_features(g, p) for g, p in zip(grays, pixels)]
         out = np.array(rows, np.float64).reshape(len(grays), len(FEATURE_NAMES))
         return np.where(np.isfinite(out), out, np.nan)
 

@@ -91,7 +91,10 @@ class Predictor:
         images (views) either way. A geometric run times its feature extraction + classifier.
         """
         if self.geometric:
-            return self._geometric_throughput(list(items[:max_images]))
+            items = list(items[:max_images])
+            batches = [items[i:i + self.batch_size] for i in range(0, len(items), self.batch_size)]
+            return {**self._timed(batches, self.model.predict_proba, len(items)),
+                    "timed": "feature extraction + classifier"}
         if self.multiview:
             per_object = len(items[0]) if len(items) else 1
             items = list(items[:max(1, max_images // per_object)])
@@ -99,28 +102,20 @@ class Predictor:
         else:
             items = list(items[:max_images])
             finish, n_images = self.pre.finish, len(items)
-        if not items:
-            return {"images_per_second": None, "timed_images": 0}
         batches = [finish(items[i:i + self.batch_size]) for i in range(0, len(items), self.batch_size)]
-        self.forward(batches[0])
+        return self._timed(batches, self.forward, n_images)
+
+    def _timed(self, batches: list, forward, n_images: int) -> dict[str, Any]:
+        """Images/s of ``forward`` over ``batches`` (``n_images`` in all), after one untimed warm-up."""
+        if not batches:
+            return {"images_per_second": None, "timed_images": 0}
+        forward(batches[0])
         start = time.perf_counter()
         for batch in batches:
-            self.forward(batch)
+            forward(batch)
         seconds = time.perf_counter() - start
         return {"images_per_second": n_images / seconds if seconds > 0 else None, "timed_images": n_images,
                 "batch_size": self.batch_size, "seconds": seconds}
-
-    def _geometric_throughput(self, items: list[np.ndarray]) -> dict[str, Any]:
-        if not items:
-            return {"images_per_second": None, "timed_images": 0}
-        batches = [items[i:i + self.batch_size] for i in range(0, len(items), self.batch_size)]
-        self.model.predict_proba(batches[0][:1])
-        start = time.perf_counter()
-        for batch in batches:
-            self.model.predict_proba(batch)
-        seconds = time.perf_counter() - start
-        return {"images_per_second": len(items) / seconds if seconds > 0 else None, "timed_images": len(items),
-                "batch_size": self.batch_size, "seconds": seconds, "timed": "feature extraction + classifier"}
 
     def check_input(self, name: str, image: np.ndarray) -> None:
         """Refuse what the model cannot take before preparation hides it: a geometric run

@@ -74,7 +74,7 @@ def predict_objects(run_dir: str | Path, folders: Sequence[str | Path], batch_si
     Every folder is read first; a bad one raises InputError before anything is predicted.
     """
     run = open_run(run_dir)
-    how = fusion_for(run.multiview, fusion, run.config.get("evaluation", {}).get("fusion"))
+    how = fusion_for(run, fusion)
     pre = run.preprocessing()
     objects = [read_object(folder, pre) for folder in folders]
     predictor = Predictor(run, batch_size)

@@ -82,11 +82,11 @@ class Run:
     def load_model(self):
         """The saved Keras model (a :class:`classifiers.geometric.GeometricModel` for a
         geometric run); InputError if missing or unreadable."""
+        path = self.model_path
         if self.geometric:
-            from classifiers.geometric import MODEL_FILE as GEOMETRIC_FILE, GeometricModel
+            from classifiers.geometric import GeometricModel
 
-            return GeometricModel.load(self.path / GEOMETRIC_FILE)
-        path = self.path / MODEL_FILE
+            return GeometricModel.load(path)
         if not path.is_file():
             raise InputError(f"{path}: model file is missing")
         import keras

@@ -84,9 +84,11 @@ def take_views(objects: Sequence[np.ndarray], count: int | None, available: int)
     return list(objects) if count is None else [obj[:count] for obj in objects]
 
 
-def fusion_for(multiview: bool, requested: str | None, configured: str | None) -> str:
-    """The fusion to use: a multiview run pools its views itself (``"pooling"``); otherwise the
-    requested one, else the experiment's ``evaluation.fusion``, else ``mean``."""
+def fusion_for(run, requested: str | None) -> str:
+    """The fusion a :class:`~classifiers.run.Run` uses: a multiview run pools its views itself
+    (``"pooling"``); otherwise the requested one, else the experiment's ``evaluation.fusion``,
+    else ``mean``."""
+    multiview, configured = run.multiview, run.config.get("evaluation", {}).get("fusion")
     if requested is not None and requested not in FUSIONS:
         raise InputError(f"--fusion: expected {' or '.join(FUSIONS)}, got {requested!r}")
     if multiview:

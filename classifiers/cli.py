@@ -87,6 +87,9 @@ def predict_command(
                                                 "instead of standard output.")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="csv or json (default: from --out, else csv).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    maps: Annotated[Optional[Path], typer.Option(
+        "--maps", help="two_stage runs: also write each image's predicted maps here (NAME.mask.png, "
+        "NAME.thickness.tif in nm, NAME.vertices.png/.json).")] = None,
 ) -> None:
     """Label and probabilities per image file (unreadable files: an error line each, exit 2),
     or per object with --object FOLDER (a multiview model sees all views at once; a
@@ -98,13 +101,15 @@ def predict_command(
         raise InputError(f"--format: expected csv or json, got {fmt!r}")
     if bool(images) == bool(objects):
         raise InputError("predict: give image files or --object folders (one of the two)")
+    if maps is not None and objects:
+        raise InputError("--maps: only with image files (not --object)")
     if fusion is not None and not objects:
         raise InputError("--fusion: only with --object (image files are predicted one by one)")
     from classifiers.prediction import format_predictions, predict_files, predict_objects
     from classifiers.run import open_run
 
     rows = (predict_objects(run_dir, objects, batch_size, fusion) if objects
-            else predict_files(run_dir, images, batch_size))
+            else predict_files(run_dir, images, batch_size, maps))
     text = format_predictions(rows, open_run(run_dir).classes, fmt)
     if out is None:
         typer.echo(text, nl=False)

@@ -119,6 +119,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         "model_size": predictor.size_on_disk(),
         "inference": {**inference, **environment()},
     }
+    if run.two_stage:
+        report["maps"] = _map_scores(predictor, data_cfg, split)
     if run.group_size:
         report["family"] = {"group_size": run.group_size, "decision": "majority vote of each category's members"}
     target = target if target is not None else run.path / "evaluation" / name
@@ -129,6 +131,18 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         _write_predictions(tmp / "predictions.csv", ids, truth, decisions, probs, classes, run.multilabel)
     report["output_dir"] = str(target)
     return report
+
+
+def _map_scores(predictor: Predictor, data_cfg: dict[str, Any], split: str) -> dict[str, Any]:
+    """A two-stage run's maps scored against the dataset's ground truth, or why they are not."""
+    if data_cfg["kind"] != "stemsim" or split == "all":
+        return {"skipped": "maps are scored on one split of a stemsim dataset with ground truth"}
+    from classifiers.two_stage import evaluate_maps
+
+    try:
+        return evaluate_maps(predictor.model, data_cfg["path"], split)
+    except InputError as error:
+        return {"skipped": str(error)}
 
 
 def _predict(predictor: Predictor, items: list[np.ndarray], available: int, views: int | None,
@@ -197,6 +211,11 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
               f"- inference: {_fmt(ips)} images/s{per_object} ({inf['timed_images']} images, batch "
               f"{inf.get('batch_size')}, {inf['backend']} on {inf['device']}; "
               f"{inf.get('timed', 'network only')}, no preprocessing)", ""]
+    maps = report.get("maps")
+    if maps is not None:
+        from classifiers.pixelwise import maps_markdown
+
+        lines += maps_markdown(maps) if "skipped" not in maps else [f"Pixel-wise maps not scored: {maps['skipped']}", ""]
     return "\n".join(lines)
 
 

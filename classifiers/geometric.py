@@ -100,7 +100,13 @@ def geometric(input_shape: tuple[int, ...] = (None, None, 1), n_outputs: int = 2
     raise InputError(f"model.classifier: expected gbm or logistic, got {classifier!r}")
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
+def finite_rows(rows, width: int) -> np.ndarray:
+    """Feature rows → float64 ``(N, width)`` with NaN for every non-finite value (missing to the fit)."""
+    out = np.array(rows, np.float64).reshape(len(rows), width)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def gray(image: np.ndarray) -> np.ndarray:
     x = np.asarray(image, np.float64)
     if x.ndim == 3:
         x = x[..., 0] if x.shape[2] == 1 else x.mean(axis=2)
@@ -109,6 +115,8 @@ def _gray(image: np.ndarray) -> np.ndarray:
 
 class GeometricModel:
     """A fitted ``geometric`` model: features of prepared images → class probabilities."""
+
+    feature_names: tuple[str, ...] = FEATURE_NAMES
 
     def __init__(self, estimator, classes: Sequence[str], pixel_size_nm: float | None, reference_width: float,
                  classifier: str = "gbm", jobs: int = 1):
@@ -129,7 +137,7 @@ class GeometricModel:
 
     def features(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Prepared images ``(h, w, c)`` (or ``(h, w)``) → features ``(N, len(FEATURE_NAMES))``."""
-        grays = [_gray(image) for image in images]
+        grays = [gray(image) for image in images]
         pixels = [self.pixel_size(g.shape[1]) for g in grays]
         if self.jobs > 1 and len(grays) > 1:
             from joblib import Parallel, delayed
@@ -137,8 +145,7 @@ class GeometricModel:
             rows = Parallel(n_jobs=self.jobs)(delayed(image_features)(g, p) for g, p in zip(grays, pixels))
         else:
             rows = [image_features(g, p) for g, p in zip(grays, pixels)]
-        out = np.array(rows, np.float64).reshape(len(grays), len(FEATURE_NAMES))
-        return np.where(np.isfinite(out), out, np.nan)
+        return finite_rows(rows, len(FEATURE_NAMES))
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Features → ``(N, C)`` float32 over ``classes`` (0 for a class absent from training)."""
@@ -182,7 +189,7 @@ class GeometricModel:
         import joblib
 
         joblib.dump({"format": FORMAT, "estimator": self.estimator, "classes": self.classes,
-                     "feature_names": list(FEATURE_NAMES), "pixel_size_nm": self.pixel_size_nm,
+                     "feature_names": list(self.feature_names), "pixel_size_nm": self.pixel_size_nm,
                      "reference_width": self.reference_width, "length_unit": self.length_unit,
                      "classifier": self.classifier}, path, compress=3)
 
@@ -201,9 +208,9 @@ class GeometricModel:
         except Exception as error:
             reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
             raise InputError(f"{path}: cannot load the model ({reason})") from None
-        if list(data.get("feature_names", [])) != list(FEATURE_NAMES):
-            raise InputError(f"{path}: trained on other geometric features than this version computes "
-                             "(classifiers.features.FEATURE_NAMES changed); train the run again")
+        if list(data.get("feature_names", [])) != list(cls.feature_names):
+            raise InputError(f"{path}: trained on other features than this version computes "
+                             "(the feature names changed); train the run again")
         return cls(estimator, classes, data["pixel_size_nm"], data["reference_width"], data["classifier"])
 
 
@@ -253,11 +260,22 @@ def train_geometric(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", model_cfg,
                             seed=cfg["seed"])
     model = GeometricModel(estimator, dataset.classes, pixel, reference, model_cfg["classifier"], model_cfg["jobs"])
+    return fit_feature_model(model, cfg, dataset, tmp, weights, verbose, source)
+
+
+def fit_feature_model(model: GeometricModel, cfg: dict[str, Any], dataset: Dataset, tmp: Path,
+                      weights: np.ndarray | None, verbose: int, calibration_source: str) -> dict[str, Any]:
+    """Compute ``model``'s features of the train and validation splits, fit its estimator, save
+    it to ``tmp / model.joblib``; returns what :func:`classifiers.training.train` records."""
+    estimator = model.estimator
     tr, va = dataset.split("train"), dataset.split("val")
     started = time.time()
     x_train, x_val = model.features(tr.images), model.features(va.images)
     feature_seconds = time.time() - started
     y_train, y_val = tr.targets.argmax(axis=1), va.targets.argmax(axis=1)
+    # a feature missing in every training image (no second corner found, anywhere) cannot be
+    # binned by scikit-learn; as a constant it is simply never split on
+    x_train[:, np.isnan(x_train).all(axis=0)] = 0.0
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(model.jobs):
@@ -269,7 +287,7 @@ def train_geometric(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
                enumerate(zip(model.staged_probabilities(x_train), model.staged_probabilities(x_val)))]
     if verbose:
         last = history[-1]
-        print(f"geometric ({model.classifier}): accuracy {last['accuracy']:.4f}, "
+        print(f"{cfg['model']['name']} ({model.classifier}): accuracy {last['accuracy']:.4f}, "
               f"val_accuracy {last['val_accuracy']:.4f}")
     model.save(tmp / MODEL_FILE)
     monitor = cfg["training"]["monitor"]
@@ -281,7 +299,8 @@ def train_geometric(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
         "parameters": model.parameters(),
         "best": {"monitor": monitor, "value": history[-1][monitor], "epoch": history[-1]["epoch"],
                  "kept": "final model (no early stopping)"},
-        "features": {"names": list(FEATURE_NAMES), "count": len(FEATURE_NAMES), "length_unit": model.length_unit,
-                     "pixel_size_nm": pixel, "reference_width_px": reference, "calibration": source,
+        "features": {"names": list(model.feature_names), "count": len(model.feature_names),
+                     "length_unit": model.length_unit, "pixel_size_nm": model.pixel_size_nm,
+                     "reference_width_px": model.reference_width, "calibration": calibration_source,
                      "seconds": round(feature_seconds, 2)},
     }

@@ -27,14 +27,20 @@ from classifiers.views import fusion_for, views_report
 from stemsim.errors import InputError
 
 
-def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: int = 32) -> list[dict[str, Any]]:
+def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: int = 32,
+                  maps_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """One dict per file, in order: ``file``, ``label``, ``probabilities`` {class: p},
     ``votes`` {class: yes-votes} for a family, and ``error`` (None when predicted).
 
     ``label``: the class (single-label) or the categories that hold joined by ``;``
-    (multi-label; empty when none holds).
+    (multi-label; empty when none holds). ``maps_dir`` (a ``two_stage`` run only): also write
+    every image's predicted maps there (:func:`classifiers.pixelwise.write_maps`; the row gets
+    ``maps``, the files' common stem).
     """
     run = open_run(run_dir)
+    if maps_dir is not None and not run.two_stage:
+        raise InputError(f"--maps: {run.path} is a {run.config['model']['name']} run, which makes no maps "
+                         "(only model.name two_stage does)")
     predictor = Predictor(run, batch_size)
     rows: list[dict[str, Any]] = []
     good, images = [], []
@@ -53,6 +59,8 @@ def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: 
         for i, row in enumerate(good):
             _fill(row, run, probs[i], decisions[i])
     elif images:
+        if maps_dir is not None:
+            _write_all_maps(predictor, Path(maps_dir), good, images)
         outputs = predictor.outputs(images)
         probs, decisions = run.decide(outputs)
         for i, row in enumerate(good):
@@ -63,6 +71,20 @@ def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: 
                 votes = (member_probabilities(outputs[i:i + 1], run.group_size)[0] > 0.5).sum(axis=-1)
                 row["votes"] = {c: int(v) for c, v in zip(run.classes, votes)}
     return rows
+
+
+def _write_all_maps(predictor: Predictor, folder: Path, rows: list[dict[str, Any]], images: list) -> None:
+    from classifiers.pixelwise import write_maps
+
+    taken: set[str] = set()
+    for row, image in zip(rows, images):
+        stem, k = Path(row["file"]).stem, 1
+        while stem in taken:  # two files of one name from different folders
+            k += 1
+            stem = f"{Path(row['file']).stem}_{k}"
+        taken.add(stem)
+        write_maps(folder, stem, predictor.model.maps([image]), 0)
+        row["maps"] = str(folder / stem)
 
 
 def predict_objects(run_dir: str | Path, folders: Sequence[str | Path], batch_size: int = 32,

@@ -9,7 +9,8 @@
     history.json   per-epoch loss/metrics/learning rate (also history.csv)
 
 A ``geometric`` run (no network, :mod:`classifiers.geometric`) holds ``model.joblib``
-instead of ``model.keras`` (run.json ``pipeline: geometric``, ``model_file``).
+instead of ``model.keras`` (run.json ``pipeline: geometric``, ``model_file``); a ``two_stage``
+run holds ``model.joblib`` + ``unet.keras`` (:mod:`classifiers.two_stage`).
 """
 
 from __future__ import annotations
@@ -66,8 +67,14 @@ class Run:
 
     @property
     def geometric(self) -> bool:
-        """The ``geometric`` baseline (features + scikit-learn, ``model.joblib``), not a network."""
-        return self.config["model"]["name"] == "geometric"
+        """A features + scikit-learn run (``model.joblib``): the ``geometric`` baseline, or the
+        ``two_stage`` model (whose features come from a U-Net's maps)."""
+        return self.config["model"]["name"] in ("geometric", "two_stage")
+
+    @property
+    def two_stage(self) -> bool:
+        """The ``two_stage`` model: it can also predict the pixel-wise maps."""
+        return self.config["model"]["name"] == "two_stage"
 
     @property
     def model_path(self) -> Path:
@@ -83,6 +90,10 @@ class Run:
         """The saved Keras model (a :class:`classifiers.geometric.GeometricModel` for a
         geometric run); InputError if missing or unreadable."""
         path = self.model_path
+        if self.two_stage:
+            from classifiers.two_stage import TwoStageModel
+
+            return TwoStageModel.load(path)
         if self.geometric:
             from classifiers.geometric import GeometricModel
 

@@ -5,7 +5,8 @@ builds the model, fits it with the configured optimiser/schedule/early stopping 
 keeping the best-on-validation model, and moves the finished run directory into place
 (a failed run leaves nothing behind). Inception-v3 transfer learning is delegated to
 :mod:`classifiers.transfer`, the ``geometric`` baseline (features + scikit-learn, no
-network) to :mod:`classifiers.geometric`.
+network) to :mod:`classifiers.geometric`, the ``two_stage`` model (U-Net maps, then features)
+to :mod:`classifiers.two_stage`.
 
 Multi-view data (:mod:`classifiers.views`): the ``multiview`` model trains on whole objects
 (batches ``(B, V, S, S, C)``); any other model trains on every view as an image of its own
@@ -44,8 +45,12 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
             raise InputError("data: the experiment has no data section to take --data")
         raw = {**raw, "data": {**raw["data"], "path": str(data_path)}}
     cfg = load_experiment(raw)
-    if cfg["model"]["name"] == "geometric" and cfg["data"]["kind"] == "stm":
+    name, kind = cfg["model"]["name"], cfg["data"]["kind"]
+    if name == "geometric" and kind == "stm":
         raise InputError("model.name: geometric is a single-label classifier; data.kind stm is multi-label")
+    if name == "two_stage" and kind != "stemsim":
+        raise InputError(f"model.name: two_stage learns its maps from a stemsim dataset's ground truth; "
+                         f"data.kind is {kind}")
     staging = StagingDir(out, overwrite)  # refuses a non-empty --out before any work
 
     import keras
@@ -68,6 +73,10 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
             from classifiers.transfer import train_inception
 
             result = train_inception(cfg, dataset, pre, tmp, weights, verbose)
+        elif cfg["model"]["name"] == "two_stage":
+            from classifiers.two_stage import train_two_stage
+
+            result = train_two_stage(cfg, dataset, pre, tmp, weights, verbose)
         elif cfg["model"]["name"] == "geometric":
             from classifiers.geometric import train_geometric
 

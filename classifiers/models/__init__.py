@@ -20,6 +20,7 @@ inception_v3      :func:`...inception.inception_v3`       299×299×3     incept
 stemnet           :func:`classifiers.models.stem.stemnet` 128×128×1     standardize
 multiview         :func:`...multiview.multiview`          128×128×1     standardize
 geometric         :func:`...geometric.geometric`          native        none
+two_stage         :func:`...geometric.geometric` (stage 2) native        none
 ================  ======================================  ============  ==========
 
 ``multiview`` takes whole objects, ``(B, V, H, W, C)`` (V views, any number); every other
@@ -29,6 +30,8 @@ fusion (:mod:`classifiers.views`).
 ``geometric`` is no network: hand-crafted features (:mod:`classifiers.features`) and a
 scikit-learn classifier, trained by :func:`classifiers.geometric.train_geometric` (its
 builder returns the unfitted scikit-learn estimator; the run holds ``model.joblib``).
+``two_stage`` adds a U-Net (:mod:`classifiers.models.unet`) before it, trained on the
+dataset's ground-truth maps by :func:`classifiers.two_stage.train_two_stage`.
 """
 
 from __future__ import annotations
@@ -92,6 +95,23 @@ _NO_OPTIMIZER: dict[str, Any] = {}  # geometric: scikit-learn fits without a Ker
 _RESNET_WEIGHTS_DOC = ("ResNet-18 ImageNet weights: a .npz of torchvision's resnet18 state_dict "
                        "or a .weights.h5 saved from classifiers.models.afm.resnet18; 'none' = random init")
 
+_GEOMETRIC_OPTIONS: dict[str, Key] = {
+    "classifier": Key("gbm", choice("gbm", "logistic"),
+                      "gbm (HistGradientBoostingClassifier) or logistic (LogisticRegression)"),
+    "iterations": Key(200, integer(1, 10000), "gbm: boosting iterations (no early stopping)"),
+    "learning_rate": Key(0.1, number(0.0, 1.0, low_open=True), "gbm: shrinkage"),
+    "max_leaf_nodes": Key(15, integer(2, 4096), "gbm: leaves per tree"),
+    "min_samples_leaf": Key(20, integer(1), "gbm: training images per leaf at least "
+                            "(lower it for small training sets)"),
+    "l2_regularization": Key(0.0, number(0.0), "gbm: L2 penalty of the leaf values"),
+    "C": Key(1.0, number(0.0, low_open=True), "logistic: inverse regularisation strength"),
+    "pixel_size": Key(None, optional(number(0.0, low_open=True)),
+                      "nm per pixel (null: a stemsim dataset's spec.yaml image.pixel_size, else lengths in pixels)"),
+    "jobs": Key(1, integer(1, 256), "processes computing the features, threads of the fit"),
+}
+_GEOMETRIC_BUILD_OPTIONS = ("classifier", "iterations", "learning_rate", "max_leaf_nodes", "min_samples_leaf",
+                            "l2_regularization", "C")
+
 MEMBER_NAMES = ("deepdog", "vgg_like", "rashidi_wolkow", "stemnet", "convnet", "resnet18", "featurenet", "finenet")
 
 MODELS: dict[str, ModelSpec] = {
@@ -153,23 +173,22 @@ MODELS: dict[str, ModelSpec] = {
                   ("weights", "fine_tune_blocks", "dropout"),
                   "Inception-v3 transfer learning: cached bottlenecks + new dense head"),
         ModelSpec("geometric", "classifiers.geometric:geometric", 2048, 1, "none", _NO_OPTIMIZER,
-                  {"classifier": Key("gbm", choice("gbm", "logistic"),
-                                     "gbm (HistGradientBoostingClassifier) or logistic (LogisticRegression)"),
-                   "iterations": Key(200, integer(1, 10000), "gbm: boosting iterations (no early stopping)"),
-                   "learning_rate": Key(0.1, number(0.0, 1.0, low_open=True), "gbm: shrinkage"),
-                   "max_leaf_nodes": Key(15, integer(2, 4096), "gbm: leaves per tree"),
-                   "min_samples_leaf": Key(20, integer(1), "gbm: training images per leaf at least "
-                                           "(lower it for small training sets)"),
-                   "l2_regularization": Key(0.0, number(0.0), "gbm: L2 penalty of the leaf values"),
-                   "C": Key(1.0, number(0.0, low_open=True), "logistic: inverse regularisation strength"),
-                   "pixel_size": Key(None, optional(number(0.0, low_open=True)),
-                                     "nm per pixel (null: a stemsim dataset's spec.yaml image.pixel_size, "
-                                     "else lengths in pixels)"),
-                   "jobs": Key(1, integer(1, 256), "processes computing the features, threads of the fit")},
-                  ("classifier", "iterations", "learning_rate", "max_leaf_nodes", "min_samples_leaf",
-                   "l2_regularization", "C"),
+                  _GEOMETRIC_OPTIONS, _GEOMETRIC_BUILD_OPTIONS,
                   "Geometric features (outline polygon, corners, hull defects, thickness) + scikit-learn, "
                   "no deep learning"),
+        ModelSpec("two_stage", "classifiers.geometric:geometric", 2048, 1, "none", _NO_OPTIMIZER,
+                  {**_GEOMETRIC_OPTIONS,
+                   "unet_width": Key(8, integer(4, 128), "U-Net filters at full resolution (doubling per level)"),
+                   "unet_depth": Key(3, integer(1, 6), "U-Net 2× poolings (image sides: multiples of 2^depth)"),
+                   "unet_epochs": Key(10, integer(1, 1000), "U-Net training epochs (best val_loss kept)"),
+                   "unet_batch_size": Key(16, integer(1, 4096), "U-Net images per batch"),
+                   "unet_learning_rate": Key(2e-3, number(0.0, low_open=True), "U-Net Adam learning rate"),
+                   "unet_images": Key(2000, optional(integer(1)), "U-Net training images, the first of the "
+                                      "train split (null: all)"),
+                   "unet_val_images": Key(300, optional(integer(1)), "U-Net validation images (null: all)")},
+                  _GEOMETRIC_BUILD_OPTIONS,
+                  "Two-stage: U-Net maps (mask, thickness nm, vertex heat-maps) from the ground truth, "
+                  "then gradient boosting on map features"),
     )
 }
 

@@ -1,0 +1,154 @@
+"""The ``two_stage`` classifier: a U-Net's pixel-wise maps, then gradient boosting on their features.
+
+Stage 1 (:mod:`classifiers.pixelwise`, :func:`classifiers.models.unet.unet`) learns from the
+ground truth in a ``stemsim`` dataset's npz shards to turn an image into the particle mask,
+its thickness map (nm) and vertex heat-maps (every vertex / deformed ones). Stage 2 is the
+``geometric`` classifier (:mod:`classifiers.geometric`) on
+:data:`~classifiers.pixelwise.MAP_FEATURE_NAMES` + the geometric features of the predicted
+thickness map — the outline, corners and volume now come from a denoised, support-free map.
+
+Keys (beside the ``geometric`` ones: ``classifier``, ``iterations``, …):
+``unet_width`` (8), ``unet_depth`` (3), ``unet_epochs`` (10), ``unet_batch_size`` (16),
+``unet_learning_rate`` (2e-3), ``unet_images`` (training images of stage 1, the first ones
+of the train split; null: all), ``unet_val_images`` (300). Stage 2 learns from every
+training image's *predicted* maps, as it will see them at test time.
+
+What is stored: ``model.joblib`` (stage 2, as for ``geometric``), ``unet.keras`` (stage 1),
+``unet_history.json``; ``run.json`` ``maps.val`` scores stage 1 on the validation images
+(:func:`classifiers.pixelwise.map_metrics`). ``stemsim evaluate`` scores the maps on the
+evaluated split too (``metrics.json`` ``maps``), and ``stemsim predict --maps DIR`` writes them.
+
+Images are resampled to the training images' width before stage 1 when they differ, so that
+a pixel is the training pixel size (the model takes any image to span the training field of
+view, like the ``geometric`` model).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from classifiers.data import Dataset
+from classifiers.features import FEATURE_NAMES
+from classifiers.geometric import MODEL_FILE, GeometricModel, calibration, finite_rows, fit_feature_model, gray
+from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, map_features, map_metrics, predict_maps,
+                                   train_unet)
+from classifiers.preprocessing import Preprocessing
+from classifiers.run import write_json
+from stemsim.errors import InputError
+
+UNET_FILE = "unet.keras"
+UNET_HISTORY = "unet_history.json"
+
+
+class TwoStageModel(GeometricModel):
+    """A fitted two-stage model: U-Net maps → features → scikit-learn probabilities."""
+
+    feature_names = tuple(MAP_FEATURE_NAMES) + tuple(f"thickness_map_{name}" for name in FEATURE_NAMES)
+
+    def __init__(self, estimator, classes: Sequence[str], pixel_size_nm: float | None, reference_width: float,
+                 classifier: str = "gbm", jobs: int = 1, unet=None):
+        super().__init__(estimator, classes, pixel_size_nm, reference_width, classifier, jobs)
+        self.unet = unet
+
+    def maps(self, images: Sequence[np.ndarray], batch_size: int = 32) -> dict[str, np.ndarray]:
+        """Prepared images of one size (resampled to the training width first) →
+        :func:`classifiers.pixelwise.predict_maps` output."""
+        return predict_maps(self.unet, [self._at_training_width(gray(image)) for image in images], batch_size)
+
+    def _at_training_width(self, image: np.ndarray) -> np.ndarray:
+        width = int(round(self.reference_width))
+        if image.shape[1] == width:
+            return image
+        from skimage.transform import resize
+
+        height = max(1, int(round(image.shape[0] * width / image.shape[1])))
+        return resize(image, (height, width), order=1, anti_aliasing=True, preserve_range=True)
+
+    def features(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Prepared images → ``(N, len(feature_names))`` features of their predicted maps (one
+        forward pass per image size)."""
+        rows: list[np.ndarray | None] = [None] * len(images)
+        by_shape: dict[tuple, list[int]] = {}
+        for i, image in enumerate(images):
+            by_shape.setdefault(np.shape(image)[:2], []).append(i)
+        for index in by_shape.values():
+            for i, row in zip(index, self.features_of_maps(self.maps([images[i] for i in index]))):
+                rows[i] = row
+        return finite_rows(rows, len(self.feature_names))
+
+    def features_of_maps(self, maps: dict[str, np.ndarray]) -> list[np.ndarray]:
+        pixel = self.pixel_size_nm or 1.0
+        items = [(maps["mask"][i], maps["thickness"][i], maps["vertices"][i], pixel) for i in range(len(maps["mask"]))]
+        if self.jobs > 1 and len(items) > 1:
+            from joblib import Parallel, delayed
+
+            return Parallel(n_jobs=self.jobs)(delayed(map_features)(*item) for item in items)
+        return [map_features(*item) for item in items]
+
+    def save(self, path: Path) -> None:
+        super().save(path)
+        self.unet.save(Path(path).parent / UNET_FILE)
+
+    @classmethod
+    def load(cls, path: Path) -> "TwoStageModel":
+        """``model.joblib`` + ``unet.keras`` beside it; InputError (one line) if either is missing
+        or unreadable."""
+        model = super().load(path)
+        unet_path = Path(path).parent / UNET_FILE
+        if not unet_path.is_file():
+            raise InputError(f"{unet_path}: stage-1 network file is missing")
+        import keras
+
+        try:
+            model.unet = keras.saving.load_model(unet_path, compile=False)
+        except Exception as error:
+            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            raise InputError(f"{unet_path}: cannot load the model ({reason})") from None
+        return model
+
+
+def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
+                    weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
+    """Fit both stages of experiment ``cfg`` (module doc) into ``tmp``; returns what
+    :func:`classifiers.training.train` records."""
+    from classifiers.models import build_model
+
+    m = cfg["model"]
+    root = Path(cfg["data"]["path"])
+    train_maps = load_maps(root, "train", m["unet_images"])
+    val_maps = load_maps(root, "val", m["unet_val_images"])
+    started = time.time()
+    unet, unet_history = train_unet(train_maps, val_maps, width=m["unet_width"], depth=m["unet_depth"],
+                                    epochs=m["unet_epochs"], batch_size=m["unet_batch_size"],
+                                    learning_rate=m["unet_learning_rate"], seed=cfg["seed"],
+                                    verbose=2 if verbose else 0)
+    unet_seconds = time.time() - started
+    val_scores = map_metrics(predict_maps(unet, val_maps.images), val_maps)
+    pixel, reference, source = calibration(cfg, dataset)
+    estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", m, seed=cfg["seed"])
+    model = TwoStageModel(estimator, dataset.classes, pixel, reference, m["classifier"], m["jobs"], unet)
+    result = fit_feature_model(model, cfg, dataset, tmp, weights, verbose, source)
+    write_json(tmp / UNET_HISTORY, unet_history)
+    result.update(
+        pipeline="two_stage",
+        weights="none: U-Net trained here on the dataset's ground-truth maps, then scikit-learn "
+                f"{m['classifier']} on map features",
+        parameters={"unet": int(unet.count_params()), "stage2": result["parameters"]},
+        maps={"val": val_scores, "unet_images": len(train_maps), "unet_seconds": round(unet_seconds, 1),
+              "unet_epochs_run": len(unet_history), "files": [UNET_FILE, UNET_HISTORY]},
+    )
+    return result
+
+
+def evaluate_maps(model: TwoStageModel, root: str | Path, split: str, limit: int | None = None) -> dict[str, Any]:
+    """Score ``model``'s stage-1 maps on ``split`` of the stemsim dataset at ``root``
+    (:func:`classifiers.pixelwise.map_metrics`)."""
+    data = load_maps(root, split, limit)
+    return map_metrics(model.maps(list(data.images)), data)
+
+
+__all__ = ["TwoStageModel", "train_two_stage", "evaluate_maps", "MODEL_FILE", "UNET_FILE"]

@@ -1,0 +1,188 @@
+"""Pixel-wise maps (classifiers.pixelwise, the U-Net) and the two-stage classifier."""
+
+from __future__ import annotations
+
+from cli_runner import run
+from conftest_classifiers import run_cli
+
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from classifiers.pixelwise import (MAP_FEATURE_NAMES, find_vertices, load_maps, map_features, map_metrics,
+                                   near_count, predict_maps, train_unet, vertex_heatmaps, visible_sites)
+from stemsim.errors import InputError
+
+SPEC = {
+    "name": "maps-test", "seed": 5,
+    "image": {"size": 32, "pixel_size": 0.35},
+    "label": "n_deformations", "classes": {"values": [0, 2], "per_class": 30},
+    "splits": {"train": 0.6, "val": 0.2, "test": 0.2},
+    "object": {"shape": "cuboid", "size": {"uniform": [5, 6]}, "orientation": "random",
+               "deformation": {"kind": "truncate", "depth": 0.3}},
+    "microscope": {"probe_fwhm": 0.2, "dose": 5.0e3},
+    "support": {"thickness": 2.0, "roughness": 0.3},
+    "output": {"formats": ["png", "npz"], "dtype": "uint8", "ground_truth": True},
+}
+
+
+@pytest.fixture(scope="module")
+def cubes(tmp_path_factory):
+    """A tiny dataset with ground truth: 30 intact and 30 two-corner-cut cubes, 32² at 0.35 nm."""
+    root = tmp_path_factory.mktemp("maps")
+    (root / "spec.yaml").write_text(yaml.safe_dump(SPEC))
+    assert run("generate", root / "spec.yaml", "--out", root / "ds", "--jobs", "1") == 0
+    return root / "ds"
+
+
+def test_vertex_heatmaps_peak_at_sites_and_separate_deformed_ones():
+    sites = np.array([[[3.0, 4.0, 1.0], [10.0, 12.0, 0.0], [np.nan, np.nan, np.nan]]], np.float32)
+    heat = vertex_heatmaps(sites, (16, 20), sigma=1.5)
+    assert heat.shape == (1, 16, 20, 2)
+    assert heat[0, 4, 3, 0] == pytest.approx(1.0) and heat[0, 12, 10, 0] == pytest.approx(1.0)
+    assert heat[0, 4, 3, 1] == pytest.approx(1.0) and heat[0, 12, 10, 1] < 1e-9  # only the deformed site's far tail
+    assert heat[0, 4, 4, 0] == pytest.approx(math.exp(-1 / (2 * 1.5 ** 2)))
+    assert {tuple(p) for p in find_vertices(heat[0, ..., 0])[:, :2].astype(int)} == {(3, 4), (10, 12)}
+
+
+def test_visible_sites_and_near_counts():
+    sites = np.array([[5, 5, 1], [5.5, 5.2, 0], [20, 5, 0], [-3, 4, 0], [np.nan, np.nan, np.nan]], np.float32)
+    np.testing.assert_allclose(visible_sites(sites, (16, 16)), [[5, 5], [5.5, 5.2]], rtol=1e-6)  # 2 outside
+    assert len(visible_sites(sites, (32, 32))) == 3
+    assert len(visible_sites(sites, (32, 32), deformed_only=True)) == 1
+    assert len(visible_sites(sites, (16, 16), margin=3.0)) == 3  # (-3, 4) is within 3 px of the field
+    # one peak between two vertices that project 0.5 px apart recalls both
+    assert near_count(sites[:2, :2], np.array([[5.2, 5.1]])) == 2
+    assert near_count(np.array([[5.0, 5.0], [9.0, 5.0]]), np.array([[5.0, 5.0], [9.0, 7.5]])) == 2
+    assert near_count(np.array([[5.0, 5.0]]), np.array([[9.0, 5.0]])) == 0
+    assert near_count(np.zeros((0, 2)), np.array([[9.0, 5.0]])) == 0
+
+
+def test_load_maps_reads_ground_truth_and_the_truth_scores_perfectly(cubes):
+    data = load_maps(cubes, "test")
+    assert data.images.shape == data.thickness.shape == data.mask.shape == (12, 32, 32)
+    assert data.sites.shape == (12, 8, 3) and data.pixel_size == 0.35
+    manifest = {row.split(",")[0]: row.split(",")[4] for row in (cubes / "manifest.csv").read_text().splitlines()[1:]}
+    assert [int(manifest[i]) for i in data.ids] == [[0, 2][k] for k in data.labels]
+    # volume of the truth = Σ t·a: the 5-6 nm cubes minus two corners, and no thickness outside the mask
+    volumes = data.thickness.sum(axis=(1, 2)) * 0.35 ** 2
+    assert 0.8 * 5 ** 3 < volumes.min() and volumes.max() < 6 ** 3 * 1.001
+    assert not data.thickness[~data.mask].any()
+    truth = {"mask": data.mask.astype(np.float32), "thickness": data.thickness,
+             "vertices": vertex_heatmaps(data.sites, (32, 32))}
+    scores = map_metrics(truth, data)
+    assert scores["mask_iou"]["mean"] == 1.0 and scores["thickness_relative_error"]["mean"] == 0.0
+    assert scores["volume_relative_error"]["within_5_percent"] == 1.0
+    deformed = scores["vertices"]["deformed"]
+    assert deformed["visible"] == sum(len(visible_sites(s, (32, 32), True)) for s in data.sites) > 0
+    assert scores["vertices"]["all"]["precision"] == 1.0 and scores["vertices"]["all"]["recall"] == 1.0
+    assert deformed["precision"] == 1.0 and deformed["recall"] == 1.0
+
+
+def test_map_features_count_the_deformed_vertices_of_true_maps():
+    sites = np.array([[[8, 8, 1], [24, 8, 1], [8, 24, 0], [24, 24, 0]]], np.float32)
+    heat = vertex_heatmaps(sites, (32, 32))[0]
+    mask = np.zeros((32, 32), np.float32)
+    mask[8:25, 8:25] = 1
+    features = dict(zip(MAP_FEATURE_NAMES, map_features(mask, mask * 2.0, heat, 0.5)))
+    assert features["vertices_found"] == 4 and features["deformed_found"] == 2
+    assert features["deformed_heat_count"] == pytest.approx(2.0, rel=0.01)
+    assert features["vertex_heat_count"] == pytest.approx(4.0, rel=0.01)
+    assert features["deformed_pair_distance_nm"] == pytest.approx(16 * 0.5)
+    assert features["map_volume_nm3"] == pytest.approx(17 * 17 * 2.0 * 0.25)
+
+
+def test_unet_trains_briefly_and_beats_a_constant_mask(cubes):
+    train, val = load_maps(cubes, "train"), load_maps(cubes, "val")
+    model, history = train_unet(train, val, width=8, depth=2, epochs=12, batch_size=12, learning_rate=3e-3, seed=0)
+    assert len(history) == 12 and history[-1]["loss"] < history[0]["loss"]
+    maps = predict_maps(model, val.images)
+    scores = map_metrics(maps, val)
+    # the best constant mask: every pixel "particle" (IoU = particle fraction), or none (IoU 0)
+    constant = float(np.mean(val.mask.sum(axis=(1, 2)) / val.mask[0].size))
+    assert scores["mask_iou"]["mean"] > constant + 0.15
+    # and a better thickness map than the best constant one (0 nm: most pixels are background)
+    assert scores["thickness_relative_error"]["mean"] < 0.8
+    # fully convolutional: an odd-sized image is padded and cropped back
+    odd = predict_maps(model, [val.images[0][:30, :27]])
+    assert odd["mask"].shape == (1, 30, 27) and odd["vertices"].shape == (1, 30, 27, 2)
+
+
+def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path, capsys):
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(yaml.safe_dump({
+        "model": {"name": "two_stage", "min_samples_leaf": 4, "unet_epochs": 2, "unet_depth": 2, "unet_images": 24,
+                  "unet_val_images": 8},
+        "data": {"kind": "stemsim", "path": str(cubes)}, "seed": 1}))
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", exp, "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    assert {"model.joblib", "unet.keras", "unet_history.json"} <= {p.name for p in out.iterdir()}
+    info = json.loads((out / "run.json").read_text())
+    assert info["pipeline"] == "two_stage" and info["weights"].startswith("none: U-Net trained here")
+    assert info["maps"]["unet_images"] == 24 and info["maps"]["val"]["n_images"] == 8
+    assert info["features"]["count"] == len(MAP_FEATURE_NAMES) + 35
+
+    code, _, err = run_cli(["evaluate", out], capsys)
+    assert code == 0, err
+    report = json.loads((out / "evaluation" / "test" / "metrics.json").read_text())
+    assert report["maps"]["n_images"] == report["data"]["n_images"] == 12
+    assert 0.0 <= report["maps"]["mask_iou"]["mean"] <= 1.0
+    assert "| mask IoU (mean) |" in (out / "evaluation" / "test" / "report.md").read_text()
+
+    test = np.load(next((cubes / "arrays").glob("test-*.npz")))
+    Image.fromarray(test["images"][0]).save(tmp_path / "cube.png")
+    code, text, err = run_cli(["predict", out, tmp_path / "cube.png", "--maps", tmp_path / "maps"], capsys)
+    assert code == 0, err
+    assert text.splitlines()[0] == "file,label,p_0,p_2,error"
+    names = sorted(p.name for p in (tmp_path / "maps").iterdir())
+    assert names == ["cube.mask.png", "cube.thickness.tif", "cube.vertices.json", "cube.vertices.png"]
+    thickness = np.asarray(Image.open(tmp_path / "maps" / "cube.thickness.tif"))
+    assert thickness.shape == (32, 32) and thickness.dtype == np.float32 and thickness.min() >= 0
+    assert np.asarray(Image.open(tmp_path / "maps" / "cube.vertices.png")).shape == (32, 32, 3)
+    peaks = json.loads((tmp_path / "maps" / "cube.vertices.json").read_text())
+    assert peaks["columns"] == ["column", "row", "height"] and set(peaks) == {"columns", "vertices", "deformed"}
+
+    # maps need a map network; a geometric run has none
+    geo = tmp_path / "geo.yaml"
+    geo.write_text(yaml.safe_dump({"model": {"name": "geometric", "min_samples_leaf": 4},
+                                   "data": {"kind": "stemsim", "path": str(cubes)}}))
+    assert run_cli(["train", geo, "--out", tmp_path / "geo", "--quiet"], capsys)[0] == 0
+    code, _, err = run_cli(["predict", tmp_path / "geo", tmp_path / "cube.png", "--maps", tmp_path / "m2"], capsys)
+    assert code == 2 and not (tmp_path / "m2").exists()
+    assert err.strip() == (f"stemsim: error: --maps: {tmp_path / 'geo'} is a geometric run, which makes no maps "
+                           "(only model.name two_stage does)")
+
+
+def test_bad_inputs_get_one_line_errors(cubes, tmp_path, capsys):
+    from classifiers.training import train
+
+    # a dataset made without ground truth
+    spec = {**SPEC, "name": "no-truth", "classes": {"values": [0, 2], "per_class": 5},
+            "output": {**SPEC["output"], "ground_truth": False}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert run("generate", tmp_path / "spec.yaml", "--out", tmp_path / "ds", "--jobs", "1") == 0
+    shard = sorted((tmp_path / "ds" / "arrays").glob("train-*.npz"))[0]
+    with pytest.raises(InputError, match=rf"^{shard}: holds no thickness, mask, vertices \(the dataset was made "
+                                         r"without output.ground_truth: true\)$"):
+        load_maps(tmp_path / "ds", "train")
+    with pytest.raises(InputError, match=r"no npz shards for the 'train' split"):
+        load_maps(tmp_path, "train")  # the generation spec.yaml is here, no shards
+    # folder data has no ground truth to learn maps from
+    folder = tmp_path / "folders"
+    for label in ("a", "b"):
+        (folder / label).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / label / "x.png")
+    with pytest.raises(InputError, match=r"^model.name: two_stage learns its maps from a stemsim dataset's "
+                                         r"ground truth; data.kind is folder$"):
+        train({"model": {"name": "two_stage"}, "data": {"kind": "folder", "path": str(folder)}}, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+    # image sides that the U-Net's poolings cannot halve
+    data = load_maps(cubes, "val")
+    with pytest.raises(InputError, match=r"^model.unet_depth: 6 needs image sides that are multiples of 64, "
+                                         r"got \(32, 32\)$"):
+        train_unet(data, data, depth=6, epochs=1)

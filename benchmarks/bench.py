@@ -17,7 +17,11 @@ A bench file (``configs/benchmarks/*.yaml``)::
 
 Output: ``DIR/report.md``, ``results.json``, ``results.csv``, ``samples.png``,
 ``confusion/<model>.png``, ``curves/<model>.png``, ``runs/<model>/`` (the run directories),
-and with ``views``, ``views.png`` (accuracy against the number of views per object).
+with ``views``, ``views.png`` (accuracy against the number of views per object), and for a
+``two_stage`` model, ``maps/<model>.png`` with its pixel-wise scores in the report.
+
+``--models a,b`` runs only those models; when ``DIR`` already holds results of the same bench
+(name, mode, dataset), the other models' rows are kept, each with the command that made it.
 """
 
 from __future__ import annotations
@@ -147,6 +151,8 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None
            "weights": report["weights"], "metrics": metrics, "baseline": report["constant_baseline"],
            "train_seconds": train_seconds, "inference": report["inference"], "size": report["model_size"],
            "evaluation_dir": _relative(report["output_dir"]), "run_dir": _relative(run_dir), "reused": reused}
+    if "maps" in report:
+        row["maps"] = report["maps"]
     if views:
         row["by_views"] = _accuracy_by_views(run_dir, report, views)
     return row
@@ -179,22 +185,15 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
     out = Path(out)
     explicit_datasets = datasets is not None
     datasets = Path(datasets) if datasets else out.parent / "datasets"
+    order = [m["name"] for m in bench["models"]]
     if only:
-        unknown = set(only) - {m["name"] for m in bench["models"]}
+        unknown = set(only) - set(order)
         if unknown:
             raise InputError(f"--models: not in the bench: {', '.join(sorted(unknown))}")
         bench["models"] = [m for m in bench["models"] if m["name"] in only]
     _deterministic()
     log(f"[{bench['name']}] dataset")
     data, folder = prepare_dataset(bench, datasets, jobs)
-    rows, failures = [], []
-    for entry in bench["models"]:
-        log(f"[{bench['name']}] {entry['name']}")
-        try:
-            rows.append(run_model(entry, data, bench["seed"], out / "runs", bench.get("views")))
-        except InputError as error:  # e.g. pretrained weights that cannot be had here
-            failures.append({"name": entry["name"], "reason": str(error)})
-            log(f"[{bench['name']}] {entry['name']} skipped: {error}")
     dataset_info = {"path": _relative(folder)}
     if "spec" in bench["dataset"]:
         dataset_info["spec"] = _relative(bench["dataset"]["spec"])
@@ -203,16 +202,53 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         command += f" --models {','.join(only)}"
     if explicit_datasets:
         command += f" --datasets {_relative(datasets)}"
-    results = {"bench": {k: bench[k] for k in ("name", "title", "seed", "prior", "target", "mode", "views")
-                         if k in bench},
-               "dataset": dataset_info, "models": rows, "skipped": failures, "environment": _environment(),
-               "command": command}
-    for row in rows:
+    rows, failures = [], []
+    for entry in bench["models"]:
+        log(f"[{bench['name']}] {entry['name']}")
+        try:
+            row = run_model(entry, data, bench["seed"], out / "runs", bench.get("views"))
+        except InputError as error:  # e.g. pretrained weights that cannot be had here
+            failures.append({"name": entry["name"], "reason": str(error), "command": command})
+            log(f"[{bench['name']}] {entry['name']} skipped: {error}")
+            continue
         breakdown = accuracy_by_deformation(folder / "manifest.csv", Path(row["evaluation_dir"]) / "predictions.csv")
         if breakdown:
             row["by_deformation"] = breakdown
+        rows.append({**row, "command": command})
+    bench_info = {k: bench[k] for k in ("name", "title", "seed", "prior", "target", "mode", "views") if k in bench}
+    if only:
+        rows, failures = _with_earlier_rows(out, bench_info, dataset_info, order, rows, failures, log)
+    commands = list(dict.fromkeys(row["command"] for row in rows + failures))
+    results = {"bench": bench_info, "dataset": dataset_info, "models": rows, "skipped": failures,
+               "environment": _environment(), "command": commands[-1] if len(commands) == 1 else command,
+               "commands": commands}
     _write(results, out, folder)
     return results
+
+
+def _with_earlier_rows(out: Path, bench: dict, dataset: dict, order: list[str], rows: list[dict],
+                       failures: list[dict], log) -> tuple[list[dict], list[dict]]:
+    """A ``--models`` run into a report folder that already holds results of the same bench
+    (same name, mode and dataset) keeps the other models' rows, each with the command that made
+    it, in the bench file's order; rows of models no longer in the bench file are dropped."""
+    earlier_file = out / "results.json"
+    if not earlier_file.is_file():
+        return rows, failures
+    earlier = json.loads(earlier_file.read_text())
+    same = (earlier.get("bench", {}).get(k) == bench.get(k) for k in ("name", "mode"))
+    if not all(same) or earlier.get("dataset", {}).get("path") != dataset["path"]:
+        log(f"[{bench['name']}] {earlier_file}: another bench or dataset; its rows are not kept")
+        return rows, failures
+    done = {r["name"] for r in rows + failures}
+    keep = [{**r, "command": r.get("command", earlier["command"])}
+            for r in earlier.get("models", []) + earlier.get("skipped", [])
+            if r["name"] in order and r["name"] not in done]
+    if keep:
+        log(f"[{bench['name']}] kept from {earlier_file}: {', '.join(r['name'] for r in keep)}")
+    position = {name: i for i, name in enumerate(order)}
+    merged_rows = sorted(rows + [r for r in keep if "metrics" in r], key=lambda r: position[r["name"]])
+    merged_failures = sorted(failures + [r for r in keep if "metrics" not in r], key=lambda r: position[r["name"]])
+    return merged_rows, merged_failures
 
 
 def _relative(path) -> str:
@@ -268,6 +304,11 @@ def _write(results: dict, out: Path, dataset: Path) -> None:
         _plot_curves(Path(row["run_dir"]) / "history.json", out / "curves" / f"{row['name']}.png", row["name"])
     _sample_grid(dataset, out / "samples.png")
     _plot_views(results, out / "views.png")
+    for row in results["models"]:
+        # a row kept from an earlier run may have no run folder here; its figure stays as it was
+        if "mask_iou" in row.get("maps", {}) and (Path(row["run_dir"]) / "run.json").is_file():
+            (out / "maps").mkdir(exist_ok=True)
+            _plot_maps(Path(row["run_dir"]), dataset, out / "maps" / f"{row['name']}.png")
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out / "results.csv").write_text(_csv(results))
     (out / "report.md").write_text(markdown(results))
@@ -299,7 +340,10 @@ def _csv(results: dict) -> str:
 
 def markdown(results: dict) -> str:
     bench = results["bench"]
-    lines = [f"# {bench['title']}", "", f"Command: `{results['command']}`", "",
+    commands = results.get("commands", [results["command"]])
+    lines = [f"# {bench['title']}", "",
+             f"Command: `{commands[0]}`" if len(commands) == 1 else
+             "Commands (each row names its own in `results.json`): " + "; ".join(f"`{c}`" for c in commands), "",
              f"Dataset: `{results['dataset']['path']}`" + (f" (spec `{results['dataset']['spec']}`)"
                                                           if "spec" in results["dataset"] else ""), ""]
     multilabel = any("exact_match_accuracy" in r["metrics"] for r in results["models"])
@@ -345,6 +389,7 @@ def markdown(results: dict) -> str:
                              f"{_fmt(values['roc_auc'], False)} | {_fmt(constant.get(name))} |")
             lines.append("")
     lines += _views_lines(results)
+    lines += _maps_lines(results)
     lines += _breakdown_lines(results)
     lines += ["", "## Figures", "", "![samples](samples.png)", ""]
     for row in results["models"]:
@@ -413,6 +458,58 @@ def _breakdown_lines(results: dict) -> list[str]:
             lines.append(f"| {row['name']} | " + " | ".join(_fmt(values.get(g)) for g in groups) + " |")
         lines += ["| (images) | " + " | ".join(str(counts[g]) for g in groups) + " |", ""]
     return lines
+
+
+def _maps_lines(results: dict) -> list[str]:
+    from classifiers.pixelwise import map_rows
+
+    rows = [r for r in results["models"] if "mask_iou" in r.get("maps", {})]
+    if not rows:
+        return []
+    names = [name for name, *_ in map_rows(rows[0]["maps"])]
+    lines = ["", "## Pixel-wise maps (test split)", "",
+             "Stage 1 of the two-stage models against the simulator's ground truth (definitions in "
+             "`classifiers/pixelwise.py`: IoU and relative errors are means over images; vertices are heat-map "
+             f"peaks within {rows[0]['maps']['definitions']['match_radius_px']:g} px of a true projected vertex, "
+             "pooled).", "",
+             "| model | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for row in rows:
+        values = map_rows(row["maps"])
+        lines.append(f"| {row['name']} | " + " | ".join("–" if v is None else f"{v:.3f}" for _, v, _, _ in values)
+                     + " |")
+    targets = map_rows(rows[0]["maps"])
+    lines.append("| target | " + " | ".join(t for _, _, t, _ in targets) + " |")
+    for row in rows:
+        lines += ["", f"**{row['name']}**: ![maps](maps/{row['name']}.png)"]
+    return lines + [""]
+
+
+def _plot_maps(run_dir: Path, dataset: Path, target: Path, n: int = 4) -> None:
+    """Test images, true and predicted thickness, predicted vertex heat (red all, green deformed)."""
+    import matplotlib.pyplot as plt
+
+    from classifiers.pixelwise import load_maps, vertex_heatmaps
+    from classifiers.run import open_run
+
+    data = load_maps(dataset, "test", n)
+    model = open_run(run_dir).load_model()
+    maps = model.maps(list(data.images))
+    truth_heat = vertex_heatmaps(data.sites, data.images.shape[1:])
+    figure, axes = plt.subplots(len(data), 5, figsize=(9, 1.9 * len(data)), squeeze=False)
+    top = float(max(data.thickness.max(), 1e-6))
+    for i in range(len(data)):
+        rgb_true = np.concatenate([truth_heat[i], np.zeros_like(truth_heat[i][..., :1])], axis=-1)
+        rgb_pred = np.clip(np.concatenate([maps["vertices"][i], np.zeros_like(rgb_true[..., :1])], axis=-1), 0, 1)
+        panels = [(data.images[i], "image", "gray", None), (data.thickness[i], "true t (nm)", "magma", top),
+                  (maps["thickness"][i], "predicted t (nm)", "magma", top), (rgb_true, "true vertices", None, None),
+                  (rgb_pred, "predicted vertices", None, None)]
+        for axis, (image, title, cmap, vmax) in zip(axes[i], panels):
+            axis.imshow(image, cmap=cmap, vmin=0 if vmax else None, vmax=vmax)
+            axis.set_title(title, fontsize=7)
+            axis.axis("off")
+    figure.tight_layout()
+    figure.savefig(target, dpi=70)
+    plt.close(figure)
 
 
 def _views_lines(results: dict) -> list[str]:

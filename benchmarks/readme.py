@@ -56,7 +56,8 @@ def _views_table(results: dict) -> list[str]:
 def section(name: str) -> str:
     results = json.loads((ROOT / "benchmarks" / "results" / name / "results.json").read_text())
     bench = results["bench"]
-    lines = [f"**{bench['title']}** (`{results['command']}`; full report: `benchmarks/results/{name}/report.md`)", ""]
+    commands = "; ".join(f"`{c}`" for c in results.get("commands", [results["command"]]))
+    lines = [f"**{bench['title']}** ({commands}; full report: `benchmarks/results/{name}/report.md`)", ""]
     base = results["models"][0]["baseline"]
     if any("exact_match_accuracy" in m["metrics"] for m in results["models"]):
         lines += ["| model | exact match | mean category acc. | mean balanced acc. | mean ROC AUC |", "|---|---|---|---|---|"]

@@ -20,6 +20,9 @@ BENCH = {
     "models": [{"name": "rw", "experiment": {"model": {"name": "rashidi_wolkow"}, "preprocess": {"input_size": 32},
                                              "training": {"epochs": 4, "batch_size": 8,
                                                           "optimizer": {"learning_rate": 1e-3}}}},
+               {"name": "two-stage", "experiment": {"model": {"name": "two_stage", "min_samples_leaf": 4,
+                                                              "unet_epochs": 1, "unet_depth": 2, "unet_images": 16,
+                                                              "unet_val_images": 4}}},
                # Weights that are not there (offline here): the row says so instead of faking one.
                {"name": "inception", "experiment": {"model": {"name": "inception_v3",
                                                               "weights": "missing/inception_v3_notop.h5"}}}],
@@ -39,7 +42,7 @@ def bench_out(tmp_path_factory):
 def test_report_files_and_numbers(bench_out):
     out = bench_out / "report"
     results = json.loads((out / "results.json").read_text())
-    assert [m["name"] for m in results["models"]] == ["rw"]
+    assert [m["name"] for m in results["models"]] == ["rw", "two-stage"]
     row = results["models"][0]
     assert row["weights"] and row["metrics"]["n_images"] == 4  # 2 classes × round(24 × 0.1)
     assert 0 <= row["metrics"]["accuracy"] <= 1
@@ -49,7 +52,11 @@ def test_report_files_and_numbers(bench_out):
     assert "| inception (not run) |" in report
     assert "- inception: model.weights:" in report
     assert "Target: accuracy ≥ 60.0 %" in report
-    for name in ("samples.png", "confusion/rw.png", "curves/rw.png", "results.csv"):
+    # the two-stage model's maps are scored against the ground truth, in a table and a figure
+    maps = results["models"][1]["maps"]
+    assert maps["n_images"] == 4 and 0 <= maps["mask_iou"]["mean"] <= 1
+    assert "## Pixel-wise maps (test split)" in report and "| target | ≥ 0.95 | ≤ 0.05 | ≤ 0.05 |" in report
+    for name in ("samples.png", "confusion/rw.png", "curves/rw.png", "results.csv", "maps/two-stage.png"):
         assert (out / name).is_file(), name
     assert (out / "results.csv").read_text().splitlines()[0].startswith("model,architecture,weights,accuracy")
 
@@ -62,6 +69,34 @@ def test_rerun_reuses_dataset_and_runs_and_gives_the_same_numbers(bench_out):
     assert second["models"][0]["reused"] is True
     assert second["models"][0]["metrics"] == first["models"][0]["metrics"]
     assert len(list((bench_out / "datasets").iterdir())) == 1
+
+
+def test_models_option_reruns_one_model_and_keeps_the_others_with_their_commands(bench_out, tmp_path):
+    import shutil
+
+    out = tmp_path / "report"
+    shutil.copytree(bench_out / "report", out)  # with runs/: the rerun model is reused, not trained
+    first = json.loads((out / "results.json").read_text())
+    assert run("bench", bench_out / "bench.yaml", "--out", out, "--datasets", bench_out / "datasets",
+               "--models", "two-stage") == 0
+    second = json.loads((out / "results.json").read_text())
+    assert [m["name"] for m in second["models"]] == ["rw", "two-stage"]
+    assert second["models"][0]["metrics"] == first["models"][0]["metrics"]
+    assert second["models"][0]["command"] == first["command"]
+    assert second["models"][1]["command"] == second["command"] and second["command"].count("--models two-stage")
+    assert [s["name"] for s in second["skipped"]] == ["inception"]
+    assert second["commands"] == [first["command"], second["command"]]
+    report = (out / "report.md").read_text()
+    assert report.startswith("# Cuboid or sphere (tiny)\n\nCommands (each row names its own in `results.json`): "
+                             f"`{first['command']}`; `{second['command']}`")
+    # another bench's results in the folder are not mixed in
+    earlier = json.loads((out / "results.json").read_text())
+    earlier["bench"]["name"] = "other"
+    (out / "results.json").write_text(json.dumps(earlier))
+    assert run("bench", bench_out / "bench.yaml", "--out", out, "--datasets", bench_out / "datasets",
+               "--models", "rw") == 0
+    third = json.loads((out / "results.json").read_text())
+    assert [m["name"] for m in third["models"]] == ["rw"] and third["skipped"] == []
 
 
 @pytest.mark.parametrize("views, message", [

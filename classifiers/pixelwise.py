@@ -366,9 +366,66 @@ MAP_FEATURE_NAMES: tuple[str, ...] = (
     "vertices_found", "deformed_found", "deformed_found_strict", "vertex_heat_count", "deformed_heat_count",
     "deformed_heat_fraction", "deformed_peak_max", "deformed_pair_distance_rel", "deformed_pair_distance_nm",
     "deformed_to_centre_rel",
+    "pair_peak_min", "pair_midpoint_offset_rel", "pair_distance_over_widest",
+    "pair_translate_residual_1", "pair_translate_residual_2", "pair_translate_residual_3",
 )
 """Features of the maps themselves; :func:`map_features` appends the geometric features of
-:data:`classifiers.features.FEATURE_NAMES` computed on the predicted thickness map."""
+:data:`classifiers.features.FEATURE_NAMES` computed on the predicted thickness map.
+
+The ``pair_*`` features describe the two strongest deformed-vertex peaks against the cuboid
+they sit on (:func:`pair_features`)."""
+
+PAIR_PEAK_FLOOR = 0.02
+"""Deformed-channel maxima this high can stand for one of the pair: the task says how many
+corners are cut, so the two strongest peaks are the best guess even when they are faint."""
+
+
+def pair_features(vertices: np.ndarray, deformed_heat: np.ndarray, centre: np.ndarray, size: float) -> list[float]:
+    """Where the two strongest deformed peaks sit on a projected cuboid, scale-free.
+
+    ``vertices`` ``(k, ≥2)`` (column, row) every-vertex peaks; ``deformed_heat`` ``(H, W)``;
+    ``centre`` (column, row) of the particle (thickness-weighted: a cuboid's projected centre);
+    ``size`` a length in pixels. An orthographic projection of a cuboid keeps parallel
+    lines parallel and lengths along them in proportion, so the projected vertex set is
+    ``c ± a ± b ± c`` with 2-D vectors ``a, b, c``. The segment between two vertices then has,
+    among the *other* vertex pairs, 3 parallel translates of equal length when it is an edge,
+    1 when it is a face diagonal and none when it is a body diagonal, whose midpoint is the
+    centre. Returns ``[weaker peak height, |midpoint − centre| / size, pair distance / widest
+    vertex distance, the 3 smallest |(p − q) ∓ (d₁ − d₂)| / size over other pairs]``
+    (NaN where undefined).
+    """
+    from skimage.feature import peak_local_max
+
+    out = [math.nan] * 6
+    peaks = peak_local_max(deformed_heat, min_distance=PEAK_MIN_DISTANCE, threshold_abs=PAIR_PEAK_FLOOR,
+                           exclude_border=False, num_peaks=2)
+    if len(peaks) < 2 or not size > 0:
+        return out
+    pair = peaks[:, ::-1].astype(np.float64)  # (row, column) → (column, row)
+    out[0] = float(min(deformed_heat[r, c] for r, c in peaks))
+    others = np.asarray(vertices, np.float64)[:, :2].reshape(-1, 2)
+    if len(others):
+        # the every-vertex channel places corners better; the pair's own corners leave the others
+        from scipy.spatial.distance import cdist
+
+        gaps = cdist(pair, others)
+        for i in range(2):
+            j = int(gaps[i].argmin())
+            if gaps[i, j] <= MATCH_RADIUS_PX:
+                pair[i] = others[j]
+        others = others[(cdist(others, pair).min(axis=1) > MATCH_RADIUS_PX)]
+    step = pair[0] - pair[1]
+    out[1] = float(np.hypot(*(pair.mean(axis=0) - centre)) / size)
+    every = np.vstack([pair, others])
+    widest = max(float(np.max(np.hypot(*(every[:, None] - every[None]).transpose(2, 0, 1)))), 1e-9)
+    out[2] = float(np.hypot(*step) / widest)
+    if len(others) >= 2:
+        a, b = np.triu_indices(len(others), 1)
+        differences = others[a] - others[b]
+        residual = np.minimum(np.hypot(*(differences - step).T), np.hypot(*(differences + step).T)) / size
+        best = np.sort(residual)[:3]
+        out[3:3 + len(best)] = best.tolist()
+    return out
 
 
 def map_features(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray, pixel_size: float) -> np.ndarray:
@@ -399,6 +456,14 @@ def map_features(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray, pixe
            len(vertices), len(deformed), int(np.sum(deformed[:, 2] > 0.6)) if len(deformed) else 0,
            vertex_mass / unit, deformed_mass / unit, deformed_mass / vertex_mass if vertex_mass > 0 else math.nan,
            float(heat[..., 1].max()), pair / size, pair, centre / size]
+    weight = float(np.clip(thickness, 0, None).sum())
+    if weight > 0:
+        rows, cols = np.indices(thickness.shape)
+        weights = np.clip(thickness, 0, None) / weight
+        centre = np.array([(cols * weights).sum(), (rows * weights).sum()])
+        own += pair_features(vertices, heat[..., 1], centre, math.sqrt(max(inside.sum(), 1)))
+    else:
+        own += [math.nan] * 6
     peak = float(thickness.max())
     geometric = image_features(thickness / peak if peak > 0 else thickness, pixel_size)
     return np.concatenate([np.array(own, np.float64), np.asarray(geometric, np.float64)])

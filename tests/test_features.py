@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from cli_runner import run
 from conftest_classifiers import run_cli
+from test_dataset import generate_once
 
 import csv
 import json
@@ -190,10 +191,7 @@ SPEC = {
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory):
     """A tiny `stemsim generate` dataset: 30 cuboids and 30 spheres, 32² px at 0.35 nm."""
-    root = tmp_path_factory.mktemp("geometric")
-    (root / "spec.yaml").write_text(yaml.safe_dump(SPEC))
-    assert run("generate", root / "spec.yaml", "--out", root / "ds", "--jobs", "1") == 0
-    return root / "ds"
+    return generate_once(tmp_path_factory, SPEC, "geometric")[1]
 
 
 def test_geometric_classifier_trains_evaluates_and_predicts(shapes, tmp_path, capsys):

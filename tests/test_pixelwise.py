@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cli_runner import run
 from conftest_classifiers import run_cli
+from test_dataset import generate_once
 
 import json
 import math
@@ -33,10 +34,7 @@ SPEC = {
 @pytest.fixture(scope="module")
 def cubes(tmp_path_factory):
     """A tiny dataset with ground truth: 30 intact and 30 two-corner-cut cubes, 32² at 0.35 nm."""
-    root = tmp_path_factory.mktemp("maps")
-    (root / "spec.yaml").write_text(yaml.safe_dump(SPEC))
-    assert run("generate", root / "spec.yaml", "--out", root / "ds", "--jobs", "1") == 0
-    return root / "ds"
+    return generate_once(tmp_path_factory, SPEC, "maps")[1]
 
 
 def test_vertex_heatmaps_peak_at_sites_and_separate_deformed_ones():
@@ -94,6 +92,29 @@ def test_map_features_count_the_deformed_vertices_of_true_maps():
     assert features["vertex_heat_count"] == pytest.approx(4.0, rel=0.01)
     assert features["deformed_pair_distance_nm"] == pytest.approx(16 * 0.5)
     assert features["map_volume_nm3"] == pytest.approx(17 * 17 * 2.0 * 0.25)
+
+
+@pytest.mark.parametrize("pair, kind", [((0, 1), "edge"), ((0, 3), "face diagonal"), ((0, 7), "body diagonal")])
+def test_pair_features_tell_edge_face_and_body_diagonal_apart(pair, kind):
+    from scipy.spatial.distance import pdist
+    from scipy.spatial.transform import Rotation
+
+    from classifiers.pixelwise import pair_features
+
+    # a cuboid's 8 corners (index 4x + 2y + z), half-edges 16, 13, 10 px, orthographically projected
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float) * [16, 13, 10]
+    projected = Rotation.from_euler("xyz", [30, 40, 50], degrees=True).apply(corners)[:, :2] + 48
+    assert pdist(projected).min() > 10  # a view where no two corners merge
+    sites = np.zeros((1, 8, 3), np.float32)
+    sites[0, :, :2], sites[0, list(pair), 2] = projected, 1
+    heat = vertex_heatmaps(sites, (96, 96))[0]
+    peak, midpoint, spread, *residuals = pair_features(find_vertices(heat[..., 0]), heat[..., 1],
+                                                       np.array([48.0, 48.0]), 40.0)
+    assert peak > 0.9
+    near = sum(r < 0.06 for r in residuals)  # other vertex pairs that are translates of this one
+    assert near == {"edge": 3, "face diagonal": 1, "body diagonal": 0}[kind]
+    assert (midpoint < 0.02) == (kind == "body diagonal")  # only a body diagonal is halved by the centre
+    assert (spread == pytest.approx(1.0)) == (kind == "body diagonal")  # …and is the widest pair here
 
 
 def test_unet_trains_briefly_and_beats_a_constant_mask(cubes):
@@ -156,6 +177,25 @@ def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path,
     assert code == 2 and not (tmp_path / "m2").exists()
     assert err.strip() == (f"stemsim: error: --maps: {tmp_path / 'geo'} is a geometric run, which makes no maps "
                            "(only model.name two_stage does)")
+
+
+def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(tmp_path, capsys):
+    spec = {**SPEC, "name": "maps-views", "classes": {"values": [0, 2], "per_class": 10},
+            "views": {"count": 2, "mode": "random"}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert run("generate", tmp_path / "spec.yaml", "--out", tmp_path / "ds", "--jobs", "1") == 0
+    assert len(load_maps(tmp_path / "ds", "train")) == 2 * 12  # views flattened: 12 objects × 2
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(yaml.safe_dump({
+        "model": {"name": "two_stage", "min_samples_leaf": 2, "unet_epochs": 1, "unet_depth": 2},
+        "data": {"kind": "stemsim", "path": str(tmp_path / "ds")}, "seed": 1}))
+    code, _, err = run_cli(["train", exp, "--out", tmp_path / "run", "--quiet"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["maps"]["unet_images"] == 24
+    code, _, err = run_cli(["evaluate", tmp_path / "run", "--fusion", "vote"], capsys)
+    assert code == 0, err
+    report = json.loads((tmp_path / "run" / "evaluation" / "test-vote" / "metrics.json").read_text())
+    assert report["data"]["n_objects"] == 4 and report["maps"]["n_images"] == 8  # per object; maps per view
 
 
 def test_bad_inputs_get_one_line_errors(cubes, tmp_path, capsys):

@@ -220,8 +220,7 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         rows, failures = _with_earlier_rows(out, bench_info, dataset_info, order, rows, failures, log)
     commands = list(dict.fromkeys(row["command"] for row in rows + failures))
     results = {"bench": bench_info, "dataset": dataset_info, "models": rows, "skipped": failures,
-               "environment": _environment(), "command": commands[-1] if len(commands) == 1 else command,
-               "commands": commands}
+               "environment": _environment(), "command": command, "commands": commands}
     _write(results, out, folder)
     return results
 

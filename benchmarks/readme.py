@@ -22,6 +22,8 @@ LEAD = ("Classifier benches committed so far (this 2-core CPU, no GPU; the model
 def _trained(model: dict) -> str:
     if model["model"] == "geometric":
         return "no deep learning"
+    if model["model"] == "two_stage":
+        return "U-Net maps from the ground truth + features"
     return "from scratch" if model["weights"].startswith("none") else model["weights"]
 
 
@@ -53,6 +55,25 @@ def _views_table(results: dict) -> list[str]:
     return lines
 
 
+def maps_line(model: dict) -> str:
+    """One sentence of a two-stage model's pixel-wise scores (test split)."""
+    maps = model["maps"]
+    v = maps["vertices"]
+
+    def pr(kind):
+        return f"{v[kind]['precision']:.2f} / {v[kind]['recall']:.2f}"
+
+    return (f"Pixel-wise maps of {model['name']} ({maps['n_images']} test images; targets IoU ≥ 0.95, errors ≤ 5 %, "
+            f"vertices ≥ 0.9): mask IoU {maps['mask_iou']['mean']:.3f}, thickness error "
+            f"{100 * maps['thickness_relative_error']['mean']:.1f} %, volume error "
+            f"{100 * maps['volume_relative_error']['mean']:.1f} %, vertex precision / recall {pr('all')}, "
+            f"deformed vertices {pr('deformed')}.")
+
+
+def _maps_lines(results: dict) -> list[str]:
+    return [item for m in results["models"] if "mask_iou" in m.get("maps", {}) for item in ("", maps_line(m))]
+
+
 def section(name: str) -> str:
     results = json.loads((ROOT / "benchmarks" / "results" / name / "results.json").read_text())
     bench = results["bench"]
@@ -77,6 +98,7 @@ def section(name: str) -> str:
         lines.append(f"| constant predictor | {100 * base['accuracy']:.1f} % | "
                      f"{100 * base['balanced_accuracy']:.1f} % | 0.500 |")
     lines += _views_table(results)
+    lines += _maps_lines(results)
     prior = bench.get("prior")
     if prior:
         lines += ["", f"Prior work: {prior['note']}: {100 * prior['value']:.1f} % "

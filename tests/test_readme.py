@@ -48,6 +48,8 @@ def test_benchmark_numbers_are_the_committed_ones():
 def test_bench_numbers_in_the_readme_are_the_committed_ones():
     import json
 
+    from benchmarks.readme import maps_line
+
     shown = re.search(r"<!-- bench-results -->(.*)<!-- /bench-results -->", README, re.S).group(1)
     for path in sorted((ROOT / "benchmarks" / "results").glob("*/results.json")):
         if path.parent.name == "simulator":
@@ -63,3 +65,5 @@ def test_bench_numbers_in_the_readme_are_the_committed_ones():
             row = next(line for line in section.splitlines() if line.startswith(f"| {model['name']} "))
             assert f"| {100 * headline:.1f} % |" in row
             assert f"| {metrics['roc_auc_macro']:.3f} |" in row
+            if "mask_iou" in model.get("maps", {}):
+                assert maps_line(model) in section

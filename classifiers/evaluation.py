@@ -120,7 +120,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         "inference": {**inference, **environment()},
     }
     if run.two_stage:
-        report["maps"] = _map_scores(predictor, data_cfg, split)
+        report["maps"] = _map_scores(predictor, data_cfg, split, views)
     if run.group_size:
         report["family"] = {"group_size": run.group_size, "decision": "majority vote of each category's members"}
     target = target if target is not None else run.path / "evaluation" / name
@@ -133,10 +133,12 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     return report
 
 
-def _map_scores(predictor: Predictor, data_cfg: dict[str, Any], split: str) -> dict[str, Any]:
+def _map_scores(predictor: Predictor, data_cfg: dict[str, Any], split: str, views: int | None) -> dict[str, Any]:
     """A two-stage run's maps scored against the dataset's ground truth, or why they are not."""
     if data_cfg["kind"] != "stemsim" or split == "all":
         return {"skipped": "maps are scored on one split of a stemsim dataset with ground truth"}
+    if views is not None:
+        return {"skipped": "maps are scored per view, on the evaluation of all views (without --views)"}
     from classifiers.two_stage import evaluate_maps
 
     try:

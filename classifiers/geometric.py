@@ -67,7 +67,7 @@ import numpy as np
 from classifiers.data import Dataset
 from classifiers.features import FEATURE_NAMES, image_features
 from classifiers.preprocessing import Preprocessing
-from stemsim.errors import InputError
+from stemsim.errors import InputError, reason
 
 MODEL_FILE = "model.joblib"
 FORMAT = 1
@@ -206,8 +206,7 @@ class GeometricModel:
             assert isinstance(data, dict) and data.get("format") == FORMAT
             estimator, classes = data["estimator"], data["classes"]
         except Exception as error:
-            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-            raise InputError(f"{path}: cannot load the model ({reason})") from None
+            raise InputError(f"{path}: cannot load the model ({reason(error)})") from None
         if list(data.get("feature_names", [])) != list(cls.feature_names):
             raise InputError(f"{path}: trained on other features than this version computes "
                              "(the feature names changed); train the run again")

@@ -59,9 +59,11 @@ def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: 
         for i, row in enumerate(good):
             _fill(row, run, probs[i], decisions[i])
     elif images:
-        if maps_dir is not None:
-            _write_all_maps(predictor, Path(maps_dir), good, images)
-        outputs = predictor.outputs(images)
+        if maps_dir is not None:  # the maps that the classifier reads, written as they are
+            outputs, maps = predictor.model.predict_with_maps(images)
+            _write_all_maps(Path(maps_dir), good, maps)
+        else:
+            outputs = predictor.outputs(images)
         probs, decisions = run.decide(outputs)
         for i, row in enumerate(good):
             _fill(row, run, probs[i], decisions[i])
@@ -73,17 +75,17 @@ def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: 
     return rows
 
 
-def _write_all_maps(predictor: Predictor, folder: Path, rows: list[dict[str, Any]], images: list) -> None:
+def _write_all_maps(folder: Path, rows: list[dict[str, Any]], maps: list[dict[str, Any]]) -> None:
     from classifiers.pixelwise import write_maps
 
     taken: set[str] = set()
-    for row, image in zip(rows, images):
+    for row, image_maps in zip(rows, maps):
         stem, k = Path(row["file"]).stem, 1
         while stem in taken:  # two files of one name from different folders
             k += 1
             stem = f"{Path(row['file']).stem}_{k}"
         taken.add(stem)
-        write_maps(folder, stem, predictor.model.maps([image]), 0)
+        write_maps(folder, stem, image_maps, 0)
         row["maps"] = str(folder / stem)
 
 

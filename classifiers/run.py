@@ -27,13 +27,25 @@ import numpy as np
 import yaml
 
 from classifiers.preprocessing import Preprocessing
-from stemsim.errors import InputError
+from stemsim.errors import InputError, reason
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
 HISTORY_FILE = "history.json"
 HISTORY_CSV = "history.csv"
+
+
+def load_keras_model(path: Path, what: str = "model file"):
+    """An uncompiled Keras model from ``path``; InputError (one line) if missing or unreadable."""
+    if not path.is_file():
+        raise InputError(f"{path}: {what} is missing")
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:
+        raise InputError(f"{path}: cannot load the model ({reason(error)})") from None
 
 
 @dataclass
@@ -98,17 +110,9 @@ class Run:
             from classifiers.geometric import GeometricModel
 
             return GeometricModel.load(path)
-        if not path.is_file():
-            raise InputError(f"{path}: model file is missing")
-        import keras
-
         import classifiers.models.multiview  # noqa: F401  (registers the multiview layers for loading)
 
-        try:
-            return keras.saving.load_model(path, compile=False)
-        except Exception as error:
-            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-            raise InputError(f"{path}: cannot load the model ({reason})") from None
+        return load_keras_model(path)
 
     def decide(self, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """See :func:`decide`."""

@@ -37,8 +37,7 @@ from classifiers.geometric import MODEL_FILE, GeometricModel, calibration, finit
 from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, map_features, map_metrics, predict_maps,
                                    train_unet)
 from classifiers.preprocessing import Preprocessing
-from classifiers.run import write_json
-from stemsim.errors import InputError
+from classifiers.run import load_keras_model, write_json
 
 UNET_FILE = "unet.keras"
 UNET_HISTORY = "unet_history.json"
@@ -71,14 +70,27 @@ class TwoStageModel(GeometricModel):
     def features(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Prepared images → ``(N, len(feature_names))`` features of their predicted maps (one
         forward pass per image size)."""
+        return self.maps_and_features(images)[1]
+
+    def predict_with_maps(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+        """Prepared images → ``(probabilities (N, C), maps)`` from one U-Net pass; ``maps[i]`` is
+        image ``i``'s :func:`predict_maps` output (arrays of length 1)."""
+        maps, features = self.maps_and_features(images)
+        return self.probabilities(features), maps
+
+    def maps_and_features(self, images: Sequence[np.ndarray]) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+        """Each image's maps (arrays of length 1) and the ``(N, len(feature_names))`` features,
+        images of one size in one forward pass."""
+        maps: list[dict[str, np.ndarray] | None] = [None] * len(images)
         rows: list[np.ndarray | None] = [None] * len(images)
         by_shape: dict[tuple, list[int]] = {}
         for i, image in enumerate(images):
             by_shape.setdefault(np.shape(image)[:2], []).append(i)
         for index in by_shape.values():
-            for i, row in zip(index, self.features_of_maps(self.maps([images[i] for i in index]))):
-                rows[i] = row
-        return finite_rows(rows, len(self.feature_names))
+            group = self.maps([images[i] for i in index])
+            for k, (i, row) in enumerate(zip(index, self.features_of_maps(group))):
+                rows[i], maps[i] = row, {key: value[k:k + 1] for key, value in group.items()}
+        return maps, finite_rows(rows, len(self.feature_names))
 
     def features_of_maps(self, maps: dict[str, np.ndarray]) -> list[np.ndarray]:
         pixel = self.pixel_size_nm or 1.0
@@ -98,16 +110,7 @@ class TwoStageModel(GeometricModel):
         """``model.joblib`` + ``unet.keras`` beside it; InputError (one line) if either is missing
         or unreadable."""
         model = super().load(path)
-        unet_path = Path(path).parent / UNET_FILE
-        if not unet_path.is_file():
-            raise InputError(f"{unet_path}: stage-1 network file is missing")
-        import keras
-
-        try:
-            model.unet = keras.saving.load_model(unet_path, compile=False)
-        except Exception as error:
-            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-            raise InputError(f"{unet_path}: cannot load the model ({reason})") from None
+        model.unet = load_keras_model(Path(path).parent / UNET_FILE, "stage-1 network file")
         return model
 
 

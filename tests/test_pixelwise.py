@@ -160,6 +160,7 @@ def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path,
     code, text, err = run_cli(["predict", out, tmp_path / "cube.png", "--maps", tmp_path / "maps"], capsys)
     assert code == 0, err
     assert text.splitlines()[0] == "file,label,p_0,p_2,error"
+    assert run_cli(["predict", out, tmp_path / "cube.png"], capsys)[1] == text  # the maps change no answer
     names = sorted(p.name for p in (tmp_path / "maps").iterdir())
     assert names == ["cube.mask.png", "cube.thickness.tif", "cube.vertices.json", "cube.vertices.png"]
     thickness = np.asarray(Image.open(tmp_path / "maps" / "cube.thickness.tif"))
@@ -196,6 +197,11 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     assert code == 0, err
     report = json.loads((tmp_path / "run" / "evaluation" / "test-vote" / "metrics.json").read_text())
     assert report["data"]["n_objects"] == 4 and report["maps"]["n_images"] == 8  # per object; maps per view
+    # the first K views of each object: the classes are scored again, the per-view maps are not
+    code, _, err = run_cli(["evaluate", tmp_path / "run", "--views", "1"], capsys)
+    assert code == 0, err
+    subset = json.loads((tmp_path / "run" / "evaluation" / "test-views1" / "metrics.json").read_text())
+    assert subset["maps"] == {"skipped": "maps are scored per view, on the evaluation of all views (without --views)"}
 
 
 def test_bad_inputs_get_one_line_errors(cubes, tmp_path, capsys):

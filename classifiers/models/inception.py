@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 
 from classifiers.models.common import image_input, output_layer
-from stemsim.errors import InputError
+from stemsim.errors import InputError, reason
 
 INCEPTION_V3_NOTOP = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 WEIGHTS_HELP = (f"download {INCEPTION_V3_NOTOP} from https://storage.googleapis.com/tensorflow/"
@@ -38,8 +38,7 @@ def inception_v3_base(input_shape=(299, 299, 3), weights="imagenet") -> keras.Mo
     except InputError:
         raise
     except Exception as error:
-        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-        raise InputError(f"model.weights: cannot load Inception-v3 weights {weights!r} ({reason}); "
+        raise InputError(f"model.weights: cannot load Inception-v3 weights {weights!r} ({reason(error)}); "
                          f"{WEIGHTS_HELP}") from None
 
 

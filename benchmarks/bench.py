@@ -9,11 +9,12 @@ A bench file (``configs/benchmarks/*.yaml``)::
     # dataset: {data: {kind: stm, path: ../../../shared/data/stm_si100, ...}}   # or an experiment data section
     seed: 1
     prior: {metric: accuracy, value: 0.944, note: "Inception-v3, last layer only, 1000/class"}
-    target: {metric: accuracy, value: 0.99}
+    target: {metric: accuracy, value: 0.99}   # multi-view: {..., views: 4} reads the curve at 4 views
     models:                                # classifier experiments without `data` and `seed`
       - {name: vgg-like-64, experiment: {model: {name: vgg_like}, preprocess: {input_size: 64}}}
     full: {models: [...]}                  # with --full: replaces `models` (GPU-sized runs)
-    views: {counts: [1, 2, 4, 8], fusion: [mean, vote]}   # multi-view data: accuracy vs number of views
+    views: {counts: [1, 2, 4, 8], fusion: [mean, vote, features]}   # multi-view data: accuracy vs views
+                                           # (features: two_stage runs only; other models skip it)
 
 Output: ``DIR/report.md``, ``results.json``, ``results.csv``, ``samples.png``,
 ``confusion/<model>.png``, ``curves/<model>.png``, ``runs/<model>/`` (the run directories),
@@ -37,11 +38,13 @@ from typing import Any
 
 import numpy as np
 
+from classifiers.views import FUSIONS
 from stemsim.errors import InputError
 from stemsim.yamlio import merge
 
 BENCH_KEYS = ("name", "title", "dataset", "seed", "prior", "target", "models", "full", "views")
-FUSIONS = ("mean", "vote")
+
+
 def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
     """Read and check a bench file; relative paths are taken from the file's folder."""
     from stemsim.yamlio import read_yaml
@@ -84,6 +87,9 @@ def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
     bench["models"] = models
     if "views" in bench:
         bench["views"] = _views_section(bench["views"])
+    views_target = (bench.get("target") or {}).get("views") if isinstance(bench.get("target"), dict) else None
+    if views_target is not None and views_target not in bench.get("views", {}).get("counts", []):
+        raise InputError(f"target.views: {views_target!r} is not one of the bench's views.counts")
     bench.setdefault("title", bench["name"])
     bench.setdefault("seed", 0)
     bench["mode"] = "full" if full else "default"
@@ -91,9 +97,9 @@ def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
 
 
 def _views_section(views) -> dict:
-    """``views: {counts: [1, 2, 4, 8], fusion: [mean, vote]}`` checked (fusion optional)."""
+    """``views: {counts: [1, 2, 4, 8], fusion: [mean, vote, features]}`` checked (fusion optional)."""
     if not isinstance(views, dict) or set(views) - {"counts", "fusion"} or "counts" not in views:
-        raise InputError("views: expected {counts: [K, ...], fusion: [mean, vote]}")
+        raise InputError("views: expected {counts: [K, ...], fusion: [mean, vote, features]}")
     counts = views["counts"]
     if (not isinstance(counts, list) or not counts
             or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in counts)):
@@ -162,8 +168,11 @@ def _accuracy_by_views(run_dir: Path, report: dict, views: dict) -> list[dict]:
     """Test accuracy with the first K views of every object: one curve per fusion rule for a
     single-view model (late fusion), one for a multiview CNN (it pools its views itself)."""
     from classifiers.evaluation import evaluate
+    from classifiers.run import open_run
 
     fusions = [None] if report["model"] == "multiview" else views["fusion"]
+    if not open_run(run_dir).pools_view_features:  # features fusion: two-stage runs of multi-view data only
+        fusions = [f for f in fusions if f != "features"]
     curves = []
     for fusion in fusions:
         points = []
@@ -366,14 +375,12 @@ def markdown(results: dict) -> str:
                      "| – | – | – | – | – | – |")
     for skipped in results["skipped"]:
         lines.append(f"| {skipped['name']} (not run) | – | – | – | – | – | – | – | – |")
-    target = bench.get("target")
-    if target and results["models"]:
-        best = max(results["models"], key=lambda r: _value(r["metrics"], target["metric"]) or 0)
-        reached = (_value(best["metrics"], target["metric"]) or 0) >= target["value"]
-        percent = "auc" not in target["metric"]
-        lines += ["", f"Target: {target['metric']} ≥ {_fmt(target['value'], percent)}: "
-                  f"{'reached' if reached else 'NOT reached'} (best: {best['name']}, "
-                  f"{_fmt(_value(best['metrics'], target['metric']), percent)})."]
+    outcome = target_outcome(results)
+    if outcome:
+        percent = "auc" not in outcome["metric"]
+        lines += ["", f"Target: {outcome['metric']} ≥ {_fmt(outcome['target'], percent)}{outcome['where']}: "
+                  f"{'reached' if outcome['reached'] else 'NOT reached'} (best: {outcome['best']}, "
+                  f"{_fmt(outcome['achieved'], percent)})."]
     if results["skipped"]:
         lines += ["", "Not run:"] + [f"- {s['name']}: {s['reason']}" for s in results["skipped"]]
     if multilabel:
@@ -518,7 +525,9 @@ def _views_lines(results: dict) -> list[str]:
     counts = results["bench"]["views"]["counts"]
     lines = ["", "## Accuracy against the number of views (test objects)", "",
              "The first K views of every test object; a single-view model's per-view probabilities are "
-             "fused (mean, or majority vote), a multiview CNN pools its views itself.", "",
+             "fused (mean, or majority vote), a two-stage model can also pool its per-view map features "
+             "(features: mean/min/max over the views, then a classifier trained on view subsets), "
+             "a multiview CNN pools its views itself.", "",
              "| model | fusion | " + " | ".join(f"{k} view{'s' * (k > 1)}" for k in counts) + " | never falls |",
              "|---|---|" + "---|" * len(counts) + "---|"]
     for row in rows:
@@ -558,6 +567,30 @@ def _predicts(baseline: dict) -> str:
     if isinstance(predicts, dict):
         return "majority per category"
     return f"always {predicts}"
+
+
+def target_outcome(results: dict) -> dict[str, Any] | None:
+    """The bench's ``target`` against its best model: ``{metric, target, where, best, achieved,
+    reached}``. A target with ``views: K`` is read from the accuracy-against-views curves at K
+    views (the best fusion of each model), not from the evaluation of all views."""
+    target = results["bench"].get("target")
+    if not target or not results["models"]:
+        return None
+    metric, k = target["metric"], target.get("views")
+    if k is None:
+        scored = [(r["name"], _value(r["metrics"], metric)) for r in results["models"]]
+        where = ""
+    else:
+        scored = [(f"{r['name']} ({curve['fusion']})", point.get(metric))
+                  for r in results["models"] for curve in r.get("by_views", [])
+                  for point in curve["points"] if point["views"] == k]
+        where = f" with {k} view{'s' * (k > 1)}"
+    scored = [(name, value) for name, value in scored if value is not None]
+    if not scored:
+        return None
+    best, achieved = max(scored, key=lambda item: item[1])
+    return {"metric": metric, "target": target["value"], "where": where, "best": best, "achieved": achieved,
+            "reached": achieved >= target["value"]}
 
 
 def _value(metrics: dict, name: str):

@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+from benchmarks.bench import target_outcome
+
 ROOT = Path(__file__).resolve().parents[1]
 LEAD = ("Classifier benches committed so far (this 2-core CPU, no GPU; the models each command ran — pretrained "
         "models that need downloads are listed as not run in the reports). Each says whether its target is reached; "
@@ -28,16 +30,14 @@ def _trained(model: dict) -> str:
 
 
 def _target_line(results: dict) -> str:
-    target = results["bench"].get("target")
-    if not target or not results["models"]:
+    outcome = target_outcome(results)
+    if not outcome:
         return ""
-    metric = target["metric"]
-    key = "roc_auc_macro" if "auc" in metric else metric
-    best = max(results["models"], key=lambda m: m["metrics"].get(key) or 0)
-    value = best["metrics"].get(key) or 0
+    metric = outcome["metric"]
     shown = (lambda v: f"{v:.3f}") if "auc" in metric else (lambda v: f"{100 * v:.1f} %")
-    return (f"Target {metric.replace('_', ' ')} ≥ {shown(target['value'])}: "
-            f"{'reached' if value >= target['value'] else 'not reached'} (best {best['name']}, {shown(value)}).")
+    return (f"Target {metric.replace('_', ' ')} ≥ {shown(outcome['target'])}{outcome['where']}: "
+            f"{'reached' if outcome['reached'] else 'not reached'} "
+            f"(best {outcome['best']}, {shown(outcome['achieved'])}).")
 
 
 def _views_table(results: dict) -> list[str]:

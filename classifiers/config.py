@@ -111,9 +111,10 @@ TRAINING = {
 }
 
 EVALUATION = {
-    "fusion": Key("mean", choice("mean", "vote"),
+    "fusion": Key("mean", choice("mean", "vote", "features"),
                   "multi-view data, single-view model: combine an object's per-view probabilities by their "
                   "mean, or by a majority vote of the per-view decisions (ties: highest mean probability); "
+                  "features (two_stage only): a classifier of the view-pooled map features decides; "
                   "a multiview model pools its views itself and ignores this"),
 }
 

@@ -149,12 +149,15 @@ class GeometricModel:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Features → ``(N, C)`` float32 over ``classes`` (0 for a class absent from training)."""
+        return self._probabilities_of(self.estimator, features)
+
+    def _probabilities_of(self, estimator, features: np.ndarray) -> np.ndarray:
         from threadpoolctl import threadpool_limits
 
         out = np.zeros((len(features), len(self.classes)), np.float32)
         if len(features):
             with threadpool_limits(1):
-                out[:, self.estimator.classes_] = self.estimator.predict_proba(features)
+                out[:, estimator.classes_] = estimator.predict_proba(features)
         return out
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -262,26 +265,39 @@ def train_geometric(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     return fit_feature_model(model, cfg, dataset, tmp, weights, verbose, source)
 
 
-def fit_feature_model(model: GeometricModel, cfg: dict[str, Any], dataset: Dataset, tmp: Path,
-                      weights: np.ndarray | None, verbose: int, calibration_source: str) -> dict[str, Any]:
-    """Compute ``model``'s features of the train and validation splits, fit its estimator, save
-    it to ``tmp / model.joblib``; returns what :func:`classifiers.training.train` records."""
-    estimator = model.estimator
-    tr, va = dataset.split("train"), dataset.split("val")
+def train_val_features(model: GeometricModel, dataset: Dataset) -> tuple[np.ndarray, np.ndarray, float]:
+    """``model``'s features of the train and validation splits, and the seconds they took."""
     started = time.time()
-    x_train, x_val = model.features(tr.images), model.features(va.images)
-    feature_seconds = time.time() - started
-    y_train, y_val = tr.targets.argmax(axis=1), va.targets.argmax(axis=1)
-    # a feature missing in every training image (no second corner found, anywhere) cannot be
-    # binned by scikit-learn; as a constant it is simply never split on
-    x_train[:, np.isnan(x_train).all(axis=0)] = 0.0
+    x_train, x_val = model.features(dataset.split("train").images), model.features(dataset.split("val").images)
+    return x_train, x_val, time.time() - started
+
+
+def fit_estimator(estimator, classifier: str, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
+                  jobs: int) -> None:
+    """Fit a :func:`geometric` estimator on features ``x`` (modified: a feature missing in every
+    row, e.g. no second corner found anywhere, cannot be binned by scikit-learn; as a constant 0
+    it is simply never split on)."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(model.jobs):
-        if model.classifier == "gbm":
-            estimator.fit(x_train, y_train, sample_weight=weights)
+    x[:, np.isnan(x).all(axis=0)] = 0.0
+    with threadpool_limits(jobs):
+        if classifier == "gbm":
+            estimator.fit(x, y, sample_weight=weights)
         else:
-            estimator.fit(x_train, y_train, logisticregression__sample_weight=weights)
+            estimator.fit(x, y, logisticregression__sample_weight=weights)
+
+
+def fit_feature_model(model: GeometricModel, cfg: dict[str, Any], dataset: Dataset, tmp: Path,
+                      weights: np.ndarray | None, verbose: int, calibration_source: str,
+                      features: tuple[np.ndarray, np.ndarray, float] | None = None) -> dict[str, Any]:
+    """Fit ``model``'s estimator on its features of the train split (``features``: those of
+    :func:`train_val_features`, computed here when None), save it to ``tmp / model.joblib``;
+    returns what :func:`classifiers.training.train` records."""
+    estimator = model.estimator
+    tr, va = dataset.split("train"), dataset.split("val")
+    x_train, x_val, feature_seconds = features if features is not None else train_val_features(model, dataset)
+    y_train, y_val = tr.targets.argmax(axis=1), va.targets.argmax(axis=1)
+    fit_estimator(estimator, model.classifier, x_train, y_train, weights, model.jobs)
     history = [_curve_row(k + 1, p_train, y_train, p_val, y_val) for k, (p_train, p_val) in
                enumerate(zip(model.staged_probabilities(x_train), model.staged_probabilities(x_val)))]
     if verbose:

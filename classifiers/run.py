@@ -89,6 +89,12 @@ class Run:
         return self.config["model"]["name"] == "two_stage"
 
     @property
+    def pools_view_features(self) -> bool:
+        """A ``two_stage`` run trained on multi-view data: it can fuse views by their pooled
+        map features (``--fusion features``, :mod:`classifiers.views`)."""
+        return self.two_stage and bool(self.info.get("view_features"))
+
+    @property
     def model_path(self) -> Path:
         """The saved model: ``model.keras``, or ``model.joblib`` for a geometric run."""
         return self.path / self.info.get("model_file", MODEL_FILE)

@@ -14,9 +14,13 @@ of the train split; null: all), ``unet_val_images`` (300). Stage 2 learns from e
 training image's *predicted* maps, as it will see them at test time.
 
 What is stored: ``model.joblib`` (stage 2, as for ``geometric``), ``unet.keras`` (stage 1),
-``unet_history.json``; ``run.json`` ``maps.val`` scores stage 1 on the validation images
-(:func:`classifiers.pixelwise.map_metrics`). ``stemsim evaluate`` scores the maps on the
-evaluated split too (``metrics.json`` ``maps``), and ``stemsim predict --maps DIR`` writes them.
+``unet_history.json``; on multi-view data also ``views_model.joblib``, a second stage-2
+classifier on view-pooled features (``--fusion features``, :mod:`classifiers.views`: it
+learns from the pooled features of view subsets of every training object; ``run.json``
+``view_features`` scores it on the validation objects). ``run.json`` ``maps.val`` scores
+stage 1 on the validation images (:func:`classifiers.pixelwise.map_metrics`). ``stemsim
+evaluate`` scores the maps on the evaluated split too (``metrics.json`` ``maps``), and
+``stemsim predict --maps DIR`` writes them.
 
 Images are resampled to the training images' width before stage 1 when they differ, so that
 a pixel is the training pixel size (the model takes any image to span the training field of
@@ -33,14 +37,18 @@ import numpy as np
 
 from classifiers.data import Dataset
 from classifiers.features import FEATURE_NAMES
-from classifiers.geometric import MODEL_FILE, GeometricModel, calibration, finite_rows, fit_feature_model, gray
+from classifiers.geometric import (FORMAT, MODEL_FILE, GeometricModel, calibration, finite_rows, fit_estimator,
+                                   fit_feature_model, gray, train_val_features)
 from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, map_features, map_metrics, predict_maps,
                                    train_unet)
 from classifiers.preprocessing import Preprocessing
 from classifiers.run import load_keras_model, write_json
+from classifiers.views import pool_view_features, pooled_feature_names, view_subsets
+from stemsim.errors import InputError, reason
 
 UNET_FILE = "unet.keras"
 UNET_HISTORY = "unet_history.json"
+VIEWS_MODEL_FILE = "views_model.joblib"
 
 
 class TwoStageModel(GeometricModel):
@@ -49,9 +57,10 @@ class TwoStageModel(GeometricModel):
     feature_names = tuple(MAP_FEATURE_NAMES) + tuple(f"thickness_map_{name}" for name in FEATURE_NAMES)
 
     def __init__(self, estimator, classes: Sequence[str], pixel_size_nm: float | None, reference_width: float,
-                 classifier: str = "gbm", jobs: int = 1, unet=None):
+                 classifier: str = "gbm", jobs: int = 1, unet=None, views_estimator=None):
         super().__init__(estimator, classes, pixel_size_nm, reference_width, classifier, jobs)
         self.unet = unet
+        self.views_estimator = views_estimator  # on view-pooled features; None: single-view training data
 
     def maps(self, images: Sequence[np.ndarray], batch_size: int = 32) -> dict[str, np.ndarray]:
         """Prepared images of one size (resampled to the training width first) →
@@ -101,16 +110,44 @@ class TwoStageModel(GeometricModel):
             return Parallel(n_jobs=self.jobs)(delayed(map_features)(*item) for item in items)
         return [map_features(*item) for item in items]
 
+    def pooled_probabilities(self, objects: Sequence[np.ndarray]) -> np.ndarray:
+        """Prepared objects ``(V, h, w, c)`` (any V each) → ``(N, C)`` probabilities of the
+        view-pooling classifier (:func:`classifiers.views.pool_view_features`)."""
+        if self.views_estimator is None:
+            raise InputError("--fusion features: this two_stage run was trained on single-view data; "
+                             "it has no view-pooling classifier")
+        per_view = self.features([view for obj in objects for view in obj])
+        bounds = np.cumsum([0] + [len(obj) for obj in objects])
+        pooled = np.array([pool_view_features(per_view[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+        return self._probabilities_of(self.views_estimator, pooled)
+
     def save(self, path: Path) -> None:
         super().save(path)
         self.unet.save(Path(path).parent / UNET_FILE)
+        if self.views_estimator is not None:
+            import joblib
+
+            joblib.dump({"format": FORMAT, "estimator": self.views_estimator,
+                         "feature_names": pooled_feature_names(self.feature_names)},
+                        Path(path).parent / VIEWS_MODEL_FILE, compress=3)
 
     @classmethod
     def load(cls, path: Path) -> "TwoStageModel":
-        """``model.joblib`` + ``unet.keras`` beside it; InputError (one line) if either is missing
-        or unreadable."""
+        """``model.joblib`` + ``unet.keras`` (+ ``views_model.joblib`` when there is one) beside
+        it; InputError (one line) if one is missing or unreadable."""
         model = super().load(path)
         model.unet = load_keras_model(Path(path).parent / UNET_FILE, "stage-1 network file")
+        views_file = Path(path).parent / VIEWS_MODEL_FILE
+        if views_file.is_file():
+            import joblib
+
+            try:
+                data = joblib.load(views_file)
+                assert isinstance(data, dict) and data.get("format") == FORMAT
+                assert list(data["feature_names"]) == pooled_feature_names(cls.feature_names)
+                model.views_estimator = data["estimator"]
+            except Exception as error:
+                raise InputError(f"{views_file}: cannot load the view-pooling classifier ({reason(error)})") from None
         return model
 
 
@@ -134,7 +171,11 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     pixel, reference, source = calibration(cfg, dataset)
     estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", m, seed=cfg["seed"])
     model = TwoStageModel(estimator, dataset.classes, pixel, reference, m["classifier"], m["jobs"], unet)
-    result = fit_feature_model(model, cfg, dataset, tmp, weights, verbose, source)
+    features = train_val_features(model, dataset)
+    views = int(dataset.info.get("views", 1))
+    if views > 1:  # fit before the per-view fit sets the all-missing feature columns to 0
+        view_scores = fit_views_model(model, cfg, dataset, features[0], features[1], views, weights)
+    result = fit_feature_model(model, cfg, dataset, tmp, weights, verbose, source, features)
     write_json(tmp / UNET_HISTORY, unet_history)
     result.update(
         pipeline="two_stage",
@@ -144,7 +185,44 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
         maps={"val": val_scores, "unet_images": len(train_maps), "unet_seconds": round(unet_seconds, 1),
               "unet_epochs_run": len(unet_history), "files": [UNET_FILE, UNET_HISTORY]},
     )
+    if views > 1:
+        result["view_features"] = view_scores
     return result
+
+
+def fit_views_model(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset, x_train: np.ndarray,
+                    x_val: np.ndarray, views: int, weights: np.ndarray | None) -> dict[str, Any]:
+    """Fit ``model.views_estimator`` on the view-pooled features of every training object's
+    :func:`~classifiers.views.view_subsets` (per-view features ``x_train`` of the single-view
+    form of a ``views``-view dataset: each object's views in a row). Returns what ``run.json``
+    ``view_features`` records: the rows learnt from, and validation accuracy with the first
+    K views of every object."""
+    from classifiers.models import build_model
+
+    rng = np.random.default_rng(np.random.SeedSequence([cfg["seed"], views]))
+    tr, va = dataset.split("train"), dataset.split("val")
+    per_object = x_train.reshape(-1, views, x_train.shape[1])
+    labels = tr.targets.argmax(axis=1)[::views]
+    rows, targets, row_weights = [], [], []
+    for i, features in enumerate(per_object):
+        for index in view_subsets(views, rng):
+            rows.append(pool_view_features(features[index]))
+            targets.append(labels[i])
+            row_weights.append(1.0 if weights is None else weights[i * views])
+    estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", cfg["model"],
+                            seed=cfg["seed"])
+    x = np.array(rows)
+    fit_estimator(estimator, model.classifier, x, np.array(targets), None if weights is None else np.array(row_weights),
+                  model.jobs)
+    model.views_estimator = estimator
+    val_objects = x_val.reshape(-1, views, x_val.shape[1])
+    val_labels = va.targets.argmax(axis=1)[::views]
+    accuracy = {}
+    for k in sorted({1, 2, views // 2, views} - {0}):
+        pooled = np.array([pool_view_features(features[:k]) for features in val_objects])
+        accuracy[str(k)] = round(float(np.mean(model._probabilities_of(estimator, pooled).argmax(1) == val_labels)), 4)
+    return {"file": VIEWS_MODEL_FILE, "rows": len(rows), "subsets": "first K and a random K of the views, K = 1…V",
+            "features": x.shape[1], "val_accuracy_by_first_views": accuracy}
 
 
 def evaluate_maps(model: TwoStageModel, root: str | Path, split: str, limit: int | None = None) -> dict[str, Any]:
@@ -154,4 +232,5 @@ def evaluate_maps(model: TwoStageModel, root: str | Path, split: str, limit: int
     return map_metrics(model.maps(list(data.images)), data)
 
 
-__all__ = ["TwoStageModel", "train_two_stage", "evaluate_maps", "MODEL_FILE", "UNET_FILE"]
+__all__ = ["TwoStageModel", "train_two_stage", "fit_views_model", "evaluate_maps", "MODEL_FILE", "UNET_FILE",
+           "VIEWS_MODEL_FILE"]

@@ -23,9 +23,16 @@ Two ways to use the views, chosen by the architecture:
     of the views say so, an even split going to the mean probability > 0.5). The reported
     probabilities are the mean probabilities.
 
+  - ``features`` (``two_stage`` runs trained on multi-view data): the per-view map features
+    are pooled over the views (:func:`pool_view_features`: mean, min and max of each
+    feature, and the view count) and a second classifier, trained on pooled features of
+    view subsets of every training object (:func:`view_subsets`), decides. A corner that
+    one view hides can show in another; a count or a pair of corners is better read from
+    the features of all views together than from per-view answers, each unsure in its own way.
+
   Chosen by the experiment key ``evaluation.fusion`` (stored in the run's config.yaml), or
-  per call: ``stemsim evaluate RUN --fusion mean|vote``, ``stemsim predict RUN --object DIR
-  --fusion vote``, ``evaluate(..., fusion=)``. The multiview CNN pools its views itself, so
+  per call: ``stemsim evaluate RUN --fusion mean|vote|features``, ``stemsim predict RUN
+  --object DIR --fusion vote``, ``evaluate(..., fusion=)``. The multiview CNN pools its views itself, so
   asking it for a fusion is an error.
 
 ``stemsim evaluate RUN --views K`` / ``evaluate(..., views=K)`` uses only the first K views of
@@ -43,7 +50,9 @@ import numpy as np
 from classifiers.run import decide
 from stemsim.errors import InputError
 
-FUSIONS = ("mean", "vote")
+FUSIONS = ("mean", "vote", "features")
+OUTPUT_FUSIONS = ("mean", "vote")  # the fusions of per-view outputs (any single-view model)
+POOLED_STATISTICS = ("mean", "min", "max")
 
 
 def fuse_views(outputs: np.ndarray, fusion: str = "mean", multilabel: bool = False,
@@ -56,8 +65,8 @@ def fuse_views(outputs: np.ndarray, fusion: str = "mean", multilabel: bool = Fal
     outputs = np.asarray(outputs, np.float32)
     if outputs.ndim != 3:
         raise ValueError(f"per-view outputs must be (objects, views, outputs), got shape {outputs.shape}")
-    if fusion not in FUSIONS:
-        raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+    if fusion not in OUTPUT_FUSIONS:
+        raise ValueError(f"fusion must be one of {OUTPUT_FUSIONS}, got {fusion!r}")
     n, v = outputs.shape[:2]
     if fusion == "mean":
         return decide(outputs.mean(axis=1), multilabel, group_size)
@@ -70,6 +79,36 @@ def fuse_views(outputs: np.ndarray, fusion: str = "mean", multilabel: bool = Fal
     np.add.at(votes, (np.repeat(np.arange(n), v), decisions), 1.0)
     # votes are integers and 0.5 · mean < 1: this ranks by votes, then by mean probability
     return mean, np.argmax(votes + 0.5 * mean, axis=1)
+
+
+def pool_view_features(features: np.ndarray) -> np.ndarray:
+    """Per-view features ``(V, F)`` of one object → ``(3 F + 1,)``: the mean, min and max of
+    every feature over the views where it is defined (NaN where it is defined in none), then V."""
+    features = np.asarray(features, np.float64)
+    if features.ndim != 2 or len(features) == 0:
+        raise ValueError(f"per-view features must be (views >= 1, features), got shape {features.shape}")
+    defined = np.isfinite(features)
+    count = defined.sum(axis=0)
+    some = count > 0
+    total = np.where(defined, features, 0.0).sum(axis=0)
+    mean = np.where(some, total / np.maximum(count, 1), np.nan)
+    low = np.where(some, np.where(defined, features, np.inf).min(axis=0), np.nan)
+    high = np.where(some, np.where(defined, features, -np.inf).max(axis=0), np.nan)
+    return np.concatenate([mean, low, high, [float(len(features))]])
+
+
+def pooled_feature_names(names: Sequence[str]) -> list[str]:
+    """Names of :func:`pool_view_features` output for per-view features ``names``."""
+    return [f"views_{stat}_{name}" for stat in POOLED_STATISTICS for name in names] + ["views_count"]
+
+
+def view_subsets(n_views: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """The view subsets a view-pooling classifier learns from, per object of ``n_views``
+    views: the first K views for every K (what ``--views K`` evaluates: the start of a tilt
+    series), and a random K of them for every K (any views an experimentalist may hold)."""
+    first = [np.arange(k) for k in range(1, n_views + 1)]
+    chosen = [np.sort(rng.choice(n_views, k, replace=False)) for k in range(1, n_views + 1)]
+    return first + chosen
 
 
 def check_views(count: int | None, available: int) -> None:
@@ -90,19 +129,24 @@ def fusion_for(run, requested: str | None) -> str:
     else ``mean``."""
     multiview, configured = run.multiview, run.config.get("evaluation", {}).get("fusion")
     if requested is not None and requested not in FUSIONS:
-        raise InputError(f"--fusion: expected {' or '.join(FUSIONS)}, got {requested!r}")
+        raise InputError(f"--fusion: expected {', '.join(FUSIONS)}, got {requested!r}")
     if multiview:
         if requested is not None:
             raise InputError("--fusion: a multiview model pools its views itself; "
                              "late fusion is for single-view models")
         return "pooling"
-    return requested or configured or "mean"
+    how = requested or configured or "mean"
+    if how == "features" and not run.pools_view_features:
+        where = "--fusion" if requested else f"{run.path / 'config.yaml'}: evaluation.fusion"
+        raise InputError(f"{where}: features fusion needs a two_stage run trained on multi-view data "
+                         f"(it learns from view-pooled map features); this run cannot (use mean or vote)")
+    return how
 
 
 def views_report(count: int, available: int, fusion: str, pooling: str | None = None) -> dict[str, Any]:
     """``{"count", "available", "fusion"}`` of an evaluation or prediction: views used per
     object, views per object in the data, and how they were combined (``mean``, ``vote``,
-    ``multiview-cnn pooling max|mean``, or ``none`` for single-view data)."""
+    ``features``, ``multiview-cnn pooling max|mean``, or ``none`` for single-view data)."""
     if fusion == "pooling":
         fusion = f"multiview-cnn pooling {pooling}"
     elif available == 1:

@@ -101,13 +101,35 @@ def test_models_option_reruns_one_model_and_keeps_the_others_with_their_commands
 
 @pytest.mark.parametrize("views, message", [
     ({"counts": [1, 0]}, "views.counts: expected a list of view counts >= 1, got [1, 0]"),
-    ({"counts": [1, 2], "fusion": ["median"]}, "views.fusion: expected a list from mean, vote, got ['median']"),
-    ([1, 2], "views: expected {counts: [K, ...], fusion: [mean, vote]}"),
+    ({"counts": [1, 2], "fusion": ["median"]}, "views.fusion: expected a list from mean, vote, features, got ['median']"),
+    ([1, 2], "views: expected {counts: [K, ...], fusion: [mean, vote, features]}"),
 ])
 def test_bad_views_section_exits_2(views, message, tmp_path, capsys):
     (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "views": views}))
     assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
     assert capsys.readouterr().err.strip() == f"stemsim: error: {message}"
+    assert not (tmp_path / "r").exists()
+
+
+def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, capsys):
+    from benchmarks.bench import target_outcome
+
+    def curve(fusion, values):
+        return {"fusion": fusion, "points": [{"views": k, "accuracy": v} for k, v in zip((1, 4, 8), values)]}
+
+    results = {"bench": {"target": {"metric": "accuracy", "value": 0.9, "views": 4}},
+               "models": [{"name": "a", "metrics": {"accuracy": 0.99}, "by_views": [curve("mean", [0.5, 0.85, 0.99]),
+                                                                                   curve("vote", [0.5, 0.88, 0.97])]},
+                          {"name": "b", "metrics": {"accuracy": 0.95}, "by_views": [curve("mean", [0.6, 0.8, 0.95])]}]}
+    assert target_outcome(results) == {"metric": "accuracy", "target": 0.9, "where": " with 4 views",
+                                       "best": "a (vote)", "achieved": 0.88, "reached": False}
+    del results["bench"]["target"]["views"]  # without views: the evaluation of all views
+    assert target_outcome(results)["best"] == "a" and target_outcome(results)["reached"]
+    # a target at a view count the bench does not evaluate
+    bench = {**BENCH, "views": {"counts": [1, 2]}, "target": {"metric": "accuracy", "value": 0.9, "views": 4}}
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(bench))
+    assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
+    assert capsys.readouterr().err.strip() == "stemsim: error: target.views: 4 is not one of the bench's views.counts"
     assert not (tmp_path / "r").exists()
 
 

@@ -20,7 +20,7 @@ from classifiers.inference import Predictor
 from classifiers.preprocessing import Preprocessing
 from classifiers.run import open_run
 from classifiers.training import image_batches, train
-from classifiers.views import fuse_views
+from classifiers.views import fuse_views, pool_view_features, pooled_feature_names, view_subsets
 from stemsim.errors import InputError
 
 SIZE, VIEWS = 16, 4
@@ -259,9 +259,31 @@ def test_fusion_mean_versus_vote():
     assert fuse_views(yes, "mean", multilabel=True)[1].tolist() == [[True, True, False, True]]
     with pytest.raises(ValueError, match="fusion must be one of"):
         fuse_views(probs, "median")
-    with pytest.raises(InputError, match=r"^evaluation\.fusion: expected one of mean, vote, got 'median'$"):
+    with pytest.raises(InputError, match=r"^evaluation\.fusion: expected one of mean, vote, features, got 'median'$"):
         load_experiment({"model": "stemnet", "data": {"kind": "stemsim", "path": "."},
                          "evaluation": {"fusion": "median"}})
+
+
+def test_pooled_view_features_ignore_missing_values_and_count_the_views():
+    features = np.array([[1.0, np.nan, np.nan], [3.0, 5.0, np.nan], [2.0, np.inf, np.nan]])
+    pooled = pool_view_features(features)
+    np.testing.assert_array_equal(pooled[:3], [2.0, 5.0, np.nan])   # mean over the views that define it
+    np.testing.assert_array_equal(pooled[3:6], [1.0, 5.0, np.nan])  # min
+    np.testing.assert_array_equal(pooled[6:9], [3.0, 5.0, np.nan])  # max
+    assert pooled[9] == 3 and len(pooled) == len(pooled_feature_names(["a", "b", "c"])) == 10
+    assert pooled_feature_names(["a"]) == ["views_mean_a", "views_min_a", "views_max_a", "views_count"]
+    np.testing.assert_array_equal(pool_view_features(features[:1])[:3], [1.0, np.nan, np.nan])
+    with pytest.raises(ValueError, match=r"per-view features must be \(views >= 1, features\), got shape \(0, 3\)"):
+        pool_view_features(features[:0])
+
+
+def test_view_subsets_are_every_first_k_and_a_random_k():
+    subsets = view_subsets(4, np.random.default_rng(0))
+    assert [s.tolist() for s in subsets[:4]] == [[0], [0, 1], [0, 1, 2], [0, 1, 2, 3]]
+    assert [len(s) for s in subsets[4:]] == [1, 2, 3, 4]
+    assert all(len(set(s.tolist())) == len(s) and (np.diff(s) > 0).all() and s.max() < 4 for s in subsets[4:])
+    again = view_subsets(4, np.random.default_rng(0))
+    assert all((a == b).all() for a, b in zip(subsets, again))  # the generator decides, nothing global
 
 
 def experiment(data, model, **extra):

@@ -169,6 +169,13 @@ def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path,
     peaks = json.loads((tmp_path / "maps" / "cube.vertices.json").read_text())
     assert peaks["columns"] == ["column", "row", "height"] and set(peaks) == {"columns", "vertices", "deformed"}
 
+    # features fusion pools views: a run trained on single-view data has nothing to pool them with
+    code, _, err = run_cli(["evaluate", out, "--fusion", "features"], capsys)
+    assert code == 2 and err == ("stemsim: error: --fusion: features fusion needs a two_stage run trained on "
+                                 "multi-view data (it learns from view-pooled map features); this run cannot "
+                                 "(use mean or vote)\n")
+    assert not (out / "views_model.joblib").exists() and "view_features" not in info
+
     # maps need a map network; a geometric run has none
     geo = tmp_path / "geo.yaml"
     geo.write_text(yaml.safe_dump({"model": {"name": "geometric", "min_samples_leaf": 4},
@@ -203,6 +210,38 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     subset = json.loads((tmp_path / "run" / "evaluation" / "test-views1" / "metrics.json").read_text())
     assert subset["maps"] == {"skipped": "maps are scored per view, on the evaluation of all views (without --views)"}
 
+    # features fusion: a second stage 2 learnt from the view-pooled features of view subsets
+    run_json = json.loads((tmp_path / "run" / "run.json").read_text())
+    info = run_json["view_features"]
+    assert info["rows"] == 12 * 2 * 2 and info["features"] == 3 * run_json["features"]["count"] + 1
+    assert set(info["val_accuracy_by_first_views"]) == {"1", "2"}
+    assert (tmp_path / "run" / "views_model.joblib").is_file()
+    code, out, err = run_cli(["evaluate", tmp_path / "run", "--fusion", "features", "--views", "1"], capsys)
+    assert code == 0, err
+    assert "4 objects × 1 view (features)" in out
+    pooled = json.loads((tmp_path / "run" / "evaluation" / "test-features-views1" / "metrics.json").read_text())
+    assert pooled["views"] == {"count": 1, "available": 2, "fusion": "features"}
+    from classifiers.run import open_run
+    from classifiers.two_stage import TwoStageModel
+    from classifiers.data import load_dataset
+    from classifiers.views import pool_view_features
+
+    run_info = open_run(tmp_path / "run")
+    model = TwoStageModel.load(run_info.model_path)
+    objects = load_dataset(run_info.config["data"], run_info.preprocessing(), ("test",)).split("test").images
+    probs = model.pooled_probabilities([obj[:1] for obj in objects])  # what the evaluation reported
+    written = np.loadtxt(tmp_path / "run" / "evaluation" / "test-features-views1" / "predictions.csv",
+                         delimiter=",", skiprows=1, usecols=(3, 4))
+    np.testing.assert_allclose(written, probs, atol=1e-5)
+    by_hand = model._probabilities_of(model.views_estimator,
+                                      np.array([pool_view_features(model.features(list(obj))) for obj in objects]))
+    np.testing.assert_allclose(model.pooled_probabilities(objects), by_hand, atol=1e-6)
+    # view order does not change the answer (mean, min and max do not see it)
+    np.testing.assert_allclose(model.pooled_probabilities([obj[::-1] for obj in objects]), by_hand, atol=1e-6)
+    # it is the two-stage view pooling: other runs, and single-view two-stage runs, refuse it
+    code, _, err = run_cli(["evaluate", tmp_path / "run", "--fusion", "median"], capsys)
+    assert code == 2 and err == "stemsim: error: --fusion: expected mean, vote, features, got 'median'\n"
+
 
 def test_bad_inputs_get_one_line_errors(cubes, tmp_path, capsys):
     from classifiers.training import train
@@ -226,6 +265,12 @@ def test_bad_inputs_get_one_line_errors(cubes, tmp_path, capsys):
     with pytest.raises(InputError, match=r"^model.name: two_stage learns its maps from a stemsim dataset's "
                                          r"ground truth; data.kind is folder$"):
         train({"model": {"name": "two_stage"}, "data": {"kind": "folder", "path": str(folder)}}, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+    # features fusion is the two-stage model's own
+    with pytest.raises(InputError, match=r"^evaluation.fusion: features is the two_stage model's view pooling; "
+                                         r"model.name geometric fuses views by mean or vote$"):
+        train({"model": {"name": "geometric"}, "data": {"kind": "stemsim", "path": str(cubes)},
+               "evaluation": {"fusion": "features"}}, tmp_path / "r")
     assert not (tmp_path / "r").exists()
     # image sides that the U-Net's poolings cannot halve
     data = load_maps(cubes, "val")

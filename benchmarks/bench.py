@@ -224,13 +224,43 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         if breakdown:
             row["by_deformation"] = breakdown
         rows.append({**row, "command": command})
-    bench_info = {k: bench[k] for k in ("name", "title", "seed", "prior", "target", "mode", "views") if k in bench}
+    bench_info = _bench_info(bench)
     if only:
         rows, failures = _with_earlier_rows(out, bench_info, dataset_info, order, rows, failures, log)
     commands = list(dict.fromkeys(row["command"] for row in rows + failures))
     results = {"bench": bench_info, "dataset": dataset_info, "models": rows, "skipped": failures,
                "environment": _environment(), "command": command, "commands": commands}
     _write(results, out, folder)
+    return results
+
+
+def _bench_info(bench: dict) -> dict[str, Any]:
+    """What ``results.json`` ``bench`` records of a loaded bench file."""
+    return {k: bench[k] for k in ("name", "title", "seed", "prior", "target", "mode", "views") if k in bench}
+
+
+def rewrite_report(path: str | Path, out: str | Path, full: bool = False) -> dict[str, Any]:
+    """``--report-only``: the rows of ``out/results.json`` under the bench file as it is now
+    (title, prior, target, views), written again as ``report.md``, ``results.json`` and
+    ``results.csv``; nothing is trained and the figures are left as they are. InputError if
+    ``out`` holds no results of this bench (name and mode)."""
+    bench = load_bench(path, full)
+    earlier_file = Path(out) / "results.json"
+    if not earlier_file.is_file():
+        raise InputError(f"{earlier_file}: no results to report (run the bench first)")
+    try:
+        results = json.loads(earlier_file.read_text())
+        earlier = results["bench"]
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"{earlier_file}: damaged results (not a bench's results.json)") from None
+    if (earlier.get("name"), earlier.get("mode")) != (bench["name"], bench["mode"]):
+        raise InputError(f"{earlier_file}: results of bench {earlier.get('name')!r} ({earlier.get('mode')}), "
+                         f"not of {bench['name']!r} ({bench['mode']})")
+    results["bench"] = _bench_info(bench)
+    out = Path(out)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out / "results.csv").write_text(_csv(results))
+    (out / "report.md").write_text(markdown(results))
     return results
 
 
@@ -380,7 +410,8 @@ def markdown(results: dict) -> str:
         percent = "auc" not in outcome["metric"]
         lines += ["", f"Target: {outcome['metric']} ≥ {_fmt(outcome['target'], percent)}{outcome['where']}: "
                   f"{'reached' if outcome['reached'] else 'NOT reached'} (best: {outcome['best']}, "
-                  f"{_fmt(outcome['achieved'], percent)})."]
+                  f"{_fmt(outcome['achieved'], percent)}"
+                  f"{interval_text(outcome['interval']) if 'interval' in outcome else ''})."]
     if results["skipped"]:
         lines += ["", "Not run:"] + [f"- {s['name']}: {s['reason']}" for s in results["skipped"]]
     if multilabel:
@@ -578,19 +609,38 @@ def target_outcome(results: dict) -> dict[str, Any] | None:
         return None
     metric, k = target["metric"], target.get("views")
     if k is None:
-        scored = [(r["name"], _value(r["metrics"], metric)) for r in results["models"]]
+        scored = [(r["name"], _value(r["metrics"], metric), r["metrics"].get("n_images")) for r in results["models"]]
         where = ""
     else:
-        scored = [(f"{r['name']} ({curve['fusion']})", point.get(metric))
+        scored = [(f"{r['name']} ({curve['fusion']})", point.get(metric), point.get("n_objects"))
                   for r in results["models"] for curve in r.get("by_views", [])
                   for point in curve["points"] if point["views"] == k]
         where = f" with {k} view{'s' * (k > 1)}"
-    scored = [(name, value) for name, value in scored if value is not None]
+    scored = [item for item in scored if item[1] is not None]
     if not scored:
         return None
-    best, achieved = max(scored, key=lambda item: item[1])
-    return {"metric": metric, "target": target["value"], "where": where, "best": best, "achieved": achieved,
-            "reached": achieved >= target["value"]}
+    best, achieved, n = max(scored, key=lambda item: item[1])
+    outcome = {"metric": metric, "target": target["value"], "where": where, "best": best, "achieved": achieved,
+               "reached": achieved >= target["value"]}
+    if metric == "accuracy" and n:
+        outcome["interval"] = accuracy_interval(achieved, n)
+    return outcome
+
+
+def accuracy_interval(accuracy: float, n: int, level: float = 0.95) -> dict[str, Any]:
+    """Wilson score interval of an accuracy measured on ``n`` test items (images or objects):
+    ``{low, high, level, n}``; how far a few test objects let a target be judged."""
+    from scipy.stats import binomtest
+
+    correct = int(round(accuracy * n))
+    ci = binomtest(correct, n).proportion_ci(confidence_level=level, method="wilson")
+    return {"low": float(ci.low), "high": float(ci.high), "level": level, "n": int(n)}
+
+
+def interval_text(interval: dict[str, Any]) -> str:
+    """``; 95 % interval 92.3–99.4 % over 90 test items``"""
+    return (f"; {100 * interval['level']:.0f} % interval {100 * interval['low']:.1f}–{100 * interval['high']:.1f} % "
+            f"over {interval['n']} test items")
 
 
 def _value(metrics: dict, name: str):

@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from benchmarks.bench import target_outcome
+from benchmarks.bench import interval_text, target_outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAD = ("Classifier benches committed so far (this 2-core CPU, no GPU; the models each command ran — pretrained "
@@ -37,7 +37,8 @@ def _target_line(results: dict) -> str:
     shown = (lambda v: f"{v:.3f}") if "auc" in metric else (lambda v: f"{100 * v:.1f} %")
     return (f"Target {metric.replace('_', ' ')} ≥ {shown(outcome['target'])}{outcome['where']}: "
             f"{'reached' if outcome['reached'] else 'not reached'} "
-            f"(best {outcome['best']}, {shown(outcome['achieved'])}).")
+            f"(best {outcome['best']}, {shown(outcome['achieved'])}"
+            f"{interval_text(outcome['interval']) if 'interval' in outcome else ''}).")
 
 
 def _views_table(results: dict) -> list[str]:

@@ -111,6 +111,36 @@ def test_bad_views_section_exits_2(views, message, tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+def test_report_only_rewrites_the_report_under_the_bench_file_as_it_is_now(bench_out, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "report"
+    shutil.copytree(bench_out / "report", out, ignore=shutil.ignore_patterns("runs"))  # no runs needed
+    first = json.loads((out / "results.json").read_text())
+    changed = {**BENCH, "target": {"metric": "accuracy", "value": 0.01}, "title": "Renamed"}
+    (bench_out / "changed.yaml").write_text(yaml.safe_dump(changed))
+    assert run("bench", bench_out / "changed.yaml", "--out", out, "--report-only") == 0
+    second = json.loads((out / "results.json").read_text())
+    assert second["models"] == first["models"] and second["command"] == first["command"]
+    assert second["bench"]["target"] == {"metric": "accuracy", "value": 0.01}
+    report = (out / "report.md").read_text()
+    assert report.startswith("# Renamed\n") and "Target: accuracy ≥ 1.0 %: reached" in report
+    assert not (out / "runs").exists()  # nothing trained
+    capsys.readouterr()
+    # nothing to report, another bench's results, or options that would train
+    assert run("bench", bench_out / "changed.yaml", "--out", tmp_path / "empty", "--report-only") == 2
+    assert capsys.readouterr().err.strip() == (f"stemsim: error: {tmp_path / 'empty' / 'results.json'}: "
+                                               "no results to report (run the bench first)")
+    (bench_out / "other.yaml").write_text(yaml.safe_dump({**BENCH, "name": "other"}))
+    assert run("bench", bench_out / "other.yaml", "--out", out, "--report-only") == 2
+    assert capsys.readouterr().err.strip() == (f"stemsim: error: {out / 'results.json'}: results of bench 'tiny' "
+                                               "(default), not of 'other' (default)")
+    assert run("bench", bench_out / "changed.yaml", "--out", out, "--report-only", "--models", "rw") == 2
+    assert capsys.readouterr().err.strip() == ("stemsim: error: --report-only: trains nothing, so it takes no "
+                                               "--models or --datasets")
+    assert json.loads((out / "results.json").read_text()) == second
+
+
 def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, capsys):
     from benchmarks.bench import target_outcome
 
@@ -123,6 +153,15 @@ def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, 
                           {"name": "b", "metrics": {"accuracy": 0.95}, "by_views": [curve("mean", [0.6, 0.8, 0.95])]}]}
     assert target_outcome(results) == {"metric": "accuracy", "target": 0.9, "where": " with 4 views",
                                        "best": "a (vote)", "achieved": 0.88, "reached": False}
+    # with the number of test objects, the outcome says how far they let the target be judged
+    for point in results["models"][0]["by_views"][1]["points"]:
+        point["n_objects"] = 100
+    interval = target_outcome(results)["interval"]
+    z, p, n = 1.959964, 0.88, 100  # Wilson: (p + z²/2n ± z √(p(1−p)/n + z²/4n²)) / (1 + z²/n)
+    centre, half = p + z * z / (2 * n), z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    assert interval["low"] == pytest.approx((centre - half) / (1 + z * z / n), abs=1e-3)
+    assert interval["high"] == pytest.approx((centre + half) / (1 + z * z / n), abs=1e-3)
+    assert interval["n"] == 100 and interval["level"] == 0.95
     del results["bench"]["target"]["views"]  # without views: the evaluation of all views
     assert target_outcome(results)["best"] == "a" and target_outcome(results)["reached"]
     # a target at a view count the bench does not evaluate

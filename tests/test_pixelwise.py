@@ -238,7 +238,17 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     np.testing.assert_allclose(model.pooled_probabilities(objects), by_hand, atol=1e-6)
     # view order does not change the answer (mean, min and max do not see it)
     np.testing.assert_allclose(model.pooled_probabilities([obj[::-1] for obj in objects]), by_hand, atol=1e-6)
-    # it is the two-stage view pooling: other runs, and single-view two-stage runs, refuse it
+    # predict --object: one folder of views, the same classifier
+    from classifiers.data import read_object
+
+    folder = sorted(p for p in (tmp_path / "ds" / "test").glob("*/*") if p.is_dir())[0]
+    code, out, err = run_cli(["predict", tmp_path / "run", "--object", folder, "--fusion", "features",
+                              "--format", "json"], capsys)
+    assert code == 0, err
+    row = json.loads(out)[0]
+    assert row["views"] == {"count": 2, "available": 2, "fusion": "features"}
+    expected = model.pooled_probabilities([read_object(folder, run_info.preprocessing())])[0]
+    np.testing.assert_allclose([row["probabilities"][c] for c in run_info.classes], expected, atol=1e-5)
     code, _, err = run_cli(["evaluate", tmp_path / "run", "--fusion", "median"], capsys)
     assert code == 2 and err == "stemsim: error: --fusion: expected mean, vote, features, got 'median'\n"
 

@@ -428,6 +428,7 @@ def markdown(results: dict) -> str:
     lines += _views_lines(results)
     lines += _maps_lines(results)
     lines += _breakdown_lines(results)
+    lines += _count_lines(results)
     lines += ["", "## Figures", "", "![samples](samples.png)", ""]
     for row in results["models"]:
         lines += [f"**{row['name']}**: ![confusion](confusion/{row['name']}.png) "
@@ -495,6 +496,46 @@ def _breakdown_lines(results: dict) -> list[str]:
             lines.append(f"| {row['name']} | " + " | ".join(_fmt(values.get(g)) for g in groups) + " |")
         lines += ["| (images) | " + " | ".join(str(counts[g]) for g in groups) + " |", ""]
     return lines
+
+
+def count_errors(confusion, classes: list[str]) -> dict[str, float] | None:
+    """For classes that are counts (``0``, ``1``, … as labels): ``{exact, within_one,
+    mean_absolute_error}`` of a confusion matrix (rows true, columns predicted); None for
+    other labels."""
+    try:
+        values = np.array([int(c) for c in classes])
+    except (TypeError, ValueError):
+        return None
+    matrix = np.asarray(confusion, np.float64)
+    if matrix.sum() == 0:
+        return None
+    distance = np.abs(values[:, None] - values[None, :])
+    total = matrix.sum()
+    return {"exact": float(np.trace(matrix) / total), "within_one": float(matrix[distance <= 1].sum() / total),
+            "mean_absolute_error": float((matrix * distance).sum() / total)}
+
+
+def _count_lines(results: dict) -> list[str]:
+    # per_class holds the classes in the order of the confusion matrix (classifiers.metrics)
+    scored = [(row["name"], count_errors(row["metrics"]["confusion_matrix"], list(row["metrics"]["per_class"])))
+              for row in results["models"] if "confusion_matrix" in row["metrics"]]
+    scored = [(name, errors) for name, errors in scored if errors]
+    if not scored:
+        return []
+    lines = ["", "## How far off the counts are (test split)", "",
+             "| model | exact | off by at most 1 | mean absolute error |", "|---|---|---|---|"]
+    lines += [f"| {name} | {_fmt(e['exact'])} | {_fmt(e['within_one'])} | {e['mean_absolute_error']:.2f} |"
+              for name, e in scored]
+    # the constant that minimises the absolute error: the median true count of the test split
+    first = results["models"][0]["metrics"]
+    classes, truth = list(first["per_class"]), np.asarray(first["confusion_matrix"]).sum(axis=1)
+    median = int(np.searchsorted(np.cumsum(truth), truth.sum() / 2))
+    constant = np.zeros((len(classes), len(classes)))
+    constant[:, median] = truth
+    e = count_errors(constant, classes)
+    lines.append(f"| constant predictor (always {classes[median]}) | {_fmt(e['exact'])} | {_fmt(e['within_one'])} | "
+                 f"{e['mean_absolute_error']:.2f} |")
+    return lines + [""]
 
 
 def _maps_lines(results: dict) -> list[str]:

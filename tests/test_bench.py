@@ -172,6 +172,17 @@ def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, 
     assert not (tmp_path / "r").exists()
 
 
+def test_count_errors_say_how_far_off_a_count_is():
+    from benchmarks.bench import count_errors
+
+    confusion = [[3, 1, 0], [0, 2, 2], [1, 0, 1]]  # rows: true 0, 1, 2 corners
+    errors = count_errors(confusion, ["0", "1", "2"])
+    assert errors["exact"] == pytest.approx(6 / 10)
+    assert errors["within_one"] == pytest.approx(9 / 10)  # only the true 2 called 0 is further off
+    assert errors["mean_absolute_error"] == pytest.approx((1 + 2 + 2) / 10)
+    assert count_errors(confusion, ["edge", "face", "body"]) is None  # not counts
+
+
 def test_bad_bench_file_exits_2(tmp_path, capsys):
     (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "modles": []}))
     assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2

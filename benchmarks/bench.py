@@ -87,9 +87,10 @@ def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
     bench["models"] = models
     if "views" in bench:
         bench["views"] = _views_section(bench["views"])
-    views_target = (bench.get("target") or {}).get("views") if isinstance(bench.get("target"), dict) else None
-    if views_target is not None and views_target not in bench.get("views", {}).get("counts", []):
-        raise InputError(f"target.views: {views_target!r} is not one of the bench's views.counts")
+    target = bench.get("target")
+    counts = bench.get("views", {}).get("counts", [])
+    if isinstance(target, dict) and "views" in target and target["views"] not in counts:
+        raise InputError(f"target.views: {target['views']!r} is not one of the bench's views.counts")
     bench.setdefault("title", bench["name"])
     bench.setdefault("seed", 0)
     bench["mode"] = "full" if full else "default"

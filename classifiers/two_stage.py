@@ -114,8 +114,8 @@ class TwoStageModel(GeometricModel):
         """Prepared objects ``(V, h, w, c)`` (any V each) → ``(N, C)`` probabilities of the
         view-pooling classifier (:func:`classifiers.views.pool_view_features`)."""
         if self.views_estimator is None:
-            raise InputError("--fusion features: this two_stage run was trained on single-view data; "
-                             "it has no view-pooling classifier")
+            raise InputError(f"--fusion features: this two_stage run has no view-pooling classifier "
+                             f"({VIEWS_MODEL_FILE} is made only by training on multi-view data)")
         per_view = self.features([view for obj in objects for view in obj])
         bounds = np.cumsum([0] + [len(obj) for obj in objects])
         pooled = np.array([pool_view_features(per_view[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])

@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from benchmarks.bench import interval_text, target_outcome
+from benchmarks.bench import target_line
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAD = ("Classifier benches committed so far (this 2-core CPU, no GPU; the models each command ran — pretrained "
@@ -27,18 +27,6 @@ def _trained(model: dict) -> str:
     if model["model"] == "two_stage":
         return "U-Net maps from the ground truth + features"
     return "from scratch" if model["weights"].startswith("none") else model["weights"]
-
-
-def _target_line(results: dict) -> str:
-    outcome = target_outcome(results)
-    if not outcome:
-        return ""
-    metric = outcome["metric"]
-    shown = (lambda v: f"{v:.3f}") if "auc" in metric else (lambda v: f"{100 * v:.1f} %")
-    return (f"Target {metric.replace('_', ' ')} ≥ {shown(outcome['target'])}{outcome['where']}: "
-            f"{'reached' if outcome['reached'] else 'not reached'} "
-            f"(best {outcome['best']}, {shown(outcome['achieved'])}"
-            f"{interval_text(outcome['interval']) if 'interval' in outcome else ''}).")
 
 
 def _views_table(results: dict) -> list[str]:
@@ -104,7 +92,7 @@ def section(name: str) -> str:
     if prior:
         lines += ["", f"Prior work: {prior['note']}: {100 * prior['value']:.1f} % "
                       f"({prior['metric'].replace('_', ' ')})."]
-    target = _target_line(results)
+    target = target_line(results)
     if target:
         lines += ["", target]
     return "\n".join(lines + [""])

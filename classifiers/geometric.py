@@ -189,31 +189,47 @@ class GeometricModel:
             return None
 
     def save(self, path: Path) -> None:
-        import joblib
-
-        joblib.dump({"format": FORMAT, "estimator": self.estimator, "classes": self.classes,
-                     "feature_names": list(self.feature_names), "pixel_size_nm": self.pixel_size_nm,
-                     "reference_width": self.reference_width, "length_unit": self.length_unit,
-                     "classifier": self.classifier}, path, compress=3)
+        write_estimator_file(path, self.estimator, self.feature_names, classes=self.classes,
+                             pixel_size_nm=self.pixel_size_nm, reference_width=self.reference_width,
+                             length_unit=self.length_unit, classifier=self.classifier)
 
     @classmethod
     def load(cls, path: Path) -> "GeometricModel":
         """Read ``model.joblib``; InputError (one line) if missing, unreadable or of other features."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: model file is missing")
-        import joblib
+        data = read_estimator_file(path, cls.feature_names, ("classes", "pixel_size_nm", "reference_width",
+                                                              "classifier"))
+        return cls(data["estimator"], data["classes"], data["pixel_size_nm"], data["reference_width"],
+                   data["classifier"])
 
-        try:
-            data = joblib.load(path)
-            assert isinstance(data, dict) and data.get("format") == FORMAT
-            estimator, classes = data["estimator"], data["classes"]
-        except Exception as error:
-            raise InputError(f"{path}: cannot load the model ({reason(error)})") from None
-        if list(data.get("feature_names", [])) != list(cls.feature_names):
-            raise InputError(f"{path}: trained on other features than this version computes "
-                             "(the feature names changed); train the run again")
-        return cls(estimator, classes, data["pixel_size_nm"], data["reference_width"], data["classifier"])
+
+def write_estimator_file(path: Path, estimator, feature_names: Sequence[str], **extra: Any) -> None:
+    """A fitted scikit-learn estimator with the names of the features it takes (+ ``extra``)."""
+    import joblib
+
+    joblib.dump({"format": FORMAT, "estimator": estimator, "feature_names": list(feature_names), **extra},
+                path, compress=3)
+
+
+def read_estimator_file(path: Path, feature_names: Sequence[str], keys: Sequence[str] = (),
+                        what: str = "model") -> dict[str, Any]:
+    """What :func:`write_estimator_file` wrote (``estimator`` and ``keys`` checked present);
+    InputError (one line) if missing, unreadable or of other features than ``feature_names``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what} file is missing")
+    import joblib
+
+    try:
+        data = joblib.load(path)
+        assert isinstance(data, dict) and data.get("format") == FORMAT
+        for key in ("estimator", *keys):
+            data[key]
+    except Exception as error:
+        raise InputError(f"{path}: cannot load the {what} ({reason(error)})") from None
+    if list(data.get("feature_names", [])) != list(feature_names):
+        raise InputError(f"{path}: trained on other features than this version computes "
+                         "(the feature names changed); train the run again")
+    return data
 
 
 # ---- training ------------------------------------------------------------------------

@@ -89,10 +89,16 @@ class Run:
         return self.config["model"]["name"] == "two_stage"
 
     @property
-    def pools_view_features(self) -> bool:
-        """A ``two_stage`` run trained on multi-view data: it can fuse views by their pooled
-        map features (``--fusion features``, :mod:`classifiers.views`)."""
-        return self.two_stage and bool(self.info.get("view_features"))
+    def fusions(self) -> tuple[str, ...]:
+        """How this run can combine the views of one object (:mod:`classifiers.views`): a
+        multiview CNN pools them itself (``pooling``); any other run fuses its per-view outputs
+        (``mean``, ``vote``), and a ``two_stage`` run trained on multi-view data also its
+        view-pooled map features (``features``)."""
+        if self.multiview:
+            return ("pooling",)
+        if self.two_stage and self.info.get("view_features"):
+            return ("mean", "vote", "features")
+        return ("mean", "vote")
 
     @property
     def model_path(self) -> Path:

@@ -37,14 +37,15 @@ import numpy as np
 
 from classifiers.data import Dataset
 from classifiers.features import FEATURE_NAMES
-from classifiers.geometric import (FORMAT, MODEL_FILE, GeometricModel, calibration, finite_rows, fit_estimator,
-                                   fit_feature_model, gray, train_val_features)
+from classifiers.geometric import (MODEL_FILE, GeometricModel, calibration, finite_rows, fit_estimator,
+                                   fit_feature_model, gray, read_estimator_file, train_val_features,
+                                   write_estimator_file)
 from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, map_features, map_metrics, predict_maps,
                                    train_unet)
 from classifiers.preprocessing import Preprocessing
 from classifiers.run import load_keras_model, write_json
 from classifiers.views import pool_view_features, pooled_feature_names, view_subsets
-from stemsim.errors import InputError, reason
+from stemsim.errors import InputError
 
 UNET_FILE = "unet.keras"
 UNET_HISTORY = "unet_history.json"
@@ -125,11 +126,8 @@ class TwoStageModel(GeometricModel):
         super().save(path)
         self.unet.save(Path(path).parent / UNET_FILE)
         if self.views_estimator is not None:
-            import joblib
-
-            joblib.dump({"format": FORMAT, "estimator": self.views_estimator,
-                         "feature_names": pooled_feature_names(self.feature_names)},
-                        Path(path).parent / VIEWS_MODEL_FILE, compress=3)
+            write_estimator_file(Path(path).parent / VIEWS_MODEL_FILE, self.views_estimator,
+                                 pooled_feature_names(self.feature_names))
 
     @classmethod
     def load(cls, path: Path) -> "TwoStageModel":
@@ -138,16 +136,9 @@ class TwoStageModel(GeometricModel):
         model = super().load(path)
         model.unet = load_keras_model(Path(path).parent / UNET_FILE, "stage-1 network file")
         views_file = Path(path).parent / VIEWS_MODEL_FILE
-        if views_file.is_file():
-            import joblib
-
-            try:
-                data = joblib.load(views_file)
-                assert isinstance(data, dict) and data.get("format") == FORMAT
-                assert list(data["feature_names"]) == pooled_feature_names(cls.feature_names)
-                model.views_estimator = data["estimator"]
-            except Exception as error:
-                raise InputError(f"{views_file}: cannot load the view-pooling classifier ({reason(error)})") from None
+        if views_file.is_file():  # made only by training on multi-view data
+            model.views_estimator = read_estimator_file(views_file, pooled_feature_names(cls.feature_names),
+                                                        what="view-pooling classifier")["estimator"]
         return model
 
 

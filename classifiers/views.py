@@ -127,16 +127,15 @@ def fusion_for(run, requested: str | None) -> str:
     """The fusion a :class:`~classifiers.run.Run` uses: a multiview run pools its views itself
     (``"pooling"``); otherwise the requested one, else the experiment's ``evaluation.fusion``,
     else ``mean``."""
-    multiview, configured = run.multiview, run.config.get("evaluation", {}).get("fusion")
     if requested is not None and requested not in FUSIONS:
         raise InputError(f"--fusion: expected {', '.join(FUSIONS)}, got {requested!r}")
-    if multiview:
+    if run.fusions == ("pooling",):
         if requested is not None:
             raise InputError("--fusion: a multiview model pools its views itself; "
                              "late fusion is for single-view models")
         return "pooling"
-    how = requested or configured or "mean"
-    if how == "features" and not run.pools_view_features:
+    how = requested or run.config.get("evaluation", {}).get("fusion") or "mean"
+    if how not in run.fusions:  # features: only a two_stage run trained on multi-view data
         where = "--fusion" if requested else f"{run.path / 'config.yaml'}: evaluation.fusion"
         raise InputError(f"{where}: features fusion needs a two_stage run trained on multi-view data "
                          f"(it learns from view-pooled map features); this run cannot (use mean or vote)")

@@ -175,6 +175,9 @@ def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path,
                                  "multi-view data (it learns from view-pooled map features); this run cannot "
                                  "(use mean or vote)\n")
     assert not (out / "views_model.joblib").exists() and "view_features" not in info
+    from classifiers.run import open_run
+
+    assert open_run(out).fusions == ("mean", "vote")
 
     # maps need a map network; a geometric run has none
     geo = tmp_path / "geo.yaml"
@@ -227,6 +230,7 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     from classifiers.views import pool_view_features
 
     run_info = open_run(tmp_path / "run")
+    assert run_info.fusions == ("mean", "vote", "features")
     model = TwoStageModel.load(run_info.model_path)
     objects = load_dataset(run_info.config["data"], run_info.preprocessing(), ("test",)).split("test").images
     probs = model.pooled_probabilities([obj[:1] for obj in objects])  # what the evaluation reported

@@ -13,8 +13,10 @@ A bench file (``configs/benchmarks/*.yaml``)::
     models:                                # classifier experiments without `data` and `seed`
       - {name: vgg-like-64, experiment: {model: {name: vgg_like}, preprocess: {input_size: 64}}}
     full: {models: [...]}                  # with --full: replaces `models` (GPU-sized runs)
-    views: {counts: [1, 2, 4, 8], fusion: [mean, vote, features]}   # multi-view data: accuracy vs views
-                                           # (features: two_stage runs only; other models skip it)
+    views: {counts: [1, 2, 4, 8], fusion: [mean, vote, features, backprojection]}   # multi-view data
+                                           # accuracy vs views (features: two_stage runs only,
+                                           # backprojection: those trained on a tilt series;
+                                           # other models skip them)
 
 Output: ``DIR/report.md``, ``results.json``, ``results.csv``, ``samples.png``,
 ``confusion/<model>.png``, ``curves/<model>.png``, ``runs/<model>/`` (the run directories),
@@ -594,7 +596,9 @@ def _views_lines(results: dict) -> list[str]:
     lines = ["", "## Accuracy against the number of views (test objects)", "",
              "The first K views of every test object; a single-view model's per-view probabilities are "
              "fused (mean, or majority vote), a two-stage model can also pool its per-view map features "
-             "(features: mean/min/max over the views, then a classifier trained on view subsets), "
+             "(features: mean/min/max over the views, then a classifier trained on view subsets) and, "
+             "trained on a tilt series, register them in 3-D (backprojection: the vertex heat-maps "
+             "back-projected along the known tilt angles; the pooled features plus the 3-D peaks), "
              "a multiview CNN pools its views itself.", "",
              "| model | fusion | " + " | ".join(f"{k} view{'s' * (k > 1)}" for k in counts) + " | never falls |",
              "|---|---|" + "---|" * len(counts) + "---|"]

@@ -12,7 +12,8 @@ Python API (Keras is imported on first use, not with this package)::
   object each → one label per object;
 * :func:`classifiers.views.fuse_views` — late fusion of per-view outputs (mean or vote).
 
-Multi-view data (several views of one object) is described in :mod:`classifiers.views`.
+Multi-view data (several views of one object) is described in :mod:`classifiers.views`; views
+of a tilt series registered in 3-D (back-projected heat-maps) in :mod:`classifiers.tomography`.
 
 The command-line verbs (``stemsim train/evaluate/predict/import-stm``) are in
 :mod:`classifiers.cli`.

@@ -43,10 +43,12 @@ def evaluate_command(
                                                 "(default RUN_DIR/evaluation/<split>).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     fusion: Annotated[Optional[str], typer.Option(
-        "--fusion", help="mean, vote or features: how a single-view model's per-view outputs are combined per "
-        "object on multi-view data (the mean probability, or a majority vote of the per-view decisions, ties "
-        "going to the highest mean probability; features: a two_stage run's classifier of the view-pooled map "
-        "features). Default: the experiment's evaluation.fusion (mean).")] = None,
+        "--fusion", help="mean, vote, features or backprojection: how a single-view model's per-view outputs are "
+        "combined per object on multi-view data (the mean probability, or a majority vote of the per-view "
+        "decisions, ties going to the highest mean probability; features: a two_stage run's classifier of the "
+        "view-pooled map features; backprojection: a two_stage run's classifier that also sees the vertex "
+        "heat-maps back-projected along the tilt series' angles). Default: the experiment's evaluation.fusion "
+        "(mean).")] = None,
     views: Annotated[Optional[int], typer.Option(
         "--views", min=1, help="Multi-view data: use only the first K views of every object (default all).")] = None,
 ) -> None:
@@ -82,8 +84,9 @@ def predict_command(
         "--object", help="A folder holding the views of ONE object (repeatable): one prediction per "
         "object, instead of per image file.")] = None,
     fusion: Annotated[Optional[str], typer.Option(
-        "--fusion", help="--object with a single-view model: mean, vote or (two_stage) features over the "
-        "views (default: the experiment's evaluation.fusion).")] = None,
+        "--fusion", help="--object with a single-view model: mean, vote or (two_stage) features or "
+        "backprojection over the views (backprojection: the folder's views, in file order, are the first "
+        "views of the training tilt series; default: the experiment's evaluation.fusion).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (.csv or .json) "
                                                 "instead of standard output.")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="csv or json (default: from --out, else csv).")] = None,

@@ -111,10 +111,12 @@ TRAINING = {
 }
 
 EVALUATION = {
-    "fusion": Key("mean", choice("mean", "vote", "features"),
+    "fusion": Key("mean", choice("mean", "vote", "features", "backprojection"),
                   "multi-view data, single-view model: combine an object's per-view probabilities by their "
                   "mean, or by a majority vote of the per-view decisions (ties: highest mean probability); "
                   "features (two_stage only): a classifier of the view-pooled map features decides; "
+                  "backprojection (two_stage on a tilt series): one that also sees the vertex heat-maps "
+                  "back-projected into 3-D along the tilt angles; "
                   "a multiview model pools its views itself and ignores this"),
 }
 

@@ -31,6 +31,7 @@ from classifiers.data import SPLITS, load_dataset
 from classifiers.inference import Predictor
 from classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
 from classifiers.run import StagingDir, environment, open_run, write_json
+from classifiers.tomography import check_tilt_series
 from classifiers.views import check_views, fusion_for, take_views, views_report
 from stemsim.errors import InputError
 
@@ -72,6 +73,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         data_cfg["path"] = str(Path(data).resolve())
     elif not Path(data_cfg["path"]).is_dir():
         raise InputError(f"data.path: the run's data {data_cfg['path']} is gone; give --data")
+    if how == "backprojection":
+        check_tilt_series(run.info["backprojection"]["tilt_series"], data_cfg["path"])
     target = Path(out) if out is not None else None
     if target is not None:
         StagingDir(target, overwrite=True, marker="metrics.json")  # refuses a foreign folder early

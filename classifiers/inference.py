@@ -68,11 +68,11 @@ class Predictor:
         """Prepared objects ``(V, h, w, c)`` (one V for all) → ``(probabilities (N, C), decisions)``:
         the multiview model on all views at once, or a single-view model on every view, fused
         per object by ``fusion`` (``mean``/``vote``, see :func:`classifiers.views.fuse_views`;
-        ``features``: a two-stage run's classifier of view-pooled features)."""
+        ``features``, ``backprojection``: a two-stage run's classifiers of view-pooled features)."""
         if self.multiview:
             return self.run.decide(self.object_outputs(objects))
-        if fusion == "features":  # a two-stage run's view-pooling classifier (classifiers.views)
-            return self.run.decide(self.model.pooled_probabilities(objects))
+        if fusion in ("features", "backprojection"):  # a two-stage run's own (classifiers.views)
+            return self.run.decide(self.model.pooled_probabilities(objects, fusion))
         from classifiers.views import fuse_views
 
         outputs = self.outputs([view for obj in objects for view in obj])

@@ -92,12 +92,13 @@ class Run:
     def fusions(self) -> tuple[str, ...]:
         """How this run can combine the views of one object (:mod:`classifiers.views`): a
         multiview CNN pools them itself (``pooling``); any other run fuses its per-view outputs
-        (``mean``, ``vote``), and a ``two_stage`` run trained on multi-view data also its
-        view-pooled map features (``features``)."""
+        (``mean``, ``vote``), a ``two_stage`` run trained on multi-view data also its
+        view-pooled map features (``features``), and one trained on a tilt series also those
+        with its back-projected heat-maps (``backprojection``)."""
         if self.multiview:
             return ("pooling",)
         if self.two_stage and self.info.get("view_features"):
-            return ("mean", "vote", "features")
+            return ("mean", "vote", "features") + (("backprojection",) if self.info.get("backprojection") else ())
         return ("mean", "vote")
 
     @property

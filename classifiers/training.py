@@ -51,8 +51,8 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
     if name == "two_stage" and kind != "stemsim":
         raise InputError(f"model.name: two_stage learns its maps from a stemsim dataset's ground truth; "
                          f"data.kind is {kind}")
-    if cfg["evaluation"]["fusion"] == "features" and name != "two_stage":
-        raise InputError(f"evaluation.fusion: features is the two_stage model's view pooling; "
+    if cfg["evaluation"]["fusion"] in ("features", "backprojection") and name != "two_stage":
+        raise InputError(f"evaluation.fusion: {cfg['evaluation']['fusion']} is the two_stage model's view pooling; "
                          f"model.name {name} fuses views by mean or vote")
     staging = StagingDir(out, overwrite)  # refuses a non-empty --out before any work
 

@@ -17,10 +17,14 @@ What is stored: ``model.joblib`` (stage 2, as for ``geometric``), ``unet.keras``
 ``unet_history.json``; on multi-view data also ``views_model.joblib``, a second stage-2
 classifier on view-pooled features (``--fusion features``, :mod:`classifiers.views`: it
 learns from the pooled features of view subsets of every training object; ``run.json``
-``view_features`` scores it on the validation objects). ``run.json`` ``maps.val`` scores
-stage 1 on the validation images (:func:`classifiers.pixelwise.map_metrics`). ``stemsim
-evaluate`` scores the maps on the evaluated split too (``metrics.json`` ``maps``), and
-``stemsim predict --maps DIR`` writes them.
+``view_features`` scores it on the validation objects); on a tilt series (``views.mode:
+tilt``) also ``backprojection_model.joblib``, a third on the pooled features plus those of
+the heat-maps back-projected into 3-D along the series' angles (``--fusion backprojection``,
+:mod:`classifiers.tomography`; ``run.json`` ``backprojection``). It takes the views of an
+object to be the first views of the training tilt series, in order. ``run.json``
+``maps.val`` scores stage 1 on the validation images (:func:`classifiers.pixelwise.map_metrics`).
+``stemsim evaluate`` scores the maps on the evaluated split too (``metrics.json`` ``maps``),
+and ``stemsim predict --maps DIR`` writes them.
 
 Images are resampled to the training images' width before stage 1 when they differ, so that
 a pixel is the training pixel size (the model takes any image to span the training field of
@@ -44,12 +48,15 @@ from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, map_features, m
                                    train_unet)
 from classifiers.preprocessing import Preprocessing
 from classifiers.run import load_keras_model, write_json
+from classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
 from classifiers.views import pool_view_features, pooled_feature_names, view_subsets
 from stemsim.errors import InputError
 
 UNET_FILE = "unet.keras"
 UNET_HISTORY = "unet_history.json"
 VIEWS_MODEL_FILE = "views_model.joblib"
+TILT_MODEL_FILE = "backprojection_model.joblib"
+OBJECT_CHUNK = 32  # objects whose maps are held at once while training the view classifiers
 
 
 class TwoStageModel(GeometricModel):
@@ -62,6 +69,8 @@ class TwoStageModel(GeometricModel):
         super().__init__(estimator, classes, pixel_size_nm, reference_width, classifier, jobs)
         self.unet = unet
         self.views_estimator = views_estimator  # on view-pooled features; None: single-view training data
+        self.tilt_estimator = None  # on view-pooled + back-projected features; only from a tilt series
+        self.tilt_series: TiltSeries | None = None
 
     def maps(self, images: Sequence[np.ndarray], batch_size: int = 32) -> dict[str, np.ndarray]:
         """Prepared images of one size (resampled to the training width first) →
@@ -111,16 +120,40 @@ class TwoStageModel(GeometricModel):
             return Parallel(n_jobs=self.jobs)(delayed(map_features)(*item) for item in items)
         return [map_features(*item) for item in items]
 
-    def pooled_probabilities(self, objects: Sequence[np.ndarray]) -> np.ndarray:
+    def pooled_probabilities(self, objects: Sequence[np.ndarray], fusion: str = "features") -> np.ndarray:
         """Prepared objects ``(V, h, w, c)`` (any V each) → ``(N, C)`` probabilities of the
-        view-pooling classifier (:func:`classifiers.views.pool_view_features`)."""
-        if self.views_estimator is None:
+        view-pooling classifier (``features``: :func:`classifiers.views.pool_view_features`) or
+        of the tilt-series one (``backprojection``: those + :func:`tilt_object_features`)."""
+        if fusion == "backprojection":
+            if self.tilt_estimator is None:
+                raise InputError(f"--fusion backprojection: this two_stage run has no back-projection "
+                                 f"classifier ({TILT_MODEL_FILE} is made only by training on a tilt series)")
+            for obj in objects:
+                self.check_tilt_views(len(obj))
+        elif self.views_estimator is None:
             raise InputError(f"--fusion features: this two_stage run has no view-pooling classifier "
                              f"({VIEWS_MODEL_FILE} is made only by training on multi-view data)")
-        per_view = self.features([view for obj in objects for view in obj])
+        maps, per_view = self.maps_and_features([view for obj in objects for view in obj])
         bounds = np.cumsum([0] + [len(obj) for obj in objects])
-        pooled = np.array([pool_view_features(per_view[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
-        return self._probabilities_of(self.views_estimator, pooled)
+        rows = [pool_view_features(per_view[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        if fusion == "features":
+            return self._probabilities_of(self.views_estimator, np.array(rows))
+        rows = [np.concatenate([row, self.tilt_object_features(maps[a:b])])
+                for row, a, b in zip(rows, bounds[:-1], bounds[1:])]
+        return self._probabilities_of(self.tilt_estimator, np.array(rows))
+
+    def check_tilt_views(self, count: int) -> None:
+        """InputError unless ``count`` views can be the first views of the training tilt series."""
+        if count > len(self.tilt_series.angles):
+            raise InputError(f"--fusion backprojection: an object has {count} views; the run's tilt series "
+                             f"({self.tilt_series.describe()}) has only {len(self.tilt_series.angles)}")
+
+    def tilt_object_features(self, maps: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
+        """The maps of the first K views of one object (:meth:`maps_and_features` items, in view
+        order) → :func:`classifiers.tomography.tilt_features` at the training tilt series' angles."""
+        heat = np.concatenate([m["vertices"] for m in maps])
+        thickness = np.concatenate([m["thickness"] for m in maps])
+        return tilt_features(heat, thickness, self.tilt_series.projections(len(maps)), self.pixel_size_nm or 1.0)
 
     def save(self, path: Path) -> None:
         super().save(path)
@@ -128,6 +161,13 @@ class TwoStageModel(GeometricModel):
         if self.views_estimator is not None:
             write_estimator_file(Path(path).parent / VIEWS_MODEL_FILE, self.views_estimator,
                                  pooled_feature_names(self.feature_names))
+        if self.tilt_estimator is not None:
+            write_estimator_file(Path(path).parent / TILT_MODEL_FILE, self.tilt_estimator, self.tilt_feature_names(),
+                                 tilt_axis=list(self.tilt_series.axis), tilt_angles=list(self.tilt_series.angles))
+
+    @classmethod
+    def tilt_feature_names(cls) -> list[str]:
+        return pooled_feature_names(cls.feature_names) + list(TILT_FEATURE_NAMES)
 
     @classmethod
     def load(cls, path: Path) -> "TwoStageModel":
@@ -139,6 +179,12 @@ class TwoStageModel(GeometricModel):
         if views_file.is_file():  # made only by training on multi-view data
             model.views_estimator = read_estimator_file(views_file, pooled_feature_names(cls.feature_names),
                                                         what="view-pooling classifier")["estimator"]
+        tilt_file = Path(path).parent / TILT_MODEL_FILE
+        if tilt_file.is_file():  # made only by training on a tilt series
+            data = read_estimator_file(tilt_file, cls.tilt_feature_names(), ("tilt_axis", "tilt_angles"),
+                                       what="back-projection classifier")
+            model.tilt_estimator = data["estimator"]
+            model.tilt_series = TiltSeries(tuple(data["tilt_axis"]), tuple(data["tilt_angles"]))
         return model
 
 
@@ -165,7 +211,8 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     features = train_val_features(model, dataset)
     views = int(dataset.info.get("views", 1))
     if views > 1:  # fit before the per-view fit sets the all-missing feature columns to 0
-        view_scores = fit_views_model(model, cfg, dataset, features[0], features[1], views, weights)
+        view_scores, tilt_scores = fit_views_model(model, cfg, dataset, features[0], features[1], views, weights,
+                                                   TiltSeries.of_dataset(root))
     result = fit_feature_model(model, cfg, dataset, tmp, weights, verbose, source, features)
     write_json(tmp / UNET_HISTORY, unet_history)
     result.update(
@@ -178,42 +225,81 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     )
     if views > 1:
         result["view_features"] = view_scores
+        if tilt_scores is not None:
+            result["backprojection"] = tilt_scores
     return result
 
 
 def fit_views_model(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset, x_train: np.ndarray,
-                    x_val: np.ndarray, views: int, weights: np.ndarray | None) -> dict[str, Any]:
+                    x_val: np.ndarray, views: int, weights: np.ndarray | None,
+                    tilt: TiltSeries | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Fit ``model.views_estimator`` on the view-pooled features of every training object's
     :func:`~classifiers.views.view_subsets` (per-view features ``x_train`` of the single-view
-    form of a ``views``-view dataset: each object's views in a row). Returns what ``run.json``
-    ``view_features`` records: the rows learnt from, and validation accuracy with the first
-    K views of every object."""
-    from classifiers.models import build_model
-
+    form of a ``views``-view dataset: each object's views in a row), and on a tilt series
+    ``tilt`` also ``model.tilt_estimator`` on the same subsets' pooled + back-projected
+    features. Returns what ``run.json`` records of each (``view_features``, ``backprojection``;
+    None without ``tilt``): the rows learnt from, and validation accuracy with the first K
+    views of every object."""
     rng = np.random.default_rng(np.random.SeedSequence([cfg["seed"], views]))
     tr, va = dataset.split("train"), dataset.split("val")
     per_object = x_train.reshape(-1, views, x_train.shape[1])
     labels = tr.targets.argmax(axis=1)[::views]
-    rows, targets, row_weights = [], [], []
-    for i, features in enumerate(per_object):
-        for index in view_subsets(views, rng):
-            rows.append(pool_view_features(features[index]))
-            targets.append(labels[i])
-            row_weights.append(1.0 if weights is None else weights[i * views])
-    estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", cfg["model"],
-                            seed=cfg["seed"])
-    x = np.array(rows)
-    fit_estimator(estimator, model.classifier, x, np.array(targets), None if weights is None else np.array(row_weights),
-                  model.jobs)
-    model.views_estimator = estimator
+    subsets = [view_subsets(views, rng) for _ in range(len(per_object))]
+    pooled = [pool_view_features(features[index]) for features, chosen in zip(per_object, subsets)
+              for index in chosen]
+    targets = np.repeat(labels, len(subsets[0]))
+    row_weights = None if weights is None else np.repeat(weights[::views], len(subsets[0]))
     val_objects = x_val.reshape(-1, views, x_val.shape[1])
     val_labels = va.targets.argmax(axis=1)[::views]
-    accuracy = {}
-    for k in sorted({1, 2, views // 2, views} - {0}):
-        pooled = np.array([pool_view_features(features[:k]) for features in val_objects])
-        accuracy[str(k)] = round(float(np.mean(model._probabilities_of(estimator, pooled).argmax(1) == val_labels)), 4)
-    return {"file": VIEWS_MODEL_FILE, "rows": len(rows), "subsets": "first K and a random K of the views, K = 1…V",
-            "features": x.shape[1], "val_accuracy_by_first_views": accuracy}
+    counts = sorted({1, 2, views // 2, views} - {0})
+
+    def fit(x: np.ndarray):
+        from classifiers.models import build_model
+
+        estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", cfg["model"],
+                                seed=cfg["seed"])
+        fit_estimator(estimator, model.classifier, x, targets, row_weights, model.jobs)
+        return estimator
+
+    def scores(estimator, file: str, x: np.ndarray, val_rows) -> dict[str, Any]:
+        accuracy = {str(k): round(float(np.mean(model._probabilities_of(estimator, rows).argmax(1) == val_labels)), 4)
+                    for k, rows in zip(counts, val_rows)}
+        return {"file": file, "rows": len(x), "subsets": "first K and a random K of the views, K = 1…V",
+                "features": x.shape[1], "val_accuracy_by_first_views": accuracy}
+
+    x = np.array(pooled)
+    model.views_estimator = fit(x)
+    val_pooled = [np.array([pool_view_features(features[:k]) for features in val_objects]) for k in counts]
+    view_scores = scores(model.views_estimator, VIEWS_MODEL_FILE, x, val_pooled)
+    if tilt is None:
+        return view_scores, None
+    model.tilt_series = tilt
+    x = np.hstack([np.array(pooled), tilt_rows(model, tr.images, views, subsets)])
+    model.tilt_estimator = fit(x)
+    val_tilt = tilt_rows(model, va.images, views, [[np.arange(k) for k in counts]] * len(val_objects))
+    val_tilt = [np.hstack([rows, val_tilt[i::len(counts)]]) for i, rows in enumerate(val_pooled)]
+    tilt_scores = scores(model.tilt_estimator, TILT_MODEL_FILE, x, val_tilt)
+    return view_scores, {**tilt_scores, "tilt_series": {"axis": list(tilt.axis), "angles": list(tilt.angles)}}
+
+
+def tilt_rows(model: TwoStageModel, images: Sequence[np.ndarray], views: int,
+              subsets: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+    """:func:`~classifiers.tomography.tilt_features` of view subsets. ``images``: the views of
+    every object in a row, ``views`` per object (the whole tilt series); ``subsets[i]`` lists
+    index arrays into object ``i``'s views → one row per subset, objects in order. Maps are
+    made for :data:`OBJECT_CHUNK` objects at once."""
+    projections = model.tilt_series.projections()
+    pixel = model.pixel_size_nm or 1.0
+    rows = []
+    for start in range(0, len(subsets), OBJECT_CHUNK):
+        chunk = range(start, min(start + OBJECT_CHUNK, len(subsets)))
+        maps = model.maps(images[start * views:chunk[-1] * views + views])
+        for j, i in enumerate(chunk):
+            for index in subsets[i]:
+                chosen = j * views + np.asarray(index)
+                rows.append(tilt_features(maps["vertices"][chosen], maps["thickness"][chosen], projections[index],
+                                          pixel))
+    return np.array(rows).reshape(-1, len(TILT_FEATURE_NAMES))
 
 
 def evaluate_maps(model: TwoStageModel, root: str | Path, split: str, limit: int | None = None) -> dict[str, Any]:
@@ -223,5 +309,5 @@ def evaluate_maps(model: TwoStageModel, root: str | Path, split: str, limit: int
     return map_metrics(model.maps(list(data.images)), data)
 
 
-__all__ = ["TwoStageModel", "train_two_stage", "fit_views_model", "evaluate_maps", "MODEL_FILE", "UNET_FILE",
-           "VIEWS_MODEL_FILE"]
+__all__ = ["TwoStageModel", "train_two_stage", "fit_views_model", "tilt_rows", "evaluate_maps", "MODEL_FILE",
+           "UNET_FILE", "VIEWS_MODEL_FILE", "TILT_MODEL_FILE"]

@@ -30,6 +30,12 @@ Two ways to use the views, chosen by the architecture:
     one view hides can show in another; a count or a pair of corners is better read from
     the features of all views together than from per-view answers, each unsure in its own way.
 
+  - ``backprojection`` (``two_stage`` runs trained on a tilt series, ``views.mode: tilt``):
+    the pooled features plus features of the views' vertex heat-maps back-projected into 3-D
+    along the series' known angles (:mod:`classifiers.tomography`): the views registered in
+    3-D, so that corners that one view shows on top of each other count apart. The views of
+    an object are taken to be the first views of the training tilt series, in order.
+
   Chosen by the experiment key ``evaluation.fusion`` (stored in the run's config.yaml), or
   per call: ``stemsim evaluate RUN --fusion mean|vote|features``, ``stemsim predict RUN
   --object DIR --fusion vote``, ``evaluate(..., fusion=)``. The multiview CNN pools its views itself, so
@@ -50,7 +56,7 @@ import numpy as np
 from classifiers.run import decide
 from stemsim.errors import InputError
 
-FUSIONS = ("mean", "vote", "features")
+FUSIONS = ("mean", "vote", "features", "backprojection")
 OUTPUT_FUSIONS = ("mean", "vote")  # the fusions of per-view outputs (any single-view model)
 POOLED_STATISTICS = ("mean", "min", "max")
 
@@ -135,10 +141,14 @@ def fusion_for(run, requested: str | None) -> str:
                              "late fusion is for single-view models")
         return "pooling"
     how = requested or run.config.get("evaluation", {}).get("fusion") or "mean"
-    if how not in run.fusions:  # features: only a two_stage run trained on multi-view data
+    if how not in run.fusions:  # features, backprojection: two_stage runs trained on multi-view data
         where = "--fusion" if requested else f"{run.path / 'config.yaml'}: evaluation.fusion"
-        raise InputError(f"{where}: features fusion needs a two_stage run trained on multi-view data "
-                         f"(it learns from view-pooled map features); this run cannot (use mean or vote)")
+        if how == "features":
+            raise InputError(f"{where}: features fusion needs a two_stage run trained on multi-view data "
+                             f"(it learns from view-pooled map features); this run cannot (use mean or vote)")
+        raise InputError(f"{where}: backprojection fusion needs a two_stage run trained on a tilt series "
+                         f"(it learns from heat-maps back-projected along the series' angles); this run can use "
+                         f"{', '.join(run.fusions)}")
     return how
 
 

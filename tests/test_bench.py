@@ -101,7 +101,8 @@ def test_models_option_reruns_one_model_and_keeps_the_others_with_their_commands
 
 @pytest.mark.parametrize("views, message", [
     ({"counts": [1, 0]}, "views.counts: expected a list of view counts >= 1, got [1, 0]"),
-    ({"counts": [1, 2], "fusion": ["median"]}, "views.fusion: expected a list from mean, vote, features, got ['median']"),
+    ({"counts": [1, 2], "fusion": ["median"]},
+     "views.fusion: expected a list from mean, vote, features, backprojection, got ['median']"),
     ([1, 2], "views: expected {counts: [K, ...], fusion: [mean, vote, features]}"),
 ])
 def test_bad_views_section_exits_2(views, message, tmp_path, capsys):

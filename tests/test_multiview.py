@@ -259,7 +259,8 @@ def test_fusion_mean_versus_vote():
     assert fuse_views(yes, "mean", multilabel=True)[1].tolist() == [[True, True, False, True]]
     with pytest.raises(ValueError, match="fusion must be one of"):
         fuse_views(probs, "median")
-    with pytest.raises(InputError, match=r"^evaluation\.fusion: expected one of mean, vote, features, got 'median'$"):
+    with pytest.raises(InputError, match=r"^evaluation\.fusion: expected one of mean, vote, features, "
+                                         r"backprojection, got 'median'$"):
         load_experiment({"model": "stemnet", "data": {"kind": "stemsim", "path": "."},
                          "evaluation": {"fusion": "median"}})
 

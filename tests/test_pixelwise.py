@@ -16,6 +16,7 @@ from PIL import Image
 
 from classifiers.pixelwise import (MAP_FEATURE_NAMES, find_vertices, load_maps, map_features, map_metrics,
                                    near_count, predict_maps, train_unet, vertex_heatmaps, visible_sites)
+from classifiers.tomography import TILT_FEATURE_NAMES
 from stemsim.errors import InputError
 
 SPEC = {
@@ -175,6 +176,10 @@ def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path,
                                  "multi-view data (it learns from view-pooled map features); this run cannot "
                                  "(use mean or vote)\n")
     assert not (out / "views_model.joblib").exists() and "view_features" not in info
+    code, _, err = run_cli(["evaluate", out, "--fusion", "backprojection"], capsys)
+    assert code == 2 and err == ("stemsim: error: --fusion: backprojection fusion needs a two_stage run trained on "
+                                 "a tilt series (it learns from heat-maps back-projected along the series' angles); "
+                                 "this run can use mean, vote\n")
     from classifiers.run import open_run
 
     assert open_run(out).fusions == ("mean", "vote")
@@ -192,7 +197,7 @@ def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path,
 
 def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(tmp_path, capsys):
     spec = {**SPEC, "name": "maps-views", "classes": {"values": [0, 2], "per_class": 10},
-            "views": {"count": 2, "mode": "random"}}
+            "views": {"count": 2, "mode": "tilt", "tilt": {"axis": [0, 1, 0], "range": [-30, 30]}}}
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     assert run("generate", tmp_path / "spec.yaml", "--out", tmp_path / "ds", "--jobs", "1") == 0
     assert len(load_maps(tmp_path / "ds", "train")) == 2 * 12  # views flattened: 12 objects × 2
@@ -230,7 +235,7 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     from classifiers.views import pool_view_features
 
     run_info = open_run(tmp_path / "run")
-    assert run_info.fusions == ("mean", "vote", "features")
+    assert run_info.fusions == ("mean", "vote", "features", "backprojection")
     model = TwoStageModel.load(run_info.model_path)
     objects = load_dataset(run_info.config["data"], run_info.preprocessing(), ("test",)).split("test").images
     probs = model.pooled_probabilities([obj[:1] for obj in objects])  # what the evaluation reported
@@ -254,7 +259,47 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     expected = model.pooled_probabilities([read_object(folder, run_info.preprocessing())])[0]
     np.testing.assert_allclose([row["probabilities"][c] for c in run_info.classes], expected, atol=1e-5)
     code, _, err = run_cli(["evaluate", tmp_path / "run", "--fusion", "median"], capsys)
-    assert code == 2 and err == "stemsim: error: --fusion: expected mean, vote, features, got 'median'\n"
+    assert code == 2 and err == ("stemsim: error: --fusion: expected mean, vote, features, backprojection, "
+                                 "got 'median'\n")
+
+    # backprojection fusion: the pooled features + the heat-maps back-projected along the tilt angles
+    tilt = run_json["backprojection"]
+    assert tilt["tilt_series"] == {"axis": [0.0, 1.0, 0.0], "angles": [-30.0, 30.0]}
+    assert tilt["rows"] == info["rows"] and tilt["features"] == info["features"] + len(TILT_FEATURE_NAMES)
+    assert (tmp_path / "run" / "backprojection_model.joblib").is_file()
+    assert model.tilt_series.angles == (-30.0, 30.0)
+    code, out, err = run_cli(["evaluate", tmp_path / "run", "--fusion", "backprojection"], capsys)
+    assert code == 0, err
+    assert "4 objects × 2 views (backprojection)" in out
+    written = np.loadtxt(tmp_path / "run" / "evaluation" / "test-backprojection" / "predictions.csv",
+                         delimiter=",", skiprows=1, usecols=(3, 4))
+    np.testing.assert_allclose(written, model.pooled_probabilities(objects, "backprojection"), atol=1e-5)
+    maps, per_view = model.maps_and_features(list(objects[0]))
+    row = np.concatenate([pool_view_features(per_view), model.tilt_object_features(maps)])
+    np.testing.assert_allclose(model._probabilities_of(model.tilt_estimator, row[None])[0],
+                               model.pooled_probabilities(objects[:1], "backprojection")[0], atol=1e-6)
+    # the views are the first of the training tilt series, so more views than it has cannot be placed
+    with pytest.raises(InputError, match=r"^--fusion backprojection: an object has 3 views; the run's tilt series "
+                                         r"\(axis \[0, 1, 0\], 2 views at -30…30°\) has only 2$"):
+        model.pooled_probabilities([np.concatenate([objects[0], objects[0][:1]])], "backprojection")
+    code, out, err = run_cli(["predict", tmp_path / "run", "--object", folder, "--fusion", "backprojection",
+                              "--format", "json"], capsys)
+    assert code == 0, err
+    row = json.loads(out)[0]
+    assert row["views"] == {"count": 2, "available": 2, "fusion": "backprojection"}
+    expected = model.pooled_probabilities([read_object(folder, run_info.preprocessing())], "backprojection")[0]
+    np.testing.assert_allclose([row["probabilities"][c] for c in run_info.classes], expected, atol=1e-5)
+    # data of another tilt series cannot be scored with these angles
+    other = {**spec, "views": {"count": 2, "mode": "tilt", "tilt": {"axis": [0, 1, 0], "range": [-60, 60]}},
+             "classes": {"values": [0, 2], "per_class": 2}}
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    assert run("generate", tmp_path / "other.yaml", "--out", tmp_path / "other", "--jobs", "1") == 0
+    code, _, err = run_cli(["evaluate", tmp_path / "run", "--data", tmp_path / "other", "--fusion",
+                            "backprojection", "--out", tmp_path / "e"], capsys)
+    assert code == 2 and not (tmp_path / "e").exists()
+    assert err == (f"stemsim: error: {tmp_path / 'other' / 'spec.yaml'}: backprojection fusion was trained on the "
+                   "tilt series axis [0, 1, 0], 2 views at -30…30°; this data has the tilt series axis [0, 1, 0], "
+                   "2 views at -60…60°\n")
 
 
 def test_bad_inputs_get_one_line_errors(cubes, tmp_path, capsys):

@@ -24,6 +24,7 @@ Used by the ``two_stage`` model's ``backprojection`` fusion (:mod:`classifiers.t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -147,17 +148,27 @@ def backproject(maps: np.ndarray, projections: np.ndarray, centres: np.ndarray,
                             np.ascontiguousarray(centres, np.float64), float(step), n)
 
 
+@lru_cache(maxsize=4)
+def _centre_pull(shape: tuple[int, ...]) -> np.ndarray:
+    """:data:`CENTRE_PULL` × squared grid distance from the centre, for a grid of ``shape``.
+
+    Where the views cannot place a corner in depth (one view: a ridge along the beam), the
+    point nearest the centroid wins: a slight pull to the centre breaks the ridge's ties. (The
+    grid samples an oblique ridge with a ripple, so one view still gives a few peaks per ridge.)
+    """
+    index = np.indices(shape, np.float64) - (np.array(shape, np.float64) - 1)[:, None, None, None] / 2
+    pull = CENTRE_PULL * (index ** 2).sum(axis=0)
+    pull.flags.writeable = False
+    return pull
+
+
 def volume_peaks(volume: np.ndarray, floor: float = PEAK_FLOOR, window: int = PEAK_WINDOW) -> np.ndarray:
     """Local maxima of a 3-D map above ``floor`` → ``(k, 4)`` (x, y, z grid index, height),
     highest first. Heights are less :data:`CENTRE_PULL` times the squared grid distance from
     the centre (at most 0.01)."""
     from scipy import ndimage
 
-    # Where the views cannot place a corner in depth (one view: a ridge along the beam), take
-    # the point nearest the centroid: a slight pull to the centre breaks the ridge's ties.
-    # (The grid samples an oblique ridge with a ripple, so one view still gives a few peaks per ridge.)
-    index = np.indices(volume.shape, np.float64) - (np.array(volume.shape, np.float64) - 1)[:, None, None, None] / 2
-    volume = volume.astype(np.float64) - CENTRE_PULL * (index ** 2).sum(axis=0)
+    volume = volume.astype(np.float64) - _centre_pull(volume.shape)
     top = ndimage.maximum_filter(volume, size=window, mode="constant", cval=-np.inf)
     index = np.argwhere((volume == top) & (volume > floor))
     heights = volume[tuple(index.T)]

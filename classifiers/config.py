@@ -16,6 +16,7 @@ from typing import Any
 from classifiers.models import MODELS, ModelSpec, get_spec
 from classifiers.schema import (REQUIRED, Key, boolean, check_section, choice, existing_path, fail,
                                 integer, number, optional, section, string_list)
+from classifiers.views import FUSIONS
 from stemsim.yamlio import read_yaml as _read_yaml
 
 STM_CATEGORIES = ("asymmetries", "individual_atoms", "dimers", "rows", "tip_change", "bad_blurry")
@@ -111,7 +112,7 @@ TRAINING = {
 }
 
 EVALUATION = {
-    "fusion": Key("mean", choice("mean", "vote", "features", "backprojection"),
+    "fusion": Key("mean", choice(*FUSIONS),
                   "multi-view data, single-view model: combine an object's per-view probabilities by their "
                   "mean, or by a majority vote of the per-view decisions (ties: highest mean probability); "
                   "features (two_stage only): a classifier of the view-pooled map features decides; "

@@ -71,9 +71,10 @@ class Predictor:
         ``features``, ``backprojection``: a two-stage run's classifiers of view-pooled features)."""
         if self.multiview:
             return self.run.decide(self.object_outputs(objects))
-        if fusion in ("features", "backprojection"):  # a two-stage run's own (classifiers.views)
+        from classifiers.views import POOLED_FUSIONS, fuse_views
+
+        if fusion in POOLED_FUSIONS:  # a two-stage run's own classifiers
             return self.run.decide(self.model.pooled_probabilities(objects, fusion))
-        from classifiers.views import fuse_views
 
         outputs = self.outputs([view for obj in objects for view in obj])
         per_view = outputs.reshape(len(objects), -1, outputs.shape[-1])

@@ -29,6 +29,7 @@ from classifiers.data import Dataset, Split, load_dataset
 from classifiers.preprocessing import Preprocessing
 from classifiers.run import (CONFIG_FILE, HISTORY_CSV, HISTORY_FILE, MODEL_FILE, RUN_FILE, StagingDir,
                              environment, write_json)
+from classifiers.views import POOLED_FUSIONS
 from stemsim.errors import InputError
 
 
@@ -51,7 +52,7 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
     if name == "two_stage" and kind != "stemsim":
         raise InputError(f"model.name: two_stage learns its maps from a stemsim dataset's ground truth; "
                          f"data.kind is {kind}")
-    if cfg["evaluation"]["fusion"] in ("features", "backprojection") and name != "two_stage":
+    if cfg["evaluation"]["fusion"] in POOLED_FUSIONS and name != "two_stage":
         raise InputError(f"evaluation.fusion: {cfg['evaluation']['fusion']} is the two_stage model's view pooling; "
                          f"model.name {name} fuses views by mean or vote")
     staging = StagingDir(out, overwrite)  # refuses a non-empty --out before any work

@@ -37,7 +37,7 @@ Two ways to use the views, chosen by the architecture:
     an object are taken to be the first views of the training tilt series, in order.
 
   Chosen by the experiment key ``evaluation.fusion`` (stored in the run's config.yaml), or
-  per call: ``stemsim evaluate RUN --fusion mean|vote|features``, ``stemsim predict RUN
+  per call: ``stemsim evaluate RUN --fusion mean|vote|features|backprojection``, ``stemsim predict RUN
   --object DIR --fusion vote``, ``evaluate(..., fusion=)``. The multiview CNN pools its views itself, so
   asking it for a fusion is an error.
 
@@ -56,8 +56,9 @@ import numpy as np
 from classifiers.run import decide
 from stemsim.errors import InputError
 
-FUSIONS = ("mean", "vote", "features", "backprojection")
 OUTPUT_FUSIONS = ("mean", "vote")  # the fusions of per-view outputs (any single-view model)
+POOLED_FUSIONS = ("features", "backprojection")  # a two_stage run's own classifiers of view-pooled features
+FUSIONS = OUTPUT_FUSIONS + POOLED_FUSIONS
 POOLED_STATISTICS = ("mean", "min", "max")
 
 

@@ -13,10 +13,12 @@ A bench file (``configs/benchmarks/*.yaml``)::
     models:                                # classifier experiments without `data` and `seed`
       - {name: vgg-like-64, experiment: {model: {name: vgg_like}, preprocess: {input_size: 64}}}
     full: {models: [...]}                  # with --full: replaces `models` (GPU-sized runs)
-    views: {counts: [1, 2, 4, 8], fusion: [mean, vote, features, backprojection]}   # multi-view data
-                                           # accuracy vs views (features: two_stage runs only,
+    views: {counts: [1, 2, 4, 8], fusion: [mean, vote, features, backprojection], spread: true}
+                                           # multi-view data: accuracy vs views, the first K views
+                                           # of every object (and with spread: K views evenly spread
+                                           # over them); features: two_stage runs only,
                                            # backprojection: those trained on a tilt series;
-                                           # other models skip them)
+                                           # other models skip them
 
 Output: ``DIR/report.md``, ``results.json``, ``results.csv``, ``samples.png``,
 ``confusion/<model>.png``, ``curves/<model>.png``, ``runs/<model>/`` (the run directories),
@@ -100,9 +102,10 @@ def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
 
 
 def _views_section(views) -> dict:
-    """``views: {counts: [1, 2, 4, 8], fusion: [mean, vote, features]}`` checked (fusion optional)."""
-    if not isinstance(views, dict) or set(views) - {"counts", "fusion"} or "counts" not in views:
-        raise InputError("views: expected {counts: [K, ...], fusion: [mean, vote, features]}")
+    """``views: {counts: [1, 2, 4, 8], fusion: [mean, vote, features], spread: true}`` checked
+    (fusion and spread optional)."""
+    if not isinstance(views, dict) or set(views) - {"counts", "fusion", "spread"} or "counts" not in views:
+        raise InputError("views: expected {counts: [K, ...], fusion: [mean, vote, features], spread: true|false}")
     counts = views["counts"]
     if (not isinstance(counts, list) or not counts
             or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in counts)):
@@ -110,7 +113,10 @@ def _views_section(views) -> dict:
     fusion = views.get("fusion", ["mean"])
     if not isinstance(fusion, list) or not fusion or any(f not in FUSIONS for f in fusion):
         raise InputError(f"views.fusion: expected a list from {', '.join(FUSIONS)}, got {fusion!r}")
-    return {"counts": sorted(set(counts)), "fusion": fusion}
+    spread = views.get("spread", False)
+    if not isinstance(spread, bool):
+        raise InputError(f"views.spread: expected true or false, got {spread!r}")
+    return {"counts": sorted(set(counts)), "fusion": fusion, "spread": spread}
 
 
 def prepare_dataset(bench: dict, datasets: Path, jobs: int) -> tuple[dict, Path]:
@@ -138,7 +144,7 @@ def _fingerprint(experiment: dict) -> str:
 
 def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None = None) -> dict[str, Any]:
     """Train one model (or reuse an identical finished run) and evaluate it on the test split
-    (and, with ``views``, on the first K views of every test object for each K and fusion)."""
+    (and, with ``views``, on K views of every test object for each K and fusion)."""
     from classifiers.evaluation import evaluate
     from classifiers.training import train
 
@@ -162,30 +168,45 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None
            "evaluation_dir": _relative(report["output_dir"]), "run_dir": _relative(run_dir), "reused": reused}
     if "maps" in report:
         row["maps"] = report["maps"]
+    if "family" in report:
+        row["family"] = report["family"]
     if views:
         row["by_views"] = _accuracy_by_views(run_dir, views)
     return row
 
 
 def _accuracy_by_views(run_dir: Path, views: dict) -> list[dict]:
-    """Test accuracy with the first K views of every object: one curve per fusion rule for a
-    single-view model (late fusion), one for a multiview CNN (it pools its views itself)."""
+    """Test accuracy with K views of every object: one curve per fusion rule for a single-view
+    model (late fusion), one for a multiview CNN (it pools its views itself); each with the
+    first K views (``selection: first``) and, with ``views.spread``, K views evenly spread over
+    the object's views (``selection: spread``; a K whose spread views are the first K is not
+    evaluated twice)."""
     from classifiers.evaluation import evaluate
     from classifiers.run import open_run
+    from classifiers.views import view_indices
 
     run = open_run(run_dir)
     fusions = [None] if run.multiview else [f for f in views["fusion"] if f in run.fusions]
     curves = []
-    for fusion in fusions:
-        points = []
-        for k in views["counts"]:
-            name = f"test-views{k}" + (f"-{fusion}" if fusion else "")
-            result = evaluate(run_dir, split="test", views=k, fusion=fusion, out=run_dir / "evaluation" / name)
-            m = result["metrics"]
-            points.append({"views": k, "accuracy": m.get("accuracy"), "balanced_accuracy": m.get("balanced_accuracy"),
-                           "n_objects": result["data"].get("n_objects")})
-        curves.append({"fusion": fusion or "view pooling", "points": points,
-                       "never_falls": all(b["accuracy"] >= a["accuracy"] for a, b in zip(points, points[1:]))})
+    for spread in (False, True) if views.get("spread") else (False,):
+        for fusion in fusions:
+            first = {p["views"]: p for p in curves[fusions.index(fusion)]["points"]} if spread else {}
+            points = []
+            for k in views["counts"]:
+                if spread and list(view_indices(k, run.info["views"], True)) == list(range(k)):
+                    points.append(first[k])
+                    continue
+                name = f"test-views{k}" + (f"-{fusion}" if fusion else "") + ("-spread" if spread else "")
+                result = evaluate(run_dir, split="test", views=k, fusion=fusion, spread=spread,
+                                  out=run_dir / "evaluation" / name)
+                m = result["metrics"]
+                points.append({"views": k, "accuracy": m.get("accuracy"),
+                               "balanced_accuracy": m.get("balanced_accuracy"),
+                               "n_objects": result["data"].get("n_objects"),
+                               "indices": result["views"].get("indices", list(range(k)))})
+            curves.append({"fusion": fusion or "view pooling", "selection": "spread" if spread else "first",
+                           "points": points,
+                           "never_falls": all(b["accuracy"] >= a["accuracy"] for a, b in zip(points, points[1:]))})
     return curves
 
 
@@ -410,6 +431,7 @@ def markdown(results: dict) -> str:
     target = target_line(results)
     if target:
         lines += ["", target]
+    lines += [item for line in family_lines(results) for item in ("", line)]
     if results["skipped"]:
         lines += ["", "Not run:"] + [f"- {s['name']}: {s['reason']}" for s in results["skipped"]]
     if multilabel:
@@ -594,20 +616,34 @@ def _views_lines(results: dict) -> list[str]:
         return []
     counts = results["bench"]["views"]["counts"]
     lines = ["", "## Accuracy against the number of views (test objects)", "",
-             "The first K views of every test object; a single-view model's per-view probabilities are "
+             "K views of every test object: the first K (over a tilt series: its start), and where listed "
+             "K views evenly spread over the object's views (over a tilt series: its whole range; view "
+             "indices round(linspace(0, V − 1, K))). A single-view model's per-view probabilities are "
              "fused (mean, or majority vote), a two-stage model can also pool its per-view map features "
              "(features: mean/min/max over the views, then a classifier trained on view subsets) and, "
              "trained on a tilt series, register them in 3-D (backprojection: the vertex heat-maps "
              "back-projected along the known tilt angles; the pooled features plus the 3-D peaks), "
              "a multiview CNN pools its views itself.", "",
-             "| model | fusion | " + " | ".join(f"{k} view{'s' * (k > 1)}" for k in counts) + " | never falls |",
-             "|---|---|" + "---|" * len(counts) + "---|"]
+             "| model | fusion | views | " + " | ".join(f"{k} view{'s' * (k > 1)}" for k in counts)
+             + " | never falls |", "|---|---|---|" + "---|" * len(counts) + "---|"]
     for row in rows:
         for curve in row["by_views"]:
             values = {p["views"]: p["accuracy"] for p in curve["points"]}
-            lines.append(f"| {row['name']} | {curve['fusion']} | " + " | ".join(_fmt(values.get(k)) for k in counts)
+            lines.append(f"| {row['name']} | {curve['fusion']} | {_selection(curve)} | "
+                         + " | ".join(_fmt(values.get(k)) for k in counts)
                          + f" | {'yes' if curve['never_falls'] else 'no'} |")
+    spread = [p for row in rows for curve in row["by_views"] if curve.get("selection") == "spread"
+              for p in curve["points"]]
+    if spread:
+        which = {p["views"]: p["indices"] for p in spread}
+        lines += ["", "Spread views used: " + "; ".join(f"K = {k}: views {', '.join(map(str, which[k]))}"
+                                                       for k in counts if k in which) + "."]
     return lines + ["", "![accuracy against views](views.png)", ""]
+
+
+def _selection(curve: dict) -> str:
+    """Which K views a curve used: ``first K`` or ``spread``."""
+    return "spread" if curve.get("selection") == "spread" else "first K"
 
 
 def _plot_views(results: dict, target: Path) -> None:
@@ -619,8 +655,9 @@ def _plot_views(results: dict, target: Path) -> None:
     figure, axis = plt.subplots(figsize=(5, 3.5))
     for row in rows:
         for curve in row["by_views"]:
-            axis.plot([p["views"] for p in curve["points"]], [p["accuracy"] for p in curve["points"]], "o-",
-                      label=f"{row['name']} ({curve['fusion']})")
+            spread = curve.get("selection") == "spread"
+            axis.plot([p["views"] for p in curve["points"]], [p["accuracy"] for p in curve["points"]],
+                      "s--" if spread else "o-", label=f"{row['name']} ({curve['fusion']}{', spread' * spread})")
     base = rows[0]["baseline"].get("accuracy")
     if base is not None:
         axis.axhline(base, color="gray", linestyle=":", label="constant predictor")
@@ -641,22 +678,26 @@ def _predicts(baseline: dict) -> str:
     return f"always {predicts}"
 
 
-def target_outcome(results: dict) -> dict[str, Any] | None:
+def target_outcome(results: dict, selection: str = "first") -> dict[str, Any] | None:
     """The bench's ``target`` against its best model: ``{metric, target, where, best, achieved,
     reached}``. A target with ``views: K`` is read from the accuracy-against-views curves at K
-    views (the best fusion of each model), not from the evaluation of all views."""
+    views (the best fusion of each model; the first K views, or with ``selection="spread"`` K
+    views spread over each object's views), not from the evaluation of all views."""
     target = results["bench"].get("target")
     if not target or not results["models"]:
         return None
     metric, k = target["metric"], target.get("views")
+    if k is None and selection == "spread":
+        return None
     if k is None:
         scored = [(r["name"], _value(r["metrics"], metric), r["metrics"].get("n_images")) for r in results["models"]]
         where = ""
     else:
         scored = [(f"{r['name']} ({curve['fusion']})", point.get(metric), point.get("n_objects"))
                   for r in results["models"] for curve in r.get("by_views", [])
+                  if curve.get("selection", "first") == selection
                   for point in curve["points"] if point["views"] == k]
-        where = f" with {k} view{'s' * (k > 1)}"
+        where = f" with {k} view{'s' * (k > 1)}" + (" spread over each object's views" if selection == "spread" else "")
     scored = [item for item in scored if item[1] is not None]
     if not scored:
         return None
@@ -680,17 +721,45 @@ def accuracy_interval(accuracy: float, n: int, level: float = 0.95) -> dict[str,
 
 def target_line(results: dict) -> str:
     """``Target: accuracy ≥ 98.0 % with 4 views: NOT reached (best: …, 97.8 %; 95 % interval
-    92.3–99.4 % over 90 test items).`` (report and README), or ``""`` without a target."""
-    outcome = target_outcome(results)
-    if not outcome:
-        return ""
-    percent = "auc" not in outcome["metric"]
-    interval = outcome.get("interval")
-    spread = (f"; {100 * interval['level']:.0f} % interval {100 * interval['low']:.1f}–{100 * interval['high']:.1f} % "
-              f"over {interval['n']} test items") if interval else ""
-    return (f"Target: {outcome['metric']} ≥ {_fmt(outcome['target'], percent)}{outcome['where']}: "
-            f"{'reached' if outcome['reached'] else 'NOT reached'} (best: {outcome['best']}, "
-            f"{_fmt(outcome['achieved'], percent)}{spread}).")
+    92.3–99.4 % over 90 test items).`` (report and README), or ``""`` without a target. With
+    spread-view curves, a second sentence reads the target on those."""
+    lines = []
+    for selection in ("first", "spread"):
+        outcome = target_outcome(results, selection)
+        if not outcome:
+            continue
+        percent = "auc" not in outcome["metric"]
+        interval = outcome.get("interval")
+        within = (f"; {100 * interval['level']:.0f} % interval {100 * interval['low']:.1f}–"
+                  f"{100 * interval['high']:.1f} % over {interval['n']} test items") if interval else ""
+        lines.append(f"{'Target' if selection == 'first' else 'The same target'}: {outcome['metric']} ≥ "
+                     f"{_fmt(outcome['target'], percent)}{outcome['where']}: "
+                     f"{'reached' if outcome['reached'] else 'NOT reached'} (best: {outcome['best']}, "
+                     f"{_fmt(outcome['achieved'], percent)}{within}).")
+    return " ".join(lines)
+
+
+def family_lines(results: dict) -> list[str]:
+    """One sentence per majority-polling family row: does it beat the bench's single models of
+    its member architecture on mean ROC AUC and on mean balanced accuracy (the test split)?"""
+    lines = []
+    for family in (r for r in results["models"] if r.get("family")):
+        member, k = family["family"]["member"], family["family"]["group_size"]
+        singles = [r for r in results["models"] if r["model"] == member]
+        if not singles:
+            continue
+
+        def scores(row):
+            m = row["metrics"]
+            return m.get("roc_auc_macro"), m.get("mean_category_balanced_accuracy", m.get("balanced_accuracy"))
+
+        auc, balanced = scores(family)
+        against = "; ".join(f"{r['name']}'s {scores(r)[0]:.3f} and {_fmt(scores(r)[1])}" for r in singles)
+        beats = all(auc > scores(r)[0] and balanced > scores(r)[1] for r in singles)
+        lines.append(f"Family: {family['name']} ({k} {member} members per category, majority vote) scores mean ROC "
+                     f"AUC {auc:.3f} and mean balanced accuracy {_fmt(balanced)}, against {against}: it "
+                     f"{'beats' if beats else 'does NOT beat'} its single member{'s' * (len(singles) > 1)} on both.")
+    return lines
 
 
 def _value(metrics: dict, name: str):

@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from benchmarks.bench import target_line
+from benchmarks.bench import family_lines, target_line
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAD = ("Classifier benches committed so far (this 2-core CPU, no GPU; the models each command ran — pretrained "
@@ -39,7 +39,8 @@ def _views_table(results: dict) -> list[str]:
     for model in rows:
         for curve in model["by_views"]:
             values = {p["views"]: p["accuracy"] for p in curve["points"]}
-            lines.append(f"| {model['name']} ({curve['fusion']}) | "
+            spread = ", spread" if curve.get("selection") == "spread" else ""
+            lines.append(f"| {model['name']} ({curve['fusion']}{spread}) | "
                          + " | ".join(f"{100 * values[k]:.1f} %" for k in counts) + " |")
     return lines
 
@@ -95,6 +96,7 @@ def section(name: str) -> str:
     target = target_line(results)
     if target:
         lines += ["", target]
+    lines += [item for line in family_lines(results) for item in ("", line)]
     return "\n".join(lines + [""])
 
 

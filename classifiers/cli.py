@@ -51,17 +51,21 @@ def evaluate_command(
         "(mean).")] = None,
     views: Annotated[Optional[int], typer.Option(
         "--views", min=1, help="Multi-view data: use only the first K views of every object (default all).")] = None,
+    spread: Annotated[bool, typer.Option(
+        "--spread", help="With --views K: K views evenly spread over every object's views (over a tilt series: "
+        "its whole range) instead of the first K.")] = False,
 ) -> None:
     """Score a run: accuracy, balanced accuracy, P/R/F1, ROC AUC, confusion, baseline, size, speed.
 
     Multi-view data is scored per object: a multiview model pools its views itself, any
-    other model's per-view outputs are fused (--fusion). --fusion/--views, when given, are
-    added to the default report folder name (e.g. evaluation/test-vote-views2).
+    other model's per-view outputs are fused (--fusion). --fusion/--views/--spread, when given,
+    are added to the default report folder name (e.g. evaluation/test-vote-views2).
     """
     _quiet_tensorflow()
     from classifiers.evaluation import evaluate
 
-    report = evaluate(run_dir, data=data, split=split, out=out, batch_size=batch_size, fusion=fusion, views=views)
+    report = evaluate(run_dir, data=data, split=split, out=out, batch_size=batch_size, fusion=fusion, views=views,
+                      spread=spread)
     m = report["metrics"]
     if report["task"] == "multi-label":
         line = (f"exact match {m['exact_match_accuracy']:.4f} (baseline "
@@ -71,7 +75,8 @@ def evaluate_command(
         line = (f"accuracy {m['accuracy']:.4f} (baseline {report['constant_baseline']['accuracy']:.4f}), "
                 f"balanced accuracy {m['balanced_accuracy']:.4f}")
     d, v = report["data"], report["views"]
-    scored = (f"{d['n_objects']} objects × {v['count']} view{'s' * (v['count'] > 1)} ({v['fusion']})"
+    which = f"views {','.join(map(str, v['indices']))}, " if "indices" in v else ""
+    scored = (f"{d['n_objects']} objects × {v['count']} view{'s' * (v['count'] > 1)} ({which}{v['fusion']})"
               if "n_objects" in d else f"{d['n_images']} images")
     typer.echo(f"{scored}: {line}")
     typer.echo(f"report written to {report['output_dir']}")
@@ -85,8 +90,9 @@ def predict_command(
         "object, instead of per image file.")] = None,
     fusion: Annotated[Optional[str], typer.Option(
         "--fusion", help="--object with a single-view model: mean, vote or (two_stage) features or "
-        "backprojection over the views (backprojection: the folder's views, in file order, are the first "
-        "views of the training tilt series; default: the experiment's evaluation.fusion).")] = None,
+        "backprojection over the views (backprojection: a file view_k is view k of the training tilt series, "
+        "as stemsim generate names them; other names are the series' first views, in file order; default: the "
+        "experiment's evaluation.fusion).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (.csv or .json) "
                                                 "instead of standard output.")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="csv or json (default: from --out, else csv).")] = None,

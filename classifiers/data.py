@@ -241,6 +241,22 @@ def view_files(folder: Path) -> list[Path]:
     return sorted(by_stem.values(), key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)])
 
 
+def view_positions(folder: str | Path) -> list[int] | None:
+    """The ``k`` of every ``view_k`` file of an object folder, in :func:`view_files` order (the
+    views' positions in their tilt series, as ``stemsim generate`` names them), or None when
+    some file is not named so. InputError for two files of one ``k`` (``view_1``, ``view_01``)."""
+    files = view_files(Path(folder))
+    found = [re.fullmatch(r"view_(\d+)", path.stem) for path in files]
+    if not files or not all(found):
+        return None
+    positions = [int(match.group(1)) for match in found]
+    for k in set(positions):
+        same = [path.name for path, p in zip(files, positions) if p == k]
+        if len(same) > 1:
+            raise InputError(f"{folder}: {' and '.join(same)} are both view {k}")
+    return positions
+
+
 def read_object(folder: str | Path, pre: Preprocessing) -> np.ndarray:
     """Read and prepare the views of ONE object (the images in ``folder``) → float16 ``(V, h, w, c)``.
 

@@ -12,10 +12,11 @@ the same name as a whole:
 Multi-view data is scored per OBJECT (:mod:`classifiers.views`): ``predictions.csv`` has one
 row per object id, and ``metrics.json`` says ``views`` = ``{count, available, fusion}`` (views
 used per object, views in the data, and ``mean``/``vote`` late fusion of a single-view model
-or ``multiview-cnn pooling max|mean``) and ``data.n_objects``. ``fusion`` overrides the run's
-``evaluation.fusion``; ``views=K`` uses the first K views of every object. Either, when
-given, is added to the default folder name (``test-vote``, ``test-views2``) so that such
-evaluations sit side by side.
+or ``multiview-cnn pooling max|mean``; and ``indices``, which views, when they are not the
+first ones) and ``data.n_objects``. ``fusion`` overrides the run's ``evaluation.fusion``;
+``views=K`` uses the first K views of every object, ``spread=True`` K views evenly spread over
+them. Each, when given, is added to the default folder name (``test-vote``, ``test-views2``,
+``test-views4-spread``) so that such evaluations sit side by side.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from classifiers.inference import Predictor
 from classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
 from classifiers.run import StagingDir, environment, open_run, write_json
 from classifiers.tomography import check_tilt_series
-from classifiers.views import check_views, fusion_for, take_views, views_report
+from classifiers.views import POOLED_FUSIONS, fusion_for, take_views, view_indices, views_report
 from stemsim.errors import InputError
 
 
@@ -54,16 +55,19 @@ def align_targets(targets: np.ndarray, data_classes: list[str], model_classes: l
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
              out: str | Path | None = None, batch_size: int = 32, fusion: str | None = None,
-             views: int | None = None) -> dict[str, Any]:
+             views: int | None = None, spread: bool = False) -> dict[str, Any]:
     """Evaluate run ``run_dir`` on ``split`` (train, val, test or all) of its data, or of the
     dataset at ``data`` (same kind as the training data). Returns the metrics dict.
 
-    Multi-view data: ``fusion`` (``mean``/``vote``; default the run's ``evaluation.fusion``)
-    combines a single-view model's per-view outputs; ``views``: use the first K views of every
-    object (default all). See the module doc.
+    Multi-view data: ``fusion`` (``mean``/``vote``/``features``/``backprojection``; default the
+    run's ``evaluation.fusion``) combines a single-view model's per-view outputs; ``views``: use
+    the first K views of every object (default all), or with ``spread`` K views evenly spread
+    over them (:func:`classifiers.views.view_indices`). See the module doc.
     """
     if split not in (*SPLITS, "all"):
         raise InputError(f"--split: expected train, val, test or all, got {split!r}")
+    if spread and views is None:
+        raise InputError("--spread: needs --views K (the number of views to spread over each object's views)")
     run = open_run(run_dir)
     how = fusion_for(run, fusion)
     data_cfg = dict(run.config["data"])
@@ -89,7 +93,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     targets = align_targets(np.concatenate([p.targets for p in parts]), dataset.classes, run.classes,
                             run.multilabel)
 
-    probs, decisions, used, timed = _predict(predictor, items, dataset.views, views, how)
+    probs, decisions, indices, timed = _predict(predictor, items, dataset.views, views, spread, how)
+    used = len(indices)
     classes = run.classes
     counts = run.info["train_label_counts"]
     with warnings.catch_warnings():
@@ -104,7 +109,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
             baseline = constant_baseline(truth, counts["positives"], counts["n_images"], classes, False)
 
     name = split if data is None else f"{Path(data_cfg['path']).name}-{split}"
-    name += (f"-{fusion}" if fusion else "") + (f"-views{views}" if views else "")
+    name += (f"-{fusion}" if fusion else "") + (f"-views{views}" if views else "") + ("-spread" if spread else "")
     by_object = dataset.views > 1 or run.multiview
     inference = predictor.throughput(timed)
     if by_object and inference["images_per_second"]:
@@ -115,7 +120,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         "weights": run.info["weights"],
         "data": {"kind": data_cfg["kind"], "path": data_cfg["path"], "split": split, "n_images": len(items) * used,
                  **({"n_objects": len(items)} if by_object else {}), "classes": dataset.classes},
-        "views": views_report(used, dataset.views, how, run.config["model"].get("pooling")),
+        "views": views_report(used, dataset.views, how, run.config["model"].get("pooling"), indices),
         "task": "multi-label" if run.multilabel else "single-label",
         "metrics": metrics,
         "constant_baseline": baseline,
@@ -125,7 +130,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     if run.two_stage:
         report["maps"] = _map_scores(predictor, data_cfg, split, views)
     if run.group_size:
-        report["family"] = {"group_size": run.group_size, "decision": "majority vote of each category's members"}
+        report["family"] = {"member": run.config["model"]["member"], "group_size": run.group_size,
+                            "decision": "majority vote of each category's members"}
     target = target if target is not None else run.path / "evaluation" / name
     with StagingDir(target, overwrite=True, marker="metrics.json") as tmp:
         write_json(tmp / "metrics.json", report)
@@ -150,17 +156,17 @@ def _map_scores(predictor: Predictor, data_cfg: dict[str, Any], split: str, view
         return {"skipped": str(error)}
 
 
-def _predict(predictor: Predictor, items: list[np.ndarray], available: int, views: int | None,
-             fusion: str) -> tuple[np.ndarray, np.ndarray, int, list[np.ndarray]]:
+def _predict(predictor: Predictor, items: list[np.ndarray], available: int, views: int | None, spread: bool,
+             fusion: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """Probabilities and decisions per item (image, or object of ``available`` views), the
-    views used per item, and what the network alone runs on (for the throughput)."""
-    if available == 1 and not predictor.multiview:
-        check_views(views, 1)
-        return (*predictor.run.decide(predictor.outputs(items)), 1, items)
-    objects = take_views(items if available > 1 else [image[None] for image in items], views, available)
-    probs, decisions = predictor.decide_objects(objects, fusion)
+    indices of the views used of each item, and what the network alone runs on (for the throughput)."""
+    indices = view_indices(views, available, spread)
+    if available == 1 and not predictor.multiview and fusion not in POOLED_FUSIONS:
+        return (*predictor.run.decide(predictor.outputs(items)), indices, items)
+    objects = take_views(items if available > 1 else [image[None] for image in items], indices)
+    probs, decisions = predictor.decide_objects(objects, fusion, indices)
     timed = objects if predictor.multiview else [view for obj in objects for view in obj]
-    return probs, decisions, len(objects[0]), timed
+    return probs, decisions, indices, timed
 
 
 # ---- writers ------------------------------------------------------------------------
@@ -229,7 +235,9 @@ def _items(report: dict[str, Any]) -> str:
     d, v = report["data"], report["views"]
     if "n_objects" not in d:
         return f"{d['n_images']} images"
-    return (f"{d['n_objects']} objects × {v['count']} view{'s' * (v['count'] > 1)} (of {v['available']}), "
+    which = f" (views {', '.join(map(str, v['indices']))} of {v['available']})" if "indices" in v \
+        else f" (of {v['available']})"
+    return (f"{d['n_objects']} objects × {v['count']} view{'s' * (v['count'] > 1)}{which}, "
             f"fusion {v['fusion']} ({d['n_images']} images); scored per object")
 
 

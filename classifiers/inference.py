@@ -64,17 +64,20 @@ class Predictor:
                   for i in range(0, len(objects), self.batch_size)]
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
 
-    def decide_objects(self, objects: Sequence[np.ndarray], fusion: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    def decide_objects(self, objects: Sequence[np.ndarray], fusion: str = "mean",
+                       view_indices: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Prepared objects ``(V, h, w, c)`` (one V for all) → ``(probabilities (N, C), decisions)``:
         the multiview model on all views at once, or a single-view model on every view, fused
         per object by ``fusion`` (``mean``/``vote``, see :func:`classifiers.views.fuse_views`;
-        ``features``, ``backprojection``: a two-stage run's classifiers of view-pooled features)."""
+        ``features``, ``backprojection``: a two-stage run's classifiers of view-pooled features).
+        ``view_indices``: which views of the series the objects' views are (backprojection
+        reads their angles; default the first V)."""
         if self.multiview:
             return self.run.decide(self.object_outputs(objects))
         from classifiers.views import POOLED_FUSIONS, fuse_views
 
         if fusion in POOLED_FUSIONS:  # a two-stage run's own classifiers
-            return self.run.decide(self.model.pooled_probabilities(objects, fusion))
+            return self.run.decide(self.model.pooled_probabilities(objects, fusion, view_indices))
 
         outputs = self.outputs([view for obj in objects for view in obj])
         per_view = outputs.reshape(len(objects), -1, outputs.shape[-1])

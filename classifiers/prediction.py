@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from classifiers.data import read_object
+from classifiers.data import read_object, view_positions
 from classifiers.inference import Predictor
 from classifiers.preprocessing import read_image
 from classifiers.run import Run, open_run
@@ -94,20 +94,24 @@ def predict_objects(run_dir: str | Path, folders: Sequence[str | Path], batch_si
     """One dict per object folder, in order: ``file`` (the folder), ``label``, ``probabilities``,
     ``views`` ({count, available, fusion}) and ``error`` (None).
 
-    ``fusion`` (single-view models): ``mean`` or ``vote``; default the run's ``evaluation.fusion``.
-    Every folder is read first; a bad one raises InputError before anything is predicted.
+    ``fusion`` (single-view models): ``mean``, ``vote`` or a two_stage run's ``features`` or
+    ``backprojection``; default the run's ``evaluation.fusion``. For backprojection a view's
+    angle is that of view ``k`` of the training tilt series for a file ``view_k`` (as
+    ``stemsim generate`` names them; otherwise the views are the series' first ones, in file
+    order). Every folder is read first; a bad one raises InputError before anything is predicted.
     """
     run = open_run(run_dir)
     how = fusion_for(run, fusion)
     pre = run.preprocessing()
     objects = [read_object(folder, pre) for folder in folders]
+    positions = [view_positions(folder) for folder in folders]
     predictor = Predictor(run, batch_size)
     pooling = run.config["model"].get("pooling")
     rows = []
-    for folder, obj in zip(folders, objects):  # one at a time: objects may have different view counts
-        probs, decisions = predictor.decide_objects([obj], how)
+    for folder, obj, index in zip(folders, objects, positions):  # one at a time: view counts may differ
+        probs, decisions = predictor.decide_objects([obj], how, index)
         row = {"file": str(folder), "label": None, "probabilities": None,
-               "views": views_report(len(obj), len(obj), how, pooling), "error": None}
+               "views": views_report(len(obj), len(obj), how, pooling, index), "error": None}
         rows.append(_fill(row, run, probs[0], decisions[0]))
     return rows
 

@@ -120,16 +120,19 @@ class TwoStageModel(GeometricModel):
             return Parallel(n_jobs=self.jobs)(delayed(map_features)(*item) for item in items)
         return [map_features(*item) for item in items]
 
-    def pooled_probabilities(self, objects: Sequence[np.ndarray], fusion: str = "features") -> np.ndarray:
+    def pooled_probabilities(self, objects: Sequence[np.ndarray], fusion: str = "features",
+                             view_indices: Sequence[int] | None = None) -> np.ndarray:
         """Prepared objects ``(V, h, w, c)`` (any V each) → ``(N, C)`` probabilities of the
         view-pooling classifier (``features``: :func:`classifiers.views.pool_view_features`) or
-        of the tilt-series one (``backprojection``: those + :func:`tilt_object_features`)."""
+        of the tilt-series one (``backprojection``: those + :func:`tilt_object_features`).
+        ``view_indices``: the views' positions in the training tilt series, the same for every
+        object (default: the first V)."""
         if fusion == "backprojection":
             if self.tilt_estimator is None:
                 raise InputError(f"--fusion backprojection: this two_stage run has no back-projection "
                                  f"classifier ({TILT_MODEL_FILE} is made only by training on a tilt series)")
             for obj in objects:
-                self.check_tilt_views(len(obj))
+                self.check_tilt_views(len(obj), view_indices)
         elif self.views_estimator is None:
             raise InputError(f"--fusion features: this two_stage run has no view-pooling classifier "
                              f"({VIEWS_MODEL_FILE} is made only by training on multi-view data)")
@@ -138,22 +141,30 @@ class TwoStageModel(GeometricModel):
         rows = [pool_view_features(per_view[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
         if fusion == "features":
             return self._probabilities_of(self.views_estimator, np.array(rows))
-        rows = [np.concatenate([row, self.tilt_object_features(maps[a:b])])
+        rows = [np.concatenate([row, self.tilt_object_features(maps[a:b], view_indices)])
                 for row, a, b in zip(rows, bounds[:-1], bounds[1:])]
         return self._probabilities_of(self.tilt_estimator, np.array(rows))
 
-    def check_tilt_views(self, count: int) -> None:
-        """InputError unless ``count`` views can be the first views of the training tilt series."""
-        if count > len(self.tilt_series.angles):
+    def check_tilt_views(self, count: int, view_indices: Sequence[int] | None = None) -> None:
+        """InputError unless ``count`` views (at positions ``view_indices``, default the first
+        ``count``) are views of the training tilt series."""
+        series = len(self.tilt_series.angles)
+        if view_indices is None and count > series:
             raise InputError(f"--fusion backprojection: an object has {count} views; the run's tilt series "
-                             f"({self.tilt_series.describe()}) has only {len(self.tilt_series.angles)}")
+                             f"({self.tilt_series.describe()}) has only {series}")
+        if view_indices is not None and max(view_indices) >= series:
+            raise InputError(f"--fusion backprojection: view {max(view_indices)} is not in the run's tilt series "
+                             f"({self.tilt_series.describe()}: views 0–{series - 1})")
 
-    def tilt_object_features(self, maps: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
-        """The maps of the first K views of one object (:meth:`maps_and_features` items, in view
-        order) → :func:`classifiers.tomography.tilt_features` at the training tilt series' angles."""
+    def tilt_object_features(self, maps: Sequence[dict[str, np.ndarray]],
+                             view_indices: Sequence[int] | None = None) -> np.ndarray:
+        """The maps of one object's views (:meth:`maps_and_features` items, in view order) at
+        positions ``view_indices`` of the training tilt series (default: the first ones) →
+        :func:`classifiers.tomography.tilt_features` at those views' angles."""
         heat = np.concatenate([m["vertices"] for m in maps])
         thickness = np.concatenate([m["thickness"] for m in maps])
-        return tilt_features(heat, thickness, self.tilt_series.projections(len(maps)), self.pixel_size_nm or 1.0)
+        index = np.arange(len(maps)) if view_indices is None else np.asarray(view_indices, int)
+        return tilt_features(heat, thickness, self.tilt_series.projections()[index], self.pixel_size_nm or 1.0)
 
     def save(self, path: Path) -> None:
         super().save(path)

@@ -33,8 +33,9 @@ Two ways to use the views, chosen by the architecture:
   - ``backprojection`` (``two_stage`` runs trained on a tilt series, ``views.mode: tilt``):
     the pooled features plus features of the views' vertex heat-maps back-projected into 3-D
     along the series' known angles (:mod:`classifiers.tomography`): the views registered in
-    3-D, so that corners that one view shows on top of each other count apart. The views of
-    an object are taken to be the first views of the training tilt series, in order.
+    3-D, so that corners that one view shows on top of each other count apart. Each view's
+    angle is the training tilt series' angle at its position in the series: the view index
+    in evaluation (the first K, or ``--spread``), the ``k`` of ``view_k`` files in prediction.
 
   Chosen by the experiment key ``evaluation.fusion`` (stored in the run's config.yaml), or
   per call: ``stemsim evaluate RUN --fusion mean|vote|features|backprojection``, ``stemsim predict RUN
@@ -42,7 +43,9 @@ Two ways to use the views, chosen by the architecture:
   asking it for a fusion is an error.
 
 ``stemsim evaluate RUN --views K`` / ``evaluate(..., views=K)`` uses only the first K views of
-every object (accuracy against the number of views). Evaluation reports on multi-view data
+every object (accuracy against the number of views); with ``--spread`` / ``spread=True``, K
+views evenly spread over the object's views instead (:func:`view_indices`: over a tilt series,
+K views over its whole range). Evaluation reports on multi-view data
 are per object and say ``views`` = ``{count, available, fusion}`` (:func:`views_report`).
 """
 
@@ -124,10 +127,22 @@ def check_views(count: int | None, available: int) -> None:
         raise InputError(f"--views: the data has {available} view(s) per object; cannot use {count}")
 
 
-def take_views(objects: Sequence[np.ndarray], count: int | None, available: int) -> list[np.ndarray]:
-    """The first ``count`` views of every object ``(V, h, w, c)`` (``None``: all); see :func:`check_views`."""
+def view_indices(count: int | None, available: int, spread: bool = False) -> np.ndarray:
+    """Which ``count`` of an object's ``available`` views to use (``None``: all): the first
+    ones, or with ``spread`` ones evenly spread over the views, ``round(linspace(0, V − 1, K))``
+    (over a tilt series: K views over the whole tilt range, not its start). See :func:`check_views`."""
     check_views(count, available)
-    return list(objects) if count is None else [obj[:count] for obj in objects]
+    if count is None:
+        return np.arange(available)
+    if spread and count > 1:
+        # floor(x + 0.5), not np.round: ties must not round to even and collide (steps are >= 1)
+        return np.floor(np.linspace(0, available - 1, count) + 0.5).astype(int)
+    return np.arange(count)
+
+
+def take_views(objects: Sequence[np.ndarray], indices: np.ndarray) -> list[np.ndarray]:
+    """The views ``indices`` (:func:`view_indices`) of every object ``(V, h, w, c)``."""
+    return [obj[indices] for obj in objects]
 
 
 def fusion_for(run, requested: str | None) -> str:
@@ -153,12 +168,17 @@ def fusion_for(run, requested: str | None) -> str:
     return how
 
 
-def views_report(count: int, available: int, fusion: str, pooling: str | None = None) -> dict[str, Any]:
+def views_report(count: int, available: int, fusion: str, pooling: str | None = None,
+                 indices: Sequence[int] | None = None) -> dict[str, Any]:
     """``{"count", "available", "fusion"}`` of an evaluation or prediction: views used per
     object, views per object in the data, and how they were combined (``mean``, ``vote``,
-    ``features``, ``multiview-cnn pooling max|mean``, or ``none`` for single-view data)."""
+    ``features``, ``backprojection``, ``multiview-cnn pooling max|mean``, or ``none`` for
+    single-view data fused by mean or vote); plus ``indices`` (which views) when they are not the first ``count``."""
     if fusion == "pooling":
         fusion = f"multiview-cnn pooling {pooling}"
-    elif available == 1:
+    elif available == 1 and fusion not in POOLED_FUSIONS:  # a pooled classifier also takes one view
         fusion = "none"
-    return {"count": count, "available": available, "fusion": fusion}
+    report = {"count": count, "available": available, "fusion": fusion}
+    if indices is not None and [int(i) for i in indices] != list(range(count)):
+        report["indices"] = [int(i) for i in indices]
+    return report

@@ -103,7 +103,8 @@ def test_models_option_reruns_one_model_and_keeps_the_others_with_their_commands
     ({"counts": [1, 0]}, "views.counts: expected a list of view counts >= 1, got [1, 0]"),
     ({"counts": [1, 2], "fusion": ["median"]},
      "views.fusion: expected a list from mean, vote, features, backprojection, got ['median']"),
-    ([1, 2], "views: expected {counts: [K, ...], fusion: [mean, vote, features]}"),
+    ([1, 2], "views: expected {counts: [K, ...], fusion: [mean, vote, features], spread: true|false}"),
+    ({"counts": [1, 2], "spread": "yes"}, "views.spread: expected true or false, got 'yes'"),
 ])
 def test_bad_views_section_exits_2(views, message, tmp_path, capsys):
     (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "views": views}))
@@ -143,7 +144,7 @@ def test_report_only_rewrites_the_report_under_the_bench_file_as_it_is_now(bench
 
 
 def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, capsys):
-    from benchmarks.bench import target_outcome
+    from benchmarks.bench import target_line, target_outcome
 
     def curve(fusion, values):
         return {"fusion": fusion, "points": [{"views": k, "accuracy": v} for k, v in zip((1, 4, 8), values)]}
@@ -163,6 +164,17 @@ def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, 
     assert interval["low"] == pytest.approx((centre - half) / (1 + z * z / n), abs=1e-3)
     assert interval["high"] == pytest.approx((centre + half) / (1 + z * z / n), abs=1e-3)
     assert interval["n"] == 100 and interval["level"] == 0.95
+    # curves of views spread over each object are read apart from the first-K ones
+    spread = {**curve("mean", [0.5, 0.93, 0.99]), "selection": "spread"}
+    results["models"][1]["by_views"].append(spread)
+    assert target_outcome(results)["achieved"] == 0.88
+    assert target_outcome(results, "spread") == {"metric": "accuracy", "target": 0.9, "best": "b (mean)",
+                                                 "where": " with 4 views spread over each object's views",
+                                                 "achieved": 0.93, "reached": True}
+    assert target_line(results).startswith("Target: accuracy ≥ 90.0 % with 4 views: NOT reached (best: a (vote), "
+                                           "88.0 %; 95 % interval")
+    assert target_line(results).endswith("The same target: accuracy ≥ 90.0 % with 4 views spread over each "
+                                         "object's views: reached (best: b (mean), 93.0 %).")
     del results["bench"]["target"]["views"]  # without views: the evaluation of all views
     assert target_outcome(results)["best"] == "a" and target_outcome(results)["reached"]
     # a target at a view count the bench does not evaluate
@@ -171,6 +183,24 @@ def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, 
     assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
     assert capsys.readouterr().err.strip() == "stemsim: error: target.views: 4 is not one of the bench's views.counts"
     assert not (tmp_path / "r").exists()
+
+
+def test_family_line_compares_the_family_with_its_single_members():
+    from benchmarks.bench import family_lines
+
+    def row(name, model, auc, balanced, **extra):
+        return {"name": name, "model": model, **extra,
+                "metrics": {"roc_auc_macro": auc, "mean_category_balanced_accuracy": balanced}}
+
+    family = row("fam", "family", 0.90, 0.80, family={"member": "deepdog", "group_size": 3})
+    results = {"models": [row("dd", "deepdog", 0.87, 0.75), row("vgg", "vgg_like", 0.95, 0.9), family]}
+    assert family_lines(results) == ["Family: fam (3 deepdog members per category, majority vote) scores mean ROC AUC "
+                                     "0.900 and mean balanced accuracy 80.0 %, against dd's 0.870 and 75.0 %: it "
+                                     "beats its single member on both."]
+    results["models"][0]["metrics"]["mean_category_balanced_accuracy"] = 0.81  # better balanced, worse AUC
+    assert family_lines(results)[0].endswith("against dd's 0.870 and 81.0 %: it does NOT beat its single member on both.")
+    results["models"].pop(0)  # no single model of its member architecture: nothing to compare
+    assert family_lines(results) == []
 
 
 def test_count_errors_say_how_far_off_a_count_is():

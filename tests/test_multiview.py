@@ -278,6 +278,23 @@ def test_pooled_view_features_ignore_missing_values_and_count_the_views():
         pool_view_features(features[:0])
 
 
+def test_view_indices_first_or_spread_over_the_views():
+    from classifiers.views import view_indices
+
+    assert view_indices(4, 8).tolist() == [0, 1, 2, 3] and view_indices(None, 3).tolist() == [0, 1, 2]
+    assert view_indices(4, 8, spread=True).tolist() == [0, 2, 5, 7]  # a ±60° series: -60, -26, 26, 60°
+    assert view_indices(2, 8, spread=True).tolist() == [0, 7] and view_indices(1, 8, spread=True).tolist() == [0]
+    for available in range(1, 21):
+        for count in range(1, available + 1):
+            chosen = view_indices(count, available, spread=True)
+            # distinct, in order, first and last included, gaps differing by at most one view
+            assert len(set(chosen)) == count and list(chosen) == sorted(chosen) and chosen[0] == 0
+            assert count == 1 or chosen[-1] == available - 1
+            assert count < 3 or np.ptp(np.diff(chosen)) <= 1
+    with pytest.raises(InputError, match=r"^--views: the data has 8 view\(s\) per object; cannot use 9$"):
+        view_indices(9, 8, spread=True)
+
+
 def test_view_subsets_are_every_first_k_and_a_random_k():
     subsets = view_subsets(4, np.random.default_rng(0))
     assert [s.tolist() for s in subsets[:4]] == [[0], [0, 1], [0, 1, 2], [0, 1, 2, 3]]
@@ -337,6 +354,17 @@ def test_single_view_model_on_objects_late_fusion(mv, tmp_path):
     assert report["metrics"]["accuracy"] == pytest.approx(accuracy)
     with pytest.raises(InputError, match=r"^--views: the data has 4 view\(s\) per object; cannot use 5$"):
         evaluate(run, views=5)
+
+    # --spread: K views evenly spread over every object's views (here the first and the last)
+    report = evaluate(run, fusion="mean", views=2, spread=True)
+    assert report["views"] == {"count": 2, "available": VIEWS, "fusion": "mean", "indices": [0, 3]}
+    got_ids, got_p, got_label = read_predictions(Path(report["output_dir"]))
+    assert Path(report["output_dir"]).name == "test-mean-views2-spread"
+    np.testing.assert_allclose(got_p, per_view[:, [0, 3]].mean(1), atol=2e-6)
+    assert "12 objects × 2 views (views 0, 3 of 4), fusion mean" in (Path(report["output_dir"]) / "report.md").read_text()
+    with pytest.raises(InputError, match=r"^--spread: needs --views K \(the number of views to spread over each "
+                                         r"object's views\)$"):
+        evaluate(run, spread=True)
 
 
 # ---- the multiview CNN from the command line -------------------------------------------------

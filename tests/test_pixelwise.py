@@ -289,6 +289,28 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     assert row["views"] == {"count": 2, "available": 2, "fusion": "backprojection"}
     expected = model.pooled_probabilities([read_object(folder, run_info.preprocessing())], "backprojection")[0]
     np.testing.assert_allclose([row["probabilities"][c] for c in run_info.classes], expected, atol=1e-5)
+    # each view keeps its own angle: views given in another order, with their positions, answer the same
+    np.testing.assert_allclose(model.pooled_probabilities([obj[::-1] for obj in objects], "backprojection", [1, 0]),
+                               model.pooled_probabilities(objects, "backprojection"), atol=1e-6)
+    # a folder of view_k files: view k is at the series' k-th angle (here the last view alone, at +30°)
+    last = tmp_path / "last_view"
+    last.mkdir()
+    (last / "view_1.png").write_bytes((folder / "view_1.png").read_bytes())
+    code, out, err = run_cli(["predict", tmp_path / "run", "--object", last, "--fusion", "backprojection",
+                              "--format", "json"], capsys)
+    assert code == 0, err
+    row = json.loads(out)[0]
+    assert row["views"] == {"count": 1, "available": 1, "fusion": "backprojection", "indices": [1]}
+    expected = model.pooled_probabilities([read_object(last, run_info.preprocessing())], "backprojection", [1])[0]
+    np.testing.assert_allclose([row["probabilities"][c] for c in run_info.classes], expected, atol=1e-5)
+    (last / "view_2.png").write_bytes((folder / "view_0.png").read_bytes())
+    code, _, err = run_cli(["predict", tmp_path / "run", "--object", last, "--fusion", "backprojection"], capsys)
+    assert code == 2 and err == ("stemsim: error: --fusion backprojection: view 2 is not in the run's tilt series "
+                                 "(axis [0, 1, 0], 2 views at -30…30°: views 0–1)\n")
+    (last / "view_2.png").rename(last / "view_01.png")
+    code, _, err = run_cli(["predict", tmp_path / "run", "--object", last, "--fusion", "backprojection"], capsys)
+    assert code == 2 and err in (f"stemsim: error: {last}: view_01.png and view_1.png are both view 1\n",
+                                 f"stemsim: error: {last}: view_1.png and view_01.png are both view 1\n")
     # data of another tilt series cannot be scored with these angles
     other = {**spec, "views": {"count": 2, "mode": "tilt", "tilt": {"axis": [0, 1, 0], "range": [-60, 60]}},
              "classes": {"values": [0, 2], "per_class": 2}}

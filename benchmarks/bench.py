@@ -652,12 +652,16 @@ def _plot_views(results: dict, target: Path) -> None:
     rows = [r for r in results["models"] if r.get("by_views")]
     if not rows:
         return
-    figure, axis = plt.subplots(figsize=(5, 3.5))
+    figure, axis = plt.subplots(figsize=(8, 4))
+    colours: dict[tuple[str, str], str] = {}  # a model's fusion keeps its colour; spread views are dashed
     for row in rows:
         for curve in row["by_views"]:
             spread = curve.get("selection") == "spread"
+            key = (row["name"], curve["fusion"])
+            colour = colours.setdefault(key, f"C{len(colours) % 10}")
             axis.plot([p["views"] for p in curve["points"]], [p["accuracy"] for p in curve["points"]],
-                      "s--" if spread else "o-", label=f"{row['name']} ({curve['fusion']}{', spread' * spread})")
+                      "s--" if spread else "o-", color=colour,
+                      label=f"{row['name']} ({curve['fusion']}{', spread' * spread})")
     base = rows[0]["baseline"].get("accuracy")
     if base is not None:
         axis.axhline(base, color="gray", linestyle=":", label="constant predictor")
@@ -665,7 +669,7 @@ def _plot_views(results: dict, target: Path) -> None:
     axis.set_xticks(results["bench"]["views"]["counts"], [str(k) for k in results["bench"]["views"]["counts"]])
     axis.set_xlabel("views per object")
     axis.set_ylabel("test accuracy")
-    axis.legend(fontsize=7)
+    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     figure.tight_layout()
     figure.savefig(target, dpi=90)
     plt.close(figure)

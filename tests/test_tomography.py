@@ -93,3 +93,39 @@ def test_tilt_series_from_a_spec_and_bad_shapes():
     np.testing.assert_allclose(series.projections(2)[1], [[1, 0, 0], [0, 1, 0]], atol=1e-12)  # 0°: no turn
     with pytest.raises(ValueError, match="must agree"):
         backproject(np.zeros((2, 8, 8)), series.projections(3), np.zeros((2, 2)))
+
+
+def test_ceiling_counts_deformed_corners_from_true_heat_maps(tmp_path):
+    """benchmarks.ceiling: with every view of a ±60° series the true maps count each object's
+    deformed corners; a dataset that is not a tilt series of counts gets one error line."""
+    import subprocess
+    import sys
+
+    import yaml
+    from cli_runner import run
+
+    from benchmarks.ceiling import count_accuracy
+
+    spec = {"name": "ceiling-test", "seed": 3, "image": {"size": 48, "pixel_size": 0.4},
+            "label": "n_deformations", "classes": {"values": [0, 1, 3], "per_class": 4},
+            "splits": {"train": 0.5, "val": 0.0, "test": 0.5},
+            "object": {"shape": "cuboid", "size": {"uniform": [7, 9]}, "orientation": "random",
+                       "deformation": {"kind": "truncate", "depth": 0.3}},
+            "microscope": {"probe_fwhm": 0.2, "dose": 5.0e3},
+            "views": {"count": 4, "mode": "tilt", "tilt": {"axis": [0, 1, 0], "range": [-60, 60]}},
+            "output": {"formats": ["npz"], "dtype": "uint8", "ground_truth": True}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert run("generate", tmp_path / "spec.yaml", "--out", tmp_path / "ds", "--jobs", "1") == 0
+    results = count_accuracy(tmp_path / "ds")
+    assert results["n_objects"] == 6 and results["tilt_series"] == "axis [0, 1, 0], 4 views at -60…60°"
+    subsets = {(s["views"], s["selection"]): s for s in results["subsets"]}
+    assert set(subsets) == {(1, "first"), (2, "first"), (2, "spread"), (4, "first")}
+    assert subsets[(2, "spread")]["indices"] == [0, 3]
+    assert subsets[(4, "first")]["accuracy"]["0.7"] == 1.0  # every view: every corner placed in 3-D
+    written = yaml.safe_load((tmp_path / "ds" / "spec.yaml").read_text())
+    (tmp_path / "ds" / "spec.yaml").write_text(yaml.safe_dump({**written, "label": "configuration"}))
+    done = subprocess.run([sys.executable, "-m", "benchmarks.ceiling", str(tmp_path / "ds"), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 2 and not (tmp_path / "out").exists()
+    assert done.stderr == (f"ceiling: error: {tmp_path / 'ds' / 'spec.yaml'}: label: the ceiling counts deformed "
+                           "corners, so it needs label: n_deformations, got 'configuration'\n")

@@ -49,7 +49,7 @@ def count_accuracy(root: str | Path, split: str = "test") -> dict:
     data = load_maps(root, split)
     views = len(series.angles)
     n_objects = len(data.labels) // views
-    # the manifest's classes are counts, so a label index is not a count: read the class names
+    # labels index the class names, which are the counts ('0', '2', ...): a label is not itself a count
     counts = np.array([int(c) for c in _classes(root)])[data.labels[::views]]
     projections = series.projections()
     columns = [TILT_FEATURE_NAMES.index(f"bp_deformed_peaks_above_{level:g}") for level in LEVELS]

@@ -759,10 +759,14 @@ def family_lines(results: dict) -> list[str]:
 
         auc, balanced = scores(family)
         against = "; ".join(f"{r['name']}'s {scores(r)[0]:.3f} and {_fmt(scores(r)[1])}" for r in singles)
-        beats = all(auc > scores(r)[0] and balanced > scores(r)[1] for r in singles)
+        higher = [name for name, i in (("ROC AUC", 0), ("balanced accuracy", 1))
+                  if all((auc, balanced)[i] > scores(r)[i] for r in singles)]
+        members = f"its single member{'s' * (len(singles) > 1)}"
+        verdict = (f"it beats {members} on both" if len(higher) == 2 else
+                   f"it does NOT beat {members}: higher on {higher[0]} only" if higher else
+                   f"it does NOT beat {members}: lower on both")
         lines.append(f"Family: {family['name']} ({k} {member} members per category, majority vote) scores mean ROC "
-                     f"AUC {auc:.3f} and mean balanced accuracy {_fmt(balanced)}, against {against}: it "
-                     f"{'beats' if beats else 'does NOT beat'} its single member{'s' * (len(singles) > 1)} on both.")
+                     f"AUC {auc:.3f} and mean balanced accuracy {_fmt(balanced)}, against {against}: {verdict}.")
     return lines
 
 

@@ -26,7 +26,8 @@ def _trained(model: dict) -> str:
         return "no deep learning"
     if model["model"] == "two_stage":
         return "U-Net maps from the ground truth + features"
-    return "from scratch" if model["weights"].startswith("none") else model["weights"]
+    weights = model["weights"].removeprefix("family members: ")
+    return "from scratch" if weights.startswith("none") else model["weights"]
 
 
 def _views_table(results: dict) -> list[str]:

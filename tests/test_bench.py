@@ -197,8 +197,12 @@ def test_family_line_compares_the_family_with_its_single_members():
     assert family_lines(results) == ["Family: fam (3 deepdog members per category, majority vote) scores mean ROC AUC "
                                      "0.900 and mean balanced accuracy 80.0 %, against dd's 0.870 and 75.0 %: it "
                                      "beats its single member on both."]
-    results["models"][0]["metrics"]["mean_category_balanced_accuracy"] = 0.81  # better balanced, worse AUC
-    assert family_lines(results)[0].endswith("against dd's 0.870 and 81.0 %: it does NOT beat its single member on both.")
+    results["models"][0]["metrics"]["mean_category_balanced_accuracy"] = 0.81  # the single: better balanced acc.
+    assert family_lines(results)[0].endswith("against dd's 0.870 and 81.0 %: it does NOT beat its single member: "
+                                             "higher on ROC AUC only.")
+    results["models"][0]["metrics"]["roc_auc_macro"] = 0.91
+    assert family_lines(results)[0].endswith("against dd's 0.910 and 81.0 %: it does NOT beat its single member: "
+                                             "lower on both.")
     results["models"].pop(0)  # no single model of its member architecture: nothing to compare
     assert family_lines(results) == []
 

@@ -749,25 +749,25 @@ def family_lines(results: dict) -> list[str]:
     lines = []
     for family in (r for r in results["models"] if r.get("family")):
         member, k = family["family"]["member"], family["family"]["group_size"]
-        singles = [r for r in results["models"] if r["model"] == member]
+        singles = {r["name"]: _auc_and_balanced(r) for r in results["models"] if r["model"] == member}
         if not singles:
             continue
-
-        def scores(row):
-            m = row["metrics"]
-            return m.get("roc_auc_macro"), m.get("mean_category_balanced_accuracy", m.get("balanced_accuracy"))
-
-        auc, balanced = scores(family)
-        against = "; ".join(f"{r['name']}'s {scores(r)[0]:.3f} and {_fmt(scores(r)[1])}" for r in singles)
-        higher = [name for name, i in (("ROC AUC", 0), ("balanced accuracy", 1))
-                  if all((auc, balanced)[i] > scores(r)[i] for r in singles)]
+        auc, balanced = own = _auc_and_balanced(family)
+        against = "; ".join(f"{name}'s {a:.3f} and {_fmt(b)}" for name, (a, b) in singles.items())
+        higher = [metric for i, metric in enumerate(("ROC AUC", "balanced accuracy"))
+                  if all(own[i] > other[i] for other in singles.values())]
         members = f"its single member{'s' * (len(singles) > 1)}"
         verdict = (f"it beats {members} on both" if len(higher) == 2 else
                    f"it does NOT beat {members}: higher on {higher[0]} only" if higher else
-                   f"it does NOT beat {members}: lower on both")
+                   f"it does NOT beat {members}: higher on neither")
         lines.append(f"Family: {family['name']} ({k} {member} members per category, majority vote) scores mean ROC "
                      f"AUC {auc:.3f} and mean balanced accuracy {_fmt(balanced)}, against {against}: {verdict}.")
     return lines
+
+
+def _auc_and_balanced(row: dict) -> tuple[float, float]:
+    m = row["metrics"]
+    return m.get("roc_auc_macro"), m.get("mean_category_balanced_accuracy", m.get("balanced_accuracy"))
 
 
 def _value(metrics: dict, name: str):

@@ -202,7 +202,7 @@ def test_family_line_compares_the_family_with_its_single_members():
                                              "higher on ROC AUC only.")
     results["models"][0]["metrics"]["roc_auc_macro"] = 0.91
     assert family_lines(results)[0].endswith("against dd's 0.910 and 81.0 %: it does NOT beat its single member: "
-                                             "lower on both.")
+                                             "higher on neither.")
     results["models"].pop(0)  # no single model of its member architecture: nothing to compare
     assert family_lines(results) == []
 

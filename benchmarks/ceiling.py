@@ -36,7 +36,8 @@ def count_accuracy(root: str | Path, split: str = "test") -> dict:
     peak count above each level equals their label."""
     from classifiers.pixelwise import load_maps, vertex_heatmaps
     from classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
-    from classifiers.views import view_indices
+    from classifiers.data import shard_classes
+    from classifiers.views import curve_counts, view_indices
 
     root = Path(root)
     series = TiltSeries.of_dataset(root)
@@ -50,11 +51,12 @@ def count_accuracy(root: str | Path, split: str = "test") -> dict:
     views = len(series.angles)
     n_objects = len(data.labels) // views
     # labels index the class names, which are the counts ('0', '2', ...): a label is not itself a count
-    counts = np.array([int(c) for c in _classes(root)])[data.labels[::views]]
+    shard = sorted((root / "arrays").glob("*.npz"))[0]  # load_maps found shards
+    counts = np.array([int(c) for c in shard_classes(shard)])[data.labels[::views]]
     projections = series.projections()
     columns = [TILT_FEATURE_NAMES.index(f"bp_deformed_peaks_above_{level:g}") for level in LEVELS]
     subsets = []
-    for k in sorted({1, 2, views // 2, views} - {0}):
+    for k in curve_counts(views):
         for spread in (False, True):
             index = view_indices(k, views, spread)
             if spread and list(index) == list(range(k)):
@@ -74,12 +76,6 @@ def _spec(root: Path) -> dict:
     import yaml
 
     return yaml.safe_load((root / "spec.yaml").read_text())
-
-
-def _classes(root: Path) -> list[str]:
-    shard = sorted((root / "arrays").glob("*.npz"))[0]
-    with np.load(shard) as archive:
-        return [str(c) for c in archive["classes"]]
 
 
 def markdown(results: dict) -> str:

@@ -203,7 +203,7 @@ def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tup
         prepare = pre.prepare if images.ndim == 3 else pre.prepare_views
         parts[split].append(([prepare(item) for item in images], labels, ids))
     if classes is None:
-        classes = _classes_of_any_shard(shards)
+        classes = shard_classes(shards[0])
     out = {}
     for split, chunks in parts.items():
         labels = np.concatenate([c[1] for c in chunks])
@@ -212,8 +212,9 @@ def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tup
     return Dataset(classes, False, out, {"format": "arrays", "shards": len(shards)}, views or 1)
 
 
-def _classes_of_any_shard(shards: list[Path]) -> list[str]:
-    with np.load(shards[0], allow_pickle=False) as archive:
+def shard_classes(shard: Path) -> list[str]:
+    """The class names an npz shard of a stemsim dataset lists (the same in every shard)."""
+    with np.load(shard, allow_pickle=False) as archive:
         return [str(c) for c in archive["classes"]]
 
 

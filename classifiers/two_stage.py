@@ -49,7 +49,7 @@ from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, map_features, m
 from classifiers.preprocessing import Preprocessing
 from classifiers.run import load_keras_model, write_json
 from classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
-from classifiers.views import pool_view_features, pooled_feature_names, view_subsets
+from classifiers.views import curve_counts, pool_view_features, pooled_feature_names, view_subsets
 from stemsim.errors import InputError
 
 UNET_FILE = "unet.keras"
@@ -262,7 +262,7 @@ def fit_views_model(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset,
     row_weights = None if weights is None else np.repeat(weights[::views], len(subsets[0]))
     val_objects = x_val.reshape(-1, views, x_val.shape[1])
     val_labels = va.targets.argmax(axis=1)[::views]
-    counts = sorted({1, 2, views // 2, views} - {0})
+    counts = curve_counts(views)
 
     def fit(x: np.ndarray):
         from classifiers.models import build_model

@@ -127,6 +127,12 @@ def check_views(count: int | None, available: int) -> None:
         raise InputError(f"--views: the data has {available} view(s) per object; cannot use {count}")
 
 
+def curve_counts(available: int) -> list[int]:
+    """The view counts at which accuracy against the number of views is read for objects of
+    ``available`` views: 1, 2, V/2 and V (those that exist)."""
+    return sorted({k for k in (1, 2, available // 2, available) if 1 <= k <= available})
+
+
 def view_indices(count: int | None, available: int, spread: bool = False) -> np.ndarray:
     """Which ``count`` of an object's ``available`` views to use (``None``: all): the first
     ones, or with ``spread`` ones evenly spread over the views, ``round(linspace(0, V − 1, K))``

@@ -279,8 +279,9 @@ def test_pooled_view_features_ignore_missing_values_and_count_the_views():
 
 
 def test_view_indices_first_or_spread_over_the_views():
-    from classifiers.views import view_indices
+    from classifiers.views import curve_counts, view_indices
 
+    assert curve_counts(8) == [1, 2, 4, 8] and curve_counts(3) == [1, 2, 3] and curve_counts(1) == [1]
     assert view_indices(4, 8).tolist() == [0, 1, 2, 3] and view_indices(None, 3).tolist() == [0, 1, 2]
     assert view_indices(4, 8, spread=True).tolist() == [0, 2, 5, 7]  # a ±60° series: -60, -26, 26, 60°
     assert view_indices(2, 8, spread=True).tolist() == [0, 7] and view_indices(1, 8, spread=True).tolist() == [0]

@@ -5,6 +5,7 @@ A bench file (``configs/benchmarks/*.yaml``)::
 
     name: deformed-vs-undeformed           # required
     title: Deformed vs undeformed cuboids  # for the report
+    note: what a reader should know first  # optional, under the title
     dataset: {spec: ../deformed.yaml}      # a stemsim spec (made or reused, keyed by spec hash)
     # dataset: {data: {kind: stm, path: ../../../shared/data/stm_si100, ...}}   # or an experiment data section
     seed: 1
@@ -46,7 +47,7 @@ from classifiers.views import FUSIONS
 from stemsim.errors import InputError
 from stemsim.yamlio import merge
 
-BENCH_KEYS = ("name", "title", "dataset", "seed", "prior", "target", "models", "full", "views")
+BENCH_KEYS = ("name", "title", "note", "dataset", "seed", "prior", "target", "models", "full", "views")
 
 
 def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
@@ -62,6 +63,8 @@ def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
             raise InputError(f"{key}: unknown key (allowed: {', '.join(BENCH_KEYS)})")
     if not isinstance(bench.get("name"), str) or not bench["name"]:
         raise InputError("name: a bench needs a name")
+    if not isinstance(bench.get("note", ""), str):
+        raise InputError(f"note: expected a sentence, got {bench['note']!r}")
     dataset = bench.get("dataset")
     if not isinstance(dataset, dict) or len(dataset) != 1 or next(iter(dataset)) not in ("spec", "data"):
         raise InputError("dataset: expected {spec: SPEC.yaml} or {data: {kind: ..., path: ...}}")
@@ -158,6 +161,7 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None
         train(experiment, run_dir, overwrite=True)
         stamp.write_text(json.dumps({"fingerprint": fingerprint, "train_seconds": time.perf_counter() - start}))
     train_seconds = json.loads(stamp.read_text())["train_seconds"]
+    start = time.perf_counter()
     report = evaluate(run_dir, split="test")
     metrics = report["metrics"]
     if "per_class" in metrics:
@@ -172,6 +176,7 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None
         row["family"] = report["family"]
     if views:
         row["by_views"] = _accuracy_by_views(run_dir, views)
+    row["evaluation_seconds"] = time.perf_counter() - start
     return row
 
 
@@ -247,26 +252,34 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         if breakdown:
             row["by_deformation"] = breakdown
         rows.append({**row, "command": command})
-    bench_info = _bench_info(bench)
+    bench_info = {**_bench_info(bench), "model_names": order}  # all of them, also under --models
     if only:
         rows, failures = _with_earlier_rows(out, bench_info, dataset_info, order, rows, failures, log)
     commands = list(dict.fromkeys(row["command"] for row in rows + failures))
     results = {"bench": bench_info, "dataset": dataset_info, "models": rows, "skipped": failures,
                "environment": _environment(), "command": command, "commands": commands}
+    labels = label_noise(bench["dataset"])
+    if labels:
+        results["labels"] = labels
     _write(results, out, folder)
     return results
 
 
 def _bench_info(bench: dict) -> dict[str, Any]:
     """What ``results.json`` ``bench`` records of a loaded bench file."""
-    return {k: bench[k] for k in ("name", "title", "seed", "prior", "target", "mode", "views") if k in bench}
+    info = {k: bench[k] for k in ("name", "title", "note", "seed", "prior", "target", "mode", "views") if k in bench}
+    return {**info, "model_names": [m["name"] for m in bench["models"]]}
 
 
 def rewrite_report(path: str | Path, out: str | Path, full: bool = False) -> dict[str, Any]:
     """``--report-only``: the rows of ``out/results.json`` under the bench file as it is now
-    (title, prior, target, views), written again as ``report.md``, ``results.json`` and
-    ``results.csv``; nothing is trained and the figures are left as they are. InputError if
-    ``out`` holds no results of this bench (name and mode)."""
+    (title, prior, target, views; the rows of the models it lists, in its order), written again
+    as ``report.md``, ``results.json``, ``results.csv`` and ``views.png``; nothing is trained,
+    the figures of models no longer listed are removed and the others are left as they are.
+    InputError if ``out`` holds no results of this bench (name and mode)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     bench = load_bench(path, full)
     earlier_file = Path(out) / "results.json"
     if not earlier_file.is_file():
@@ -280,11 +293,31 @@ def rewrite_report(path: str | Path, out: str | Path, full: bool = False) -> dic
         raise InputError(f"{earlier_file}: results of bench {earlier.get('name')!r} ({earlier.get('mode')}), "
                          f"not of {bench['name']!r} ({bench['mode']})")
     results["bench"] = _bench_info(bench)
+    labels = label_noise(bench["dataset"])
+    if labels:
+        results["labels"] = labels
+    listed = [m["name"] for m in bench["models"]]
+    for key in ("models", "skipped"):  # a model taken off the bench file (or moved to its full list) leaves it
+        results[key] = sorted((r for r in results.get(key, []) if r["name"] in listed),
+                              key=lambda r: listed.index(r["name"]))
+    results["commands"] = list(dict.fromkeys(r["command"] for r in results["models"] + results["skipped"]
+                                             if "command" in r)) or results.get("commands", [results["command"]])
     out = Path(out)
+    _plot_views(results, out / "views.png")
+    _drop_stale_figures(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out / "results.csv").write_text(_csv(results))
     (out / "report.md").write_text(markdown(results))
     return results
+
+
+def _drop_stale_figures(results: dict, out: Path) -> None:
+    """Remove the per-model figures of models the results no longer hold."""
+    names = {r["name"] for r in results["models"]}
+    for sub in ("confusion", "curves", "maps"):
+        for figure in (out / sub).glob("*.png"):
+            if figure.stem not in names:
+                figure.unlink()
 
 
 def _with_earlier_rows(out: Path, bench: dict, dataset: dict, order: list[str], rows: list[dict],
@@ -365,6 +398,7 @@ def _write(results: dict, out: Path, dataset: Path) -> None:
         _plot_curves(Path(row["run_dir"]) / "history.json", out / "curves" / f"{row['name']}.png", row["name"])
     _sample_grid(dataset, out / "samples.png")
     _plot_views(results, out / "views.png")
+    _drop_stale_figures(results, out)
     for row in results["models"]:
         # a row kept from an earlier run may have no run folder here; its figure stays as it was
         if "mask_iou" in row.get("maps", {}) and (Path(row["run_dir"]) / "run.json").is_file():
@@ -402,7 +436,7 @@ def _csv(results: dict) -> str:
 def markdown(results: dict) -> str:
     bench = results["bench"]
     commands = results.get("commands", [results["command"]])
-    lines = [f"# {bench['title']}", "",
+    lines = [f"# {bench['title']}", "", *([bench["note"], ""] if bench.get("note") else []),
              f"Command: `{commands[0]}`" if len(commands) == 1 else
              "Commands (each row names its own in `results.json`): " + "; ".join(f"`{c}`" for c in commands), "",
              f"Dataset: `{results['dataset']['path']}`" + (f" (spec `{results['dataset']['spec']}`)"
@@ -432,6 +466,11 @@ def markdown(results: dict) -> str:
     if target:
         lines += ["", target]
     lines += [item for line in family_lines(results) for item in ("", line)]
+    lines += ["", time_line(results)] if results["models"] else []
+    absent = [name for name in results["bench"].get("model_names", [])
+              if name not in {r["name"] for r in results["models"] + results["skipped"]}]
+    if absent:
+        lines += ["", f"Not in this report (run them with `--models {','.join(absent)}`): {', '.join(absent)}."]
     if results["skipped"]:
         lines += ["", "Not run:"] + [f"- {s['name']}: {s['reason']}" for s in results["skipped"]]
     if multilabel:
@@ -445,6 +484,7 @@ def markdown(results: dict) -> str:
                 lines.append(f"| {name} | {_fmt(values['accuracy'])} | {_fmt(values['balanced_accuracy'])} | "
                              f"{_fmt(values['roc_auc'], False)} | {_fmt(constant.get(name))} |")
             lines.append("")
+    lines += _label_lines(results)
     lines += _views_lines(results)
     lines += _maps_lines(results)
     lines += _breakdown_lines(results)
@@ -497,6 +537,32 @@ def accuracy_by_deformation(manifest: Path, predictions: Path) -> dict[str, list
         return f"{DEPTH_BINS[k]:.2f}–{DEPTH_BINS[k + 1]:.2f}"
 
     return {"depth": table(depth_bin), "n_deformed": table(lambda obj: f"{int(obj['n_deformed'])}")}
+
+
+def label_noise(dataset: dict) -> dict | None:
+    """For people-labelled STM data (``kind: stm``): how many people labelled each image and how
+    often two of them disagreed (:func:`classifiers.stm_data.rater_disagreement`); else None."""
+    data = dataset.get("data", {})
+    if data.get("kind") != "stm":
+        return None
+    from classifiers.stm_data import rater_disagreement, read_stm_table
+
+    return rater_disagreement(read_stm_table(Path(data["path"]) / "labels.csv"))
+
+
+def _label_lines(results: dict) -> list[str]:
+    labels = results.get("labels")
+    if not labels:
+        return []
+    n, responses = labels["images"], labels["responses"]
+    one, two, more = (f"{100 * responses[k] / n:.0f} %" for k in ("1", "2", "3+"))
+    share = f"{one} were labelled by one person, {two} by two and {more} by three or more"
+    disagreement = ", ".join(f"{c} {_fmt(v)}" for c, v in labels["disagreement"].items() if v is not None)
+    return ["", "## The labels", "",
+            f"Of the dataset's {n} images, {share}. On the {labels['two_rater_images']} images that two people "
+            f"labelled, they disagreed (one ticked the category, the other did not) on: {disagreement}. Most test "
+            "labels are one person's, so part of what every model here misses is in the labels, not the images: "
+            "a model's ROC AUC against such labels stays below 1 however well it sees the surface.", ""]
 
 
 def _breakdown_lines(results: dict) -> list[str]:
@@ -743,6 +809,36 @@ def target_line(results: dict) -> str:
     return " ".join(lines)
 
 
+TIME_BUDGET_MINUTES = 60
+"""What a default bench run may take on the 2-core CPU machine the benches are sized for."""
+
+
+def time_line(results: dict) -> str:
+    """The rows' training and evaluation time in all, against the budget of a default run
+    (rows from before evaluations were timed count their training only, and the line says so)."""
+    rows = results["models"]
+    if not rows:
+        return ""
+    training = sum(r["train_seconds"] for r in rows) / 60
+    evaluation = sum(r.get("evaluation_seconds", 0.0) for r in rows) / 60
+    timed = sum("evaluation_seconds" in r for r in rows)
+    env = results["environment"]
+    where = f"{env.get('device', 'cpu')}, {env.get('cpus', '?')} cpus"
+    text = f"Time: training the {len(rows)} model{'s' * (len(rows) != 1)} took {training:.0f} min"
+    if timed == len(rows):
+        text += f" and evaluating them {evaluation:.0f} min ({where})"
+    elif timed:
+        text += f" and evaluating {timed} of them {evaluation:.0f} min ({where}; the others' evaluation was not timed)"
+    else:
+        text += f" ({where}; the evaluation was not timed)"
+    if results["bench"].get("mode") == "full":
+        return text + "; a --full run has no time budget."
+    verdict = "within it" if training + evaluation <= TIME_BUDGET_MINUTES else "OVER it"
+    if verdict == "within it" and timed < len(rows):
+        verdict += " without the untimed evaluations"
+    return text + f"; a default run's budget is {TIME_BUDGET_MINUTES} min: {verdict}."
+
+
 def family_lines(results: dict) -> list[str]:
     """One sentence per majority-polling family row: does it beat the bench's single models of
     its member architecture on mean ROC AUC and on mean balanced accuracy (the test split)?"""
@@ -760,8 +856,14 @@ def family_lines(results: dict) -> list[str]:
         verdict = (f"it beats {members} on both" if len(higher) == 2 else
                    f"it does NOT beat {members}: higher on {higher[0]} only" if higher else
                    f"it does NOT beat {members}: higher on neither")
-        lines.append(f"Family: {family['name']} ({k} {member} members per category, majority vote) scores mean ROC "
-                     f"AUC {auc:.3f} and mean balanced accuracy {_fmt(balanced)}, against {against}: {verdict}.")
+        line = (f"Family: {family['name']} ({k} {member} members per category, majority vote) scores mean ROC "
+                f"AUC {auc:.3f} and mean balanced accuracy {_fmt(balanced)}, against {against}: {verdict}.")
+        members = family["family"].get("members")
+        if members and members["mean_member_roc_auc"] is not None:
+            line += (f" Its members on their own (one-vs-rest, each with its own initialisation) score mean ROC AUC "
+                     f"{members['mean_member_roc_auc']:.3f}, and a category's {k} members vote alike on "
+                     f"{_fmt(members['unanimous'])} of the test images: a vote adds what its members disagree on.")
+        lines.append(line)
     return lines
 
 

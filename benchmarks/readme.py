@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from benchmarks.bench import family_lines, target_line
+from benchmarks.bench import family_lines, target_line, time_line
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAD = ("Classifier benches committed so far (this 2-core CPU, no GPU; the models each command ran — pretrained "
@@ -69,7 +69,8 @@ def section(name: str) -> str:
     results = json.loads((ROOT / "benchmarks" / "results" / name / "results.json").read_text())
     bench = results["bench"]
     commands = "; ".join(f"`{c}`" for c in results.get("commands", [results["command"]]))
-    lines = [f"**{bench['title']}** ({commands}; full report: `benchmarks/results/{name}/report.md`)", ""]
+    mode = " (`--full` list)" if bench.get("mode") == "full" else ""
+    lines = [f"**{bench['title']}**{mode} ({commands}; full report: `benchmarks/results/{name}/report.md`)", ""]
     base = results["models"][0]["baseline"]
     if any("exact_match_accuracy" in m["metrics"] for m in results["models"]):
         lines += ["| model | exact match | mean category acc. | mean balanced acc. | mean ROC AUC |", "|---|---|---|---|---|"]
@@ -98,6 +99,7 @@ def section(name: str) -> str:
     if target:
         lines += ["", target]
     lines += [item for line in family_lines(results) for item in ("", line)]
+    lines += ["", time_line(results)]
     return "\n".join(lines + [""])
 
 

@@ -93,7 +93,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     targets = align_targets(np.concatenate([p.targets for p in parts]), dataset.classes, run.classes,
                             run.multilabel)
 
-    probs, decisions, indices, timed = _predict(predictor, items, dataset.views, views, spread, how)
+    probs, decisions, indices, timed, outputs = _predict(predictor, items, dataset.views, views, spread, how)
     used = len(indices)
     classes = run.classes
     counts = run.info["train_label_counts"]
@@ -132,6 +132,12 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     if run.group_size:
         report["family"] = {"member": run.config["model"]["member"], "group_size": run.group_size,
                             "decision": "majority vote of each category's members"}
+        if outputs is not None:
+            from classifiers.models.family import member_agreement, member_probabilities
+
+            one_hot = truth if run.multilabel else truth[:, None] == np.arange(len(classes))
+            report["family"]["members"] = member_agreement(member_probabilities(outputs, run.group_size),
+                                                           one_hot, classes)
     target = target if target is not None else run.path / "evaluation" / name
     with StagingDir(target, overwrite=True, marker="metrics.json") as tmp:
         write_json(tmp / "metrics.json", report)
@@ -157,16 +163,18 @@ def _map_scores(predictor: Predictor, data_cfg: dict[str, Any], split: str, view
 
 
 def _predict(predictor: Predictor, items: list[np.ndarray], available: int, views: int | None, spread: bool,
-             fusion: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+             fusion: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray], np.ndarray | None]:
     """Probabilities and decisions per item (image, or object of ``available`` views), the
-    indices of the views used of each item, and what the network alone runs on (for the throughput)."""
+    indices of the views used of each item, what the network alone runs on (for the
+    throughput), and for single images the raw model outputs (a family's member probabilities)."""
     indices = view_indices(views, available, spread)
     if available == 1 and not predictor.multiview and fusion not in POOLED_FUSIONS:
-        return (*predictor.run.decide(predictor.outputs(items)), indices, items)
+        outputs = predictor.outputs(items)
+        return (*predictor.run.decide(outputs), indices, items, outputs)
     objects = take_views(items if available > 1 else [image[None] for image in items], indices)
     probs, decisions = predictor.decide_objects(objects, fusion, indices)
     timed = objects if predictor.multiview else [view for obj in objects for view in obj]
-    return probs, decisions, indices, timed
+    return probs, decisions, indices, timed, None
 
 
 # ---- writers ------------------------------------------------------------------------

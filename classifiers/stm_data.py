@@ -72,6 +72,21 @@ def read_stm_table(path: str | Path) -> dict[str, np.ndarray]:
     return table
 
 
+def rater_disagreement(table: dict[str, np.ndarray]) -> dict[str, Any]:
+    """How noisy the people's labels are: ``{images, responses: {"1", "2", "3+": images},
+    two_rater_images, disagreement: {category: fraction}}``, the disagreement being the
+    fraction of the images labelled by exactly two people where one ticked the category and
+    the other did not (mean score 0.5)."""
+    responses = table["n_responses"]
+    two = responses == 2
+    scores = table["scores"][two]
+    return {"images": int(len(responses)),
+            "responses": {"1": int((responses == 1).sum()), "2": int(two.sum()), "3+": int((responses >= 3).sum())},
+            "two_rater_images": int(two.sum()),
+            "disagreement": {c: float(np.mean(np.isclose(scores[:, i], 0.5))) if two.any() else None
+                             for i, c in enumerate(STM_CATEGORIES)}}
+
+
 def binarise(scores: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Mean scores ``(N, C)`` → 0/1 float32: a category holds when its score > ``threshold``."""
     return (np.asarray(scores) > threshold).astype(np.float32)

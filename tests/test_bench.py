@@ -52,6 +52,8 @@ def test_report_files_and_numbers(bench_out):
     assert "| inception (not run) |" in report
     assert "- inception: model.weights:" in report
     assert "Target: accuracy ≥ 60.0 %" in report
+    assert all(r["evaluation_seconds"] > 0 for r in results["models"])
+    assert "\nTime: training the 2 models took " in report and "a default run's budget is 60 min: within it." in report
     # the two-stage model's maps are scored against the ground truth, in a table and a figure
     maps = results["models"][1]["maps"]
     assert maps["n_images"] == 4 and 0 <= maps["mask_iou"]["mean"] <= 1
@@ -97,6 +99,10 @@ def test_models_option_reruns_one_model_and_keeps_the_others_with_their_commands
                "--models", "rw") == 0
     third = json.loads((out / "results.json").read_text())
     assert [m["name"] for m in third["models"]] == ["rw"] and third["skipped"] == []
+    # the models this partial run left out are named in its report
+    assert third["bench"]["model_names"] == ["rw", "two-stage", "inception"]
+    assert ("Not in this report (run them with `--models two-stage,inception`): two-stage, inception."
+            in (out / "report.md").read_text())
 
 
 @pytest.mark.parametrize("views, message", [
@@ -119,14 +125,14 @@ def test_report_only_rewrites_the_report_under_the_bench_file_as_it_is_now(bench
     out = tmp_path / "report"
     shutil.copytree(bench_out / "report", out, ignore=shutil.ignore_patterns("runs"))  # no runs needed
     first = json.loads((out / "results.json").read_text())
-    changed = {**BENCH, "target": {"metric": "accuracy", "value": 0.01}, "title": "Renamed"}
+    changed = {**BENCH, "target": {"metric": "accuracy", "value": 0.01}, "title": "Renamed", "note": "Read me first."}
     (bench_out / "changed.yaml").write_text(yaml.safe_dump(changed))
     assert run("bench", bench_out / "changed.yaml", "--out", out, "--report-only") == 0
     second = json.loads((out / "results.json").read_text())
     assert second["models"] == first["models"] and second["command"] == first["command"]
     assert second["bench"]["target"] == {"metric": "accuracy", "value": 0.01}
     report = (out / "report.md").read_text()
-    assert report.startswith("# Renamed\n") and "Target: accuracy ≥ 1.0 %: reached" in report
+    assert report.startswith("# Renamed\n\nRead me first.\n\nCommand") and "Target: accuracy ≥ 1.0 %: reached" in report
     assert not (out / "runs").exists()  # nothing trained
     capsys.readouterr()
     # nothing to report, another bench's results, or options that would train
@@ -141,6 +147,17 @@ def test_report_only_rewrites_the_report_under_the_bench_file_as_it_is_now(bench
     assert capsys.readouterr().err.strip() == ("stemsim: error: --report-only: trains nothing, so it takes no "
                                                "--models or --datasets")
     assert json.loads((out / "results.json").read_text()) == second
+    # a model taken off the bench file leaves the report with it
+    assert "| rw |" in (out / "report.md").read_text()
+    assert (out / "confusion" / "rw.png").is_file()
+    (bench_out / "fewer.yaml").write_text(yaml.safe_dump({**changed, "models": BENCH["models"][1:]}))
+    assert run("bench", bench_out / "fewer.yaml", "--out", out, "--report-only") == 0
+    third = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in third["models"]] == ["two-stage"] and third["models"][0] == second["models"][1]
+    assert [r["name"] for r in third["skipped"]] == ["inception"]
+    assert "| rw |" not in (out / "report.md").read_text()
+    assert not (out / "confusion" / "rw.png").exists() and not (out / "curves" / "rw.png").exists()
+    assert (out / "confusion" / "two-stage.png").is_file() and (out / "maps" / "two-stage.png").is_file()
 
 
 def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, capsys):
@@ -197,6 +214,12 @@ def test_family_line_compares_the_family_with_its_single_members():
     assert family_lines(results) == ["Family: fam (3 deepdog members per category, majority vote) scores mean ROC AUC "
                                      "0.900 and mean balanced accuracy 80.0 %, against dd's 0.870 and 75.0 %: it "
                                      "beats its single member on both."]
+    family["family"]["members"] = {"mean_member_roc_auc": 0.84, "unanimous": 0.93}
+    assert family_lines(results)[0].endswith("beats its single member on both. Its members on their own (one-vs-rest, "
+                                             "each with its own initialisation) score mean ROC AUC 0.840, and a "
+                                             "category's 3 members vote alike on 93.0 % of the test images: a vote "
+                                             "adds what its members disagree on.")
+    del family["family"]["members"]
     results["models"][0]["metrics"]["mean_category_balanced_accuracy"] = 0.81  # the single: better balanced acc.
     assert family_lines(results)[0].endswith("against dd's 0.870 and 81.0 %: it does NOT beat its single member: "
                                              "higher on ROC AUC only.")
@@ -205,6 +228,26 @@ def test_family_line_compares_the_family_with_its_single_members():
                                              "higher on neither.")
     results["models"].pop(0)  # no single model of its member architecture: nothing to compare
     assert family_lines(results) == []
+
+
+def test_time_line_adds_the_rows_training_times_against_the_budget():
+    from benchmarks.bench import time_line
+
+    results = {"bench": {"mode": "default"}, "environment": {"device": "cpu", "cpus": 2},
+               "models": [{"train_seconds": 1800.0, "evaluation_seconds": 120.0}, {"train_seconds": 1260.0}]}
+    assert time_line(results) == ("Time: training the 2 models took 51 min and evaluating 1 of them 2 min (cpu, 2 cpus; "
+                                  "the others' evaluation was not timed); a default run's budget is 60 min: within it "
+                                  "without the untimed evaluations.")
+    del results["models"][0]["evaluation_seconds"]
+    assert time_line(results) == ("Time: training the 2 models took 51 min (cpu, 2 cpus; the evaluation was not "
+                                  "timed); a default run's budget is 60 min: within it without the untimed "
+                                  "evaluations.")
+    results["models"][0]["evaluation_seconds"] = 120.0
+    results["models"][1]["evaluation_seconds"] = 480.0
+    assert time_line(results) == ("Time: training the 2 models took 51 min and evaluating them 10 min (cpu, 2 cpus); "
+                                  "a default run's budget is 60 min: OVER it.")
+    results["bench"]["mode"] = "full"
+    assert time_line(results).endswith("them 10 min (cpu, 2 cpus); a --full run has no time budget.")
 
 
 def test_count_errors_say_how_far_off_a_count_is():
@@ -221,8 +264,12 @@ def test_count_errors_say_how_far_off_a_count_is():
 def test_bad_bench_file_exits_2(tmp_path, capsys):
     (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "modles": []}))
     assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
-    assert capsys.readouterr().err.strip() == "stemsim: error: modles: unknown key (allowed: name, title, dataset, " \
-                                               "seed, prior, target, models, full, views)"
+    assert capsys.readouterr().err.strip() == "stemsim: error: modles: unknown key (allowed: name, title, note, " \
+                                               "dataset, seed, prior, target, models, full, views)"
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "note": ["a", "list"]}))
+    assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
+    assert capsys.readouterr().err.strip() == "stemsim: error: note: expected a sentence, got ['a', 'list']"
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["default", "full"])

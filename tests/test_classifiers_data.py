@@ -14,7 +14,8 @@ from PIL import Image
 from classifiers.config import STM_CATEGORIES, load_experiment
 from classifiers.data import load_dataset, split_groups
 from classifiers.preprocessing import Preprocessing, dihedral, read_image, to_unit, transform_group
-from classifiers.stm_data import (binarise, import_original, keep_mask, oversample_repeats, read_stm_table,
+from classifiers.stm_data import (binarise, import_original, keep_mask, oversample_repeats, rater_disagreement,
+                                  read_stm_table,
                                   score_weights, series_of)
 from stemsim.errors import InputError
 
@@ -283,6 +284,21 @@ def test_real_stm_set_loads_with_documented_shares():
     assert ds.info["dropped_stopped_early"] == 140 and ds.classes == list(STM_CATEGORIES)
     names = [set(s.ids) for s in ds.splits.values()]
     assert not (names[0] & names[1]) and not (names[0] & names[2]) and not (names[1] & names[2])
+
+
+def test_rater_disagreement_counts_split_votes_of_two_people(tmp_path):
+    rows = [stm_row("a.png", {"dimers": 0.5, "rows": 1.0}, n=2), stm_row("b.png", {"dimers": 1.0}, n=2),
+            stm_row("c.png", {"dimers": 0.5}, n=2), stm_row("d.png", {"dimers": 0.5}, n=1),
+            stm_row("e.png", {"rows": 0.5}, n=4)]
+    root = write_stm_folder(tmp_path / "stm", np.zeros((5, 8, 8), np.uint8), rows)
+    stats = rater_disagreement(read_stm_table(root / "labels.csv"))
+    assert stats["images"] == 5 and stats["responses"] == {"1": 1, "2": 3, "3+": 1}
+    # of the three two-person images, two split on dimers and none on rows (e's 0.5 is four people's)
+    assert stats["disagreement"]["dimers"] == pytest.approx(2 / 3) and stats["disagreement"]["rows"] == 0.0
+    # the real set: most images carry one person's labels, and two people often disagree
+    real = rater_disagreement(read_stm_table(STM_ROOT / "labels.csv"))
+    assert real["responses"] == {"1": 2353, "2": 1558, "3+": 359}
+    assert real["disagreement"]["bad_blurry"] == pytest.approx(0.235, abs=0.001)
 
 
 # ---- the importer from the original public layout ----------------------------------------

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from classifiers.models import MODELS, build_model
-from classifiers.models.family import majority_vote, member_probabilities, member_targets, single_label_decision
+from classifiers.models.family import (majority_vote, member_agreement, member_probabilities, member_targets,
+                                      single_label_decision)
 from classifiers.models.stm import DEEPDOG_BLOCKS
 from stemsim.errors import InputError
 
@@ -120,6 +121,18 @@ def test_majority_vote_hand_made():
                       [[0.1, 0.2, 0.3], [0.9, 0.9, 0.9], [0.5, 0.5, 0.9]]])
     # a vote is yes when p > 0.5; 0.5 itself is no
     assert majority_vote(probs).tolist() == [[True, False, True], [False, True, False]]
+
+
+def test_member_agreement_scores_each_member_and_how_often_they_vote_alike():
+    truth = np.array([[True, False], [True, False], [False, False], [False, False]])
+    probs = np.zeros((4, 2, 3))
+    probs[:, 0] = [[0.9, 0.8, 0.4], [0.7, 0.6, 0.9], [0.2, 0.1, 0.6], [0.1, 0.3, 0.2]]  # member 2 ranks badly
+    probs[:, 1] = 0.1  # nobody says yes: unanimous everywhere
+    stats = member_agreement(probs, truth, ["a", "b"])
+    assert stats["per_category"]["a"]["member_roc_auc"] == [1.0, 1.0, 0.75]
+    assert stats["per_category"]["a"]["unanimous"] == 0.5  # items 0 and 2 split the vote
+    assert stats["per_category"]["b"] == {"member_roc_auc": [None, None, None], "unanimous": 1.0}
+    assert stats["mean_member_roc_auc"] == pytest.approx(2.75 / 3) and stats["unanimous"] == 0.75
 
 
 def test_majority_vote_refuses_even_groups():

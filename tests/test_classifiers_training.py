@@ -216,6 +216,10 @@ def test_multilabel_family_on_stm_layout(tmp_path, capsys):
     report = json.loads((tmp_path / "run" / "evaluation" / "test" / "metrics.json").read_text())
     m, b = report["metrics"], report["constant_baseline"]
     assert report["task"] == "multi-label" and report["family"]["group_size"] == 3
+    members = report["family"]["members"]
+    assert set(members["per_category"]) == {"dimers", "rows"}
+    assert all(len(v["member_roc_auc"]) == 3 for v in members["per_category"].values())
+    assert 0 <= members["unanimous"] <= 1 and 0.5 < members["mean_member_roc_auc"] <= 1
     assert m["exact_match_accuracy"] >= 0.75 and m["exact_match_accuracy"] > b["exact_match_accuracy"] + 0.2
     assert set(m["per_category"]) == {"dimers", "rows"} and m["per_category"]["rows"]["accuracy"] >= 0.8
     conf = list(csv.reader(open(tmp_path / "run" / "evaluation" / "test" / "confusion.csv")))

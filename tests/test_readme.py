@@ -48,6 +48,7 @@ def test_benchmark_numbers_are_the_committed_ones():
 def test_bench_numbers_in_the_readme_are_the_committed_ones():
     import json
 
+    from benchmarks.bench import time_line
     from benchmarks.readme import maps_line
 
     shown = re.search(r"<!-- bench-results -->(.*)<!-- /bench-results -->", README, re.S).group(1)
@@ -59,6 +60,7 @@ def test_bench_numbers_in_the_readme_are_the_committed_ones():
         start = shown.index(results["command"])
         end = shown.find("\n**", start)
         section = shown[start:end if end >= 0 else len(shown)]
+        assert time_line(results) in section
         for model in results["models"]:
             metrics = model["metrics"]
             headline = metrics.get("exact_match_accuracy", metrics.get("accuracy"))

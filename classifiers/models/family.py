@@ -75,3 +75,26 @@ def single_label_decision(member_probs: np.ndarray, threshold: float = 0.5) -> n
     mean = member_probs.mean(axis=-1)
     # votes are integers and 0.5 * mean < 1, so this ranks by votes, then by mean probability.
     return np.argmax(votes + 0.5 * mean, axis=-1)
+
+
+def member_agreement(member_probs: np.ndarray, truth: np.ndarray, categories: list[str]) -> dict:
+    """How much a vote of a family's members can add: ``(N, C, k)`` member probabilities and
+    ``(N, C)`` bool truth → ``{mean_member_roc_auc, unanimous, per_category: {name:
+    {member_roc_auc: [k values], unanimous}}}``, ``unanimous`` being the fraction of items on
+    which all k members vote alike (a vote of members that always agree is any one of them).
+    A category without both answers in ``truth`` has no ROC AUC (None)."""
+    from sklearn.metrics import roc_auc_score
+
+    member_probs, truth = np.asarray(member_probs), np.asarray(truth, bool)
+    votes = member_probs > 0.5
+    per_category = {}
+    for c, name in enumerate(categories):
+        both = 0 < truth[:, c].sum() < len(truth)
+        aucs = [float(roc_auc_score(truth[:, c], member_probs[:, c, m])) if both else None
+                for m in range(member_probs.shape[-1])]
+        per_category[name] = {"member_roc_auc": aucs,
+                              "unanimous": float(np.mean(votes[:, c].all(axis=-1) | ~votes[:, c].any(axis=-1)))}
+    aucs = [a for v in per_category.values() for a in v["member_roc_auc"] if a is not None]
+    return {"mean_member_roc_auc": float(np.mean(aucs)) if aucs else None,
+            "unanimous": float(np.mean([v["unanimous"] for v in per_category.values()])),
+            "per_category": per_category}

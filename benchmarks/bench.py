@@ -227,7 +227,7 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         unknown = set(only) - set(order)
         if unknown:
             raise InputError(f"--models: not in the bench: {', '.join(sorted(unknown))}")
-        bench["models"] = [m for m in bench["models"] if m["name"] in only]
+    selected = [m for m in bench["models"] if not only or m["name"] in only]
     _deterministic()
     log(f"[{bench['name']}] dataset")
     data, folder = prepare_dataset(bench, datasets, jobs)
@@ -240,7 +240,7 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
     if explicit_datasets:
         command += f" --datasets {_relative(datasets)}"
     rows, failures = [], []
-    for entry in bench["models"]:
+    for entry in selected:
         log(f"[{bench['name']}] {entry['name']}")
         try:
             row = run_model(entry, data, bench["seed"], out / "runs", bench.get("views"))
@@ -252,7 +252,7 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         if breakdown:
             row["by_deformation"] = breakdown
         rows.append({**row, "command": command})
-    bench_info = {**_bench_info(bench), "model_names": order}  # all of them, also under --models
+    bench_info = _bench_info(bench)
     if only:
         rows, failures = _with_earlier_rows(out, bench_info, dataset_info, order, rows, failures, log)
     commands = list(dict.fromkeys(row["command"] for row in rows + failures))

@@ -255,12 +255,9 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
     bench_info = _bench_info(bench)
     if only:
         rows, failures = _with_earlier_rows(out, bench_info, dataset_info, order, rows, failures, log)
-    commands = list(dict.fromkeys(row["command"] for row in rows + failures))
     results = {"bench": bench_info, "dataset": dataset_info, "models": rows, "skipped": failures,
-               "environment": _environment(), "command": command, "commands": commands}
-    labels = label_noise(bench["dataset"])
-    if labels:
-        results["labels"] = labels
+               "environment": _environment(), "command": command, "commands": _commands(rows + failures),
+               **_dataset_notes(bench)}
     _write(results, out, folder)
     return results
 
@@ -292,16 +289,12 @@ def rewrite_report(path: str | Path, out: str | Path, full: bool = False) -> dic
     if (earlier.get("name"), earlier.get("mode")) != (bench["name"], bench["mode"]):
         raise InputError(f"{earlier_file}: results of bench {earlier.get('name')!r} ({earlier.get('mode')}), "
                          f"not of {bench['name']!r} ({bench['mode']})")
-    results["bench"] = _bench_info(bench)
-    labels = label_noise(bench["dataset"])
-    if labels:
-        results["labels"] = labels
+    results.update(bench=_bench_info(bench), **_dataset_notes(bench))
     listed = [m["name"] for m in bench["models"]]
     for key in ("models", "skipped"):  # a model taken off the bench file (or moved to its full list) leaves it
-        results[key] = sorted((r for r in results.get(key, []) if r["name"] in listed),
-                              key=lambda r: listed.index(r["name"]))
-    results["commands"] = list(dict.fromkeys(r["command"] for r in results["models"] + results["skipped"]
-                                             if "command" in r)) or results.get("commands", [results["command"]])
+        results[key] = _in_bench_order(results.get(key, []), listed)
+    results["commands"] = _commands(results["models"] + results["skipped"]) or results.get("commands",
+                                                                                           [results["command"]])
     out = Path(out)
     _plot_views(results, out / "views.png")
     _drop_stale_figures(results, out)
@@ -339,10 +332,25 @@ def _with_earlier_rows(out: Path, bench: dict, dataset: dict, order: list[str], 
             if r["name"] in order and r["name"] not in done]
     if keep:
         log(f"[{bench['name']}] kept from {earlier_file}: {', '.join(r['name'] for r in keep)}")
+    return (_in_bench_order(rows + [r for r in keep if "metrics" in r], order),
+            _in_bench_order(failures + [r for r in keep if "metrics" not in r], order))
+
+
+def _in_bench_order(rows: list[dict], order: list[str]) -> list[dict]:
+    """The rows of the models the bench file lists, in its order (others dropped)."""
     position = {name: i for i, name in enumerate(order)}
-    merged_rows = sorted(rows + [r for r in keep if "metrics" in r], key=lambda r: position[r["name"]])
-    merged_failures = sorted(failures + [r for r in keep if "metrics" not in r], key=lambda r: position[r["name"]])
-    return merged_rows, merged_failures
+    return sorted((r for r in rows if r["name"] in position), key=lambda r: position[r["name"]])
+
+
+def _commands(rows: list[dict]) -> list[str]:
+    """The commands that made the rows, each once, in row order."""
+    return list(dict.fromkeys(r["command"] for r in rows if "command" in r))
+
+
+def _dataset_notes(bench: dict) -> dict:
+    """What the results record of the dataset itself: ``labels`` for people-labelled STM data."""
+    labels = label_noise(bench["dataset"])
+    return {"labels": labels} if labels else {}
 
 
 def _relative(path) -> str:

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.observer import summary as summary_of_observer
 from classifiers.views import FUSIONS
 from stemsim.errors import InputError
 from stemsim.yamlio import merge
@@ -298,6 +299,9 @@ def rewrite_report(path: str | Path, out: str | Path, full: bool = False) -> dic
     out = Path(out)
     _plot_views(results, out / "views.png")
     _drop_stale_figures(results, out)
+    observer = summary_of_observer(out / "observer")
+    results.pop("observer", None)
+    results.update({"observer": observer} if observer else {})
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out / "results.csv").write_text(_csv(results))
     (out / "report.md").write_text(markdown(results))
@@ -470,10 +474,8 @@ def markdown(results: dict) -> str:
                      "| – | – | – | – | – | – |")
     for skipped in results["skipped"]:
         lines.append(f"| {skipped['name']} (not run) | – | – | – | – | – | – | – | – |")
-    target = target_line(results)
-    if target:
-        lines += ["", target]
-    lines += [item for line in family_lines(results) for item in ("", line)]
+    lines += [item for line in (target_line(results), observer_line(results), *family_lines(results)) if line
+              for item in ("", line)]
     lines += ["", time_line(results)] if results["models"] else []
     absent = [name for name in results["bench"].get("model_names", [])
               if name not in {r["name"] for r in results["models"] + results["skipped"]}]
@@ -815,6 +817,23 @@ def target_line(results: dict) -> str:
                      f"{'reached' if outcome['reached'] else 'NOT reached'} (best: {outcome['best']}, "
                      f"{_fmt(outcome['achieved'], percent)}{within}).")
     return " ".join(lines)
+
+
+def observer_line(results: dict) -> str:
+    """The ideal observer's bound (:mod:`benchmarks.observer`, in the report folder's
+    ``observer/``) at 1 view and at the target's views, or ``""`` when it was not run."""
+    observer = results.get("observer")
+    if not observer:
+        return ""
+    k = (results["bench"].get("target") or {}).get("views")
+    bounds = [b for b in observer["bounds"] if b["views"] == 1 or b["views"] == k]
+    said = ", ".join(f"{100 * b['accuracy_bound']:.2f} % with "
+                     + ("1 view" if b["views"] == 1 else f"{b['views']} {b['selection']} views") for b in bounds)
+    missed = any(o and not o["reached"] for o in (target_outcome(results, s) for s in ("first", "spread")))
+    return (f"Shot noise alone allows an accuracy up to {said}: the ideal observer, told everything the simulator "
+            f"drew but the label, on {observer['n_objects']} test objects (`{observer['file']}`)."
+            + (" The dose hides no label: the gap to the target is in the models, which must also find the "
+               "orientation, size and cut depth the observer is told." if missed else ""))
 
 
 TIME_BUDGET_MINUTES = 60

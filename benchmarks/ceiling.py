@@ -37,7 +37,7 @@ def count_accuracy(root: str | Path, split: str = "test") -> dict:
     from classifiers.pixelwise import load_maps, vertex_heatmaps
     from classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
     from classifiers.data import shard_classes
-    from classifiers.views import curve_counts, view_indices
+    from classifiers.views import curve_subsets
 
     root = Path(root)
     series = TiltSeries.of_dataset(root)
@@ -56,18 +56,14 @@ def count_accuracy(root: str | Path, split: str = "test") -> dict:
     projections = series.projections()
     columns = [TILT_FEATURE_NAMES.index(f"bp_deformed_peaks_above_{level:g}") for level in LEVELS]
     subsets = []
-    for k in curve_counts(views):
-        for spread in (False, True):
-            index = view_indices(k, views, spread)
-            if spread and list(index) == list(range(k)):
-                continue
-            found = np.array([tilt_features(vertex_heatmaps(data.sites[o * views + index], data.images.shape[1:3]),
-                                            data.thickness[o * views + index], projections[index],
-                                            data.pixel_size)[columns] for o in range(n_objects)])
-            accuracy = (found == counts[:, None]).mean(axis=0)
-            subsets.append({"selection": "spread" if spread else "first", "views": k,
-                            "indices": [int(i) for i in index],
-                            "accuracy": {f"{level:g}": round(float(a), 4) for level, a in zip(LEVELS, accuracy)}})
+    for selection, index in curve_subsets(views):
+        k = len(index)
+        found = np.array([tilt_features(vertex_heatmaps(data.sites[o * views + index], data.images.shape[1:3]),
+                                        data.thickness[o * views + index], projections[index],
+                                        data.pixel_size)[columns] for o in range(n_objects)])
+        accuracy = (found == counts[:, None]).mean(axis=0)
+        subsets.append({"selection": selection, "views": k, "indices": [int(i) for i in index],
+                        "accuracy": {f"{level:g}": round(float(a), 4) for level, a in zip(LEVELS, accuracy)}})
     return {"dataset": str(root), "split": split, "n_objects": n_objects,
             "tilt_series": series.describe(), "levels": list(LEVELS), "subsets": subsets}
 

@@ -133,6 +133,19 @@ def curve_counts(available: int) -> list[int]:
     return sorted({k for k in (1, 2, available // 2, available) if 1 <= k <= available})
 
 
+def curve_subsets(available: int) -> list[tuple[str, np.ndarray]]:
+    """``(selection, view indices)`` of every point of the curves against the number of views for
+    objects of ``available`` views: the first K for each K of :func:`curve_counts`, and K spread
+    views (``"spread"``) wherever they are not the first K."""
+    subsets = []
+    for k in curve_counts(available):
+        for spread in (False, True):
+            index = view_indices(k, available, spread)
+            if not (spread and list(index) == list(range(k))):
+                subsets.append(("spread" if spread else "first", index))
+    return subsets
+
+
 def view_indices(count: int | None, available: int, spread: bool = False) -> np.ndarray:
     """Which ``count`` of an object's ``available`` views to use (``None``: all): the first
     ones, or with ``spread`` ones evenly spread over the views, ``round(linspace(0, V − 1, K))``

@@ -127,12 +127,20 @@ def test_report_only_rewrites_the_report_under_the_bench_file_as_it_is_now(bench
     first = json.loads((out / "results.json").read_text())
     changed = {**BENCH, "target": {"metric": "accuracy", "value": 0.01}, "title": "Renamed", "note": "Read me first."}
     (bench_out / "changed.yaml").write_text(yaml.safe_dump(changed))
+    # the ideal observer's results beside the report are cited in it (benchmarks.observer writes them)
+    (out / "observer").mkdir()
+    (out / "observer" / "results.json").write_text(json.dumps(
+        {"n_objects": 7, "subsets": [{"views": 1, "selection": "first", "accuracy_bound": 0.9987, "indices": [0]}]}))
     assert run("bench", bench_out / "changed.yaml", "--out", out, "--report-only") == 0
     second = json.loads((out / "results.json").read_text())
     assert second["models"] == first["models"] and second["command"] == first["command"]
     assert second["bench"]["target"] == {"metric": "accuracy", "value": 0.01}
+    assert second["observer"] == {"file": "observer/results.md", "n_objects": 7,
+                                  "bounds": [{"views": 1, "selection": "first", "accuracy_bound": 0.9987}]}
     report = (out / "report.md").read_text()
     assert report.startswith("# Renamed\n\nRead me first.\n\nCommand") and "Target: accuracy ≥ 1.0 %: reached" in report
+    assert ("\n\nShot noise alone allows an accuracy up to 99.87 % with 1 view: the ideal observer, told everything "
+            "the simulator drew but the label, on 7 test objects (`observer/results.md`).\n\n") in report
     assert not (out / "runs").exists()  # nothing trained
     capsys.readouterr()
     # nothing to report, another bench's results, or options that would train
@@ -228,6 +236,26 @@ def test_family_line_compares_the_family_with_its_single_members():
                                              "higher on neither.")
     results["models"].pop(0)  # no single model of its member architecture: nothing to compare
     assert family_lines(results) == []
+
+
+def test_observer_line_reads_the_bound_at_one_view_and_at_the_targets_views():
+    from benchmarks.bench import observer_line
+
+    bounds = [{"views": k, "selection": sel, "accuracy_bound": b}
+              for k, sel, b in [(1, "first", 0.91), (2, "first", 0.95), (4, "first", 0.99), (4, "spread", 0.995)]]
+    curve = {"fusion": "mean", "selection": "first", "points": [{"views": 4, "accuracy": 0.9, "n_objects": 50}]}
+    results = {"bench": {"target": {"metric": "accuracy", "value": 0.97, "views": 4}},
+               "models": [{"name": "m", "metrics": {}, "by_views": [curve]}],
+               "observer": {"file": "observer/results.md", "n_objects": 50, "bounds": bounds}}
+    assert observer_line(results) == (
+        "Shot noise alone allows an accuracy up to 91.00 % with 1 view, 99.00 % with 4 first views, 99.50 % with 4 "
+        "spread views: the ideal observer, told everything the simulator drew but the label, on 50 test objects "
+        "(`observer/results.md`). The dose hides no label: the gap to the target is in the models, which must also "
+        "find the orientation, size and cut depth the observer is told.")
+    curve["points"][0]["accuracy"] = 0.98  # reached: nothing to explain
+    assert observer_line(results).endswith("on 50 test objects (`observer/results.md`).")
+    del results["observer"]
+    assert observer_line(results) == ""
 
 
 def test_time_line_adds_the_rows_training_times_against_the_budget():

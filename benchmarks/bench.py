@@ -299,12 +299,7 @@ def rewrite_report(path: str | Path, out: str | Path, full: bool = False) -> dic
     out = Path(out)
     _plot_views(results, out / "views.png")
     _drop_stale_figures(results, out)
-    observer = summary_of_observer(out / "observer")
-    results.pop("observer", None)
-    results.update({"observer": observer} if observer else {})
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (out / "results.csv").write_text(_csv(results))
-    (out / "report.md").write_text(markdown(results))
+    _write_files(results, out)
     return results
 
 
@@ -416,6 +411,15 @@ def _write(results: dict, out: Path, dataset: Path) -> None:
         if "mask_iou" in row.get("maps", {}) and (Path(row["run_dir"]) / "run.json").is_file():
             (out / "maps").mkdir(exist_ok=True)
             _plot_maps(Path(row["run_dir"]), dataset, out / "maps" / f"{row['name']}.png")
+    _write_files(results, out)
+
+
+def _write_files(results: dict, out: Path) -> None:
+    """results.json, results.csv and report.md, citing the ideal observer's results in
+    ``out/observer/`` when :mod:`benchmarks.observer` was run there."""
+    observer = summary_of_observer(out / "observer")
+    results.pop("observer", None)
+    results.update({"observer": observer} if observer else {})
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out / "results.csv").write_text(_csv(results))
     (out / "report.md").write_text(markdown(results))

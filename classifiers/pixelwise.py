@@ -265,11 +265,30 @@ class _BestWeights:
 # ---- inference ------------------------------------------------------------------------
 
 
-def predict_maps(model, images: Sequence[np.ndarray] | np.ndarray, batch_size: int = 32) -> dict[str, np.ndarray]:
+def predict_maps(model, images: Sequence[np.ndarray] | np.ndarray, batch_size: int = 32,
+                 symmetric: bool = False) -> dict[str, np.ndarray]:
     """Run the map network on images ``(N, H, W)`` (one size; or a list of ``(H, W)``/``(H, W, 1)``
     of one size) → ``{"mask": (N, H, W) probability, "thickness": (N, H, W) nm,
-    "vertices": (N, H, W, 2)}``. Sides are reflect-padded to the network's multiple and cropped back."""
+    "vertices": (N, H, W, 2)}``. Sides are reflect-padded to the network's multiple and cropped back.
+
+    ``symmetric``: average the maps of the image's 8 rotations by 90° and mirror images (each
+    turned back): the true maps turn with the image, the network's mistakes mostly do not, so the
+    average keeps the one and thins out the other (test-time augmentation; 8 passes)."""
     x = standardize(np.stack([np.asarray(im, np.float32).reshape(np.shape(im)[:2]) for im in images]))
+    if not symmetric:
+        return _predict_maps(model, x, batch_size)
+    total: dict[str, np.ndarray] = {}
+    for turns in range(4):
+        for mirror in (False, True):
+            turned = np.rot90(x, turns, axes=(1, 2))
+            maps = _predict_maps(model, np.ascontiguousarray(turned[:, :, ::-1] if mirror else turned), batch_size)
+            for key, value in maps.items():
+                back = np.rot90(value[:, :, ::-1] if mirror else value, -turns, axes=(1, 2))
+                total[key] = total[key] + back if key in total else back.copy()
+    return {key: value / 8 for key, value in total.items()}
+
+
+def _predict_maps(model, x: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
     n, height, width = x.shape[:3]
     depth = sum(1 for layer in model.layers if layer.name.startswith("pool"))
     side = 2 ** depth

@@ -118,7 +118,7 @@ class Run:
         if self.two_stage:
             from classifiers.two_stage import TwoStageModel
 
-            return TwoStageModel.load(path)
+            return TwoStageModel.load(path, symmetric_maps=bool(self.config["model"].get("unet_tta", False)))
         if self.geometric:
             from classifiers.geometric import GeometricModel
 

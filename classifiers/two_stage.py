@@ -10,7 +10,9 @@ thickness map — the outline, corners and volume now come from a denoised, supp
 Keys (beside the ``geometric`` ones: ``classifier``, ``iterations``, …):
 ``unet_width`` (8), ``unet_depth`` (3), ``unet_epochs`` (10), ``unet_batch_size`` (16),
 ``unet_learning_rate`` (2e-3), ``unet_images`` (training images of stage 1, the first ones
-of the train split; null: all), ``unet_val_images`` (300). Stage 2 learns from every
+of the train split; null: all), ``unet_val_images`` (300), ``unet_tta`` (false: with true,
+the maps are averaged over each image's 8 rotations and mirror images, for stage 2's training
+and at every prediction; :func:`classifiers.pixelwise.predict_maps`). Stage 2 learns from every
 training image's *predicted* maps, as it will see them at test time.
 
 What is stored: ``model.joblib`` (stage 2, as for ``geometric``), ``unet.keras`` (stage 1),
@@ -65,9 +67,11 @@ class TwoStageModel(GeometricModel):
     feature_names = tuple(MAP_FEATURE_NAMES) + tuple(f"thickness_map_{name}" for name in FEATURE_NAMES)
 
     def __init__(self, estimator, classes: Sequence[str], pixel_size_nm: float | None, reference_width: float,
-                 classifier: str = "gbm", jobs: int = 1, unet=None, views_estimator=None):
+                 classifier: str = "gbm", jobs: int = 1, unet=None, views_estimator=None,
+                 symmetric_maps: bool = False):
         super().__init__(estimator, classes, pixel_size_nm, reference_width, classifier, jobs)
         self.unet = unet
+        self.symmetric_maps = symmetric_maps  # the run's unet_tta: maps averaged over the image's symmetries
         self.views_estimator = views_estimator  # on view-pooled features; None: single-view training data
         self.tilt_estimator = None  # on view-pooled + back-projected features; only from a tilt series
         self.tilt_series: TiltSeries | None = None
@@ -75,7 +79,8 @@ class TwoStageModel(GeometricModel):
     def maps(self, images: Sequence[np.ndarray], batch_size: int = 32) -> dict[str, np.ndarray]:
         """Prepared images of one size (resampled to the training width first) →
         :func:`classifiers.pixelwise.predict_maps` output."""
-        return predict_maps(self.unet, [self._at_training_width(gray(image)) for image in images], batch_size)
+        return predict_maps(self.unet, [self._at_training_width(gray(image)) for image in images], batch_size,
+                            self.symmetric_maps)
 
     def _at_training_width(self, image: np.ndarray) -> np.ndarray:
         width = int(round(self.reference_width))
@@ -181,10 +186,12 @@ class TwoStageModel(GeometricModel):
         return pooled_feature_names(cls.feature_names) + list(TILT_FEATURE_NAMES)
 
     @classmethod
-    def load(cls, path: Path) -> "TwoStageModel":
+    def load(cls, path: Path, symmetric_maps: bool = False) -> "TwoStageModel":
         """``model.joblib`` + ``unet.keras`` (+ ``views_model.joblib`` when there is one) beside
-        it; InputError (one line) if one is missing or unreadable."""
+        it; InputError (one line) if one is missing or unreadable. ``symmetric_maps``: the run's
+        ``unet_tta``."""
         model = super().load(path)
+        model.symmetric_maps = symmetric_maps
         model.unet = load_keras_model(Path(path).parent / UNET_FILE, "stage-1 network file")
         views_file = Path(path).parent / VIEWS_MODEL_FILE
         if views_file.is_file():  # made only by training on multi-view data
@@ -215,10 +222,11 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
                                     learning_rate=m["unet_learning_rate"], seed=cfg["seed"],
                                     verbose=2 if verbose else 0)
     unet_seconds = time.time() - started
-    val_scores = map_metrics(predict_maps(unet, val_maps.images), val_maps)
+    val_scores = map_metrics(predict_maps(unet, val_maps.images, symmetric=m["unet_tta"]), val_maps)
     pixel, reference, source = calibration(cfg, dataset)
     estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", m, seed=cfg["seed"])
-    model = TwoStageModel(estimator, dataset.classes, pixel, reference, m["classifier"], m["jobs"], unet)
+    model = TwoStageModel(estimator, dataset.classes, pixel, reference, m["classifier"], m["jobs"], unet,
+                          symmetric_maps=m["unet_tta"])
     features = train_val_features(model, dataset)
     views = int(dataset.info.get("views", 1))
     if views > 1:  # fit before the per-view fit sets the all-missing feature columns to 0

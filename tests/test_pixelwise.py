@@ -132,6 +132,32 @@ def test_unet_trains_briefly_and_beats_a_constant_mask(cubes):
     # fully convolutional: an odd-sized image is padded and cropped back
     odd = predict_maps(model, [val.images[0][:30, :27]])
     assert odd["mask"].shape == (1, 30, 27) and odd["vertices"].shape == (1, 30, 27, 2)
+    # symmetric maps turn with the image (the network alone need not); the true maps do too
+    image = val.images[:1]
+    for turn in (lambda a: np.rot90(a, 1, axes=(1, 2)), lambda a: a[:, :, ::-1]):
+        plain, turned = predict_maps(model, image)["vertices"], predict_maps(model, turn(image))["vertices"]
+        assert np.abs(turned - turn(plain)).max() > 1e-3
+        both = predict_maps(model, image, symmetric=True), predict_maps(model, turn(image), symmetric=True)
+        for key in ("mask", "thickness", "vertices"):
+            np.testing.assert_allclose(both[1][key], turn(both[0][key]), atol=1e-5)
+
+
+def test_two_stage_with_unet_tta_makes_symmetric_maps_in_training_and_after(cubes, tmp_path, capsys):
+    from classifiers.run import open_run
+
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(yaml.safe_dump({
+        "model": {"name": "two_stage", "min_samples_leaf": 4, "unet_epochs": 1, "unet_depth": 2, "unet_images": 8,
+                  "unet_val_images": 4, "unet_tta": True},
+        "data": {"kind": "stemsim", "path": str(cubes)}, "seed": 1}))
+    assert run_cli(["train", exp, "--out", tmp_path / "run", "--quiet"], capsys)[0] == 0
+    model = open_run(tmp_path / "run").load_model()
+    val = load_maps(cubes, "val", 4)
+    assert model.symmetric_maps is True
+    np.testing.assert_array_equal(model.maps(list(val.images))["vertices"],
+                                  predict_maps(model.unet, val.images, symmetric=True)["vertices"])
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["maps"]["val"] == map_metrics(predict_maps(model.unet, val.images, symmetric=True), val)
 
 
 def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path, capsys):

@@ -40,7 +40,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from classifiers.schema import REQUIRED, Key, choice, existing_path, fail, integer, new_path, number, optional
+from classifiers.schema import REQUIRED, Key, boolean, choice, existing_path, fail, integer, new_path, number, optional
 
 
 def _weights_check(*, imagenet: bool) -> Callable[[str, Any], str]:
@@ -185,7 +185,9 @@ MODELS: dict[str, ModelSpec] = {
                    "unet_learning_rate": Key(2e-3, number(0.0, low_open=True), "U-Net Adam learning rate"),
                    "unet_images": Key(2000, optional(integer(1)), "U-Net training images, the first of the "
                                       "train split (null: all)"),
-                   "unet_val_images": Key(300, optional(integer(1)), "U-Net validation images (null: all)")},
+                   "unet_val_images": Key(300, optional(integer(1)), "U-Net validation images (null: all)"),
+                   "unet_tta": Key(False, boolean, "average the maps over each image's 8 rotations and "
+                                   "mirror images (test-time augmentation: 8 U-Net passes)")},
                   _GEOMETRIC_BUILD_OPTIONS,
                   "Two-stage: U-Net maps (mask, thickness nm, vertex heat-maps) from the ground truth, "
                   "then gradient boosting on map features"),

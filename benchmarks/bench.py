@@ -523,7 +523,7 @@ def accuracy_by_deformation(manifest: Path, predictions: Path) -> dict[str, list
 
     Joins the evaluation's ``predictions.csv`` (``id``: image or object id) to the dataset's
     ``manifest.csv`` (``object_id``). Shows where the errors sit: if accuracy climbs with
-    depth, the small deformations are what the images do not show. None for data without a
+    depth, the small deformations are what the models miss. None for data without a
     stemsim manifest.
     """
     if not manifest.is_file() or not predictions.is_file():
@@ -585,8 +585,9 @@ def _breakdown_lines(results: dict) -> list[str]:
         return []
     lines = ["", "## Where the errors are (test split)", "",
              "Accuracy by the depth of the deformations (fraction of the edge; `undeformed`: none) and by the "
-             "number of deformed vertices. Accuracy that climbs with depth means the shallow cuts are what "
-             "the images do not show at this noise and blur.", ""]
+             "number of deformed vertices. Accuracy that climbs with depth means the shallow cuts are what the "
+             "models miss; whether the images show them at this dose is the ideal observer's question "
+             "(`python -m benchmarks.observer`).", ""]
     for kind, title in (("depth", "depth"), ("n_deformed", "deformed vertices")):
         groups = [g["group"] for g in rows[0]["by_deformation"][kind]]
         lines += [f"| model \\ {title} | " + " | ".join(groups) + " |", "|---" * (len(groups) + 1) + "|"]

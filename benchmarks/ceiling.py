@@ -18,13 +18,11 @@ labelled by ``n_deformations``. View subsets: the first K and K spread over the 
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.analysis import analysis_main
 from stemsim.errors import InputError
 
 LEVELS = (0.5, 0.6, 0.7, 0.8)
@@ -92,22 +90,7 @@ def markdown(results: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", type=Path)
-    parser.add_argument("--out", type=Path, required=True, help="folder for results.json and results.md")
-    parser.add_argument("--split", default="test")
-    args = parser.parse_args()
-    try:
-        results = count_accuracy(args.dataset, args.split)
-    except InputError as error:
-        print(f"ceiling: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    results["command"] = f"python -m benchmarks.ceiling {args.dataset} --out {args.out}" + \
-        (f" --split {args.split}" if args.split != "test" else "")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "results.md").write_text(markdown(results))
-    print(markdown(results))
+    analysis_main("ceiling", __doc__.splitlines()[0], count_accuracy, markdown)
 
 
 if __name__ == "__main__":

@@ -33,15 +33,14 @@ subsets of the curves (:func:`classifiers.views.view_indices`, first K and sprea
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.analysis import analysis_main
 from stemsim.errors import InputError
 
 LABELS = ("deformed", "n_deformations", "configuration")
@@ -234,23 +233,9 @@ def markdown(results: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", type=Path)
-    parser.add_argument("--out", type=Path, required=True, help="folder for results.json and results.md")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--limit", type=int, default=None, help="only the first LIMIT objects")
-    args = parser.parse_args()
-    try:
-        results = observe(args.dataset, args.split, args.limit)
-    except InputError as error:
-        print(f"observer: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    results["command"] = f"python -m benchmarks.observer {args.dataset} --out {args.out}" + \
-        (f" --split {args.split}" if args.split != "test" else "") + (f" --limit {args.limit}" if args.limit else "")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "results.md").write_text(markdown(results))
-    print(markdown(results))
+    analysis_main("observer", __doc__.splitlines()[0], observe, markdown,
+                  lambda parser: parser.add_argument("--limit", type=int, default=None,
+                                                     help="only the first LIMIT objects"))
 
 
 if __name__ == "__main__":

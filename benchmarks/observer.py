@@ -93,18 +93,17 @@ def bayes_errors(d2: np.ndarray, rng: np.random.Generator, draws: int = DRAWS) -
 
 def hypotheses(spec: dict, row: dict, rng: np.random.Generator) -> tuple[list[str], list[tuple[int, ...]], int]:
     """``(class names, one cut set per class, the object's own class index)`` for ``row``."""
-    from stemsim.dataset.sampling import _reference_space
+    from stemsim.dataset.sampling import reference_space
 
     own = tuple(int(v) for v in str(row["deformed_vertices"]).split())
     values = [str(v) for v in spec["classes"]["values"]]
-    label = spec["label"]
-    if label == "deformed":
+    space = reference_space(row["shape"])
+    if spec["label"] == "deformed":
         return ["undeformed", "deformed"], [(), own], 1
-    if label == "n_deformations":
-        others = [v for v in range(_reference_space(row["shape"]).n) if v not in own]
+    if spec["label"] == "n_deformations":
+        others = [v for v in range(space.n) if v not in own]
         order = list(rng.permutation(own)) + list(rng.permutation(others))
         return values, [tuple(sorted(int(v) for v in order[:int(k)])) for k in values], values.index(str(len(own)))
-    space = _reference_space(row["shape"])
     classes = {c.name: c for c in space.classes(len(own))}
     cuts = [own if name == row["label"] else tuple(space.sample(classes[name], rng)) for name in values]
     return values, cuts, values.index(str(row["label"]))

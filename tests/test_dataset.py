@@ -16,7 +16,7 @@ from PIL import Image
 from cli_runner import run
 from stemsim.dataset import acquire, load_spec
 from stemsim.dataset.generate import render
-from stemsim.dataset.sampling import _reference_space
+from stemsim.dataset.sampling import reference_space
 
 TINY = {
     "name": "tiny",
@@ -213,7 +213,7 @@ def test_configuration_labels_are_the_symmetry_classes(tmp_path):
     resolved = load_spec(write_spec(tmp_path, spec))
     assert resolved["classes"]["values"] == ["edge", "face-diagonal", "opposite"]
     assert run("generate", write_spec(tmp_path, spec), "--out", tmp_path / "out") == 0
-    space = _reference_space("cuboid")
+    space = reference_space("cuboid")
     for row in manifest(tmp_path / "out"):
         vertices = [int(v) for v in row["deformed_vertices"].split()]
         assert len(vertices) == 2

@@ -67,7 +67,7 @@ def test_twin_differs_only_at_the_particle_and_d2_scales_with_dose(tmp_path):
 def test_hypotheses_one_cut_set_per_class():
     """Counting: nested cut sets, the object's own among them; configuration: one pair per
     symmetry class, the object's own for its class."""
-    from stemsim.dataset.sampling import _reference_space
+    from stemsim.dataset.sampling import reference_space
 
     rng = np.random.default_rng(1)
     spec = {"label": "n_deformations", "classes": {"values": [0, 1, 2, 3]}}
@@ -75,7 +75,7 @@ def test_hypotheses_one_cut_set_per_class():
     classes, cuts, own = hypotheses(spec, row, rng)
     assert classes == ["0", "1", "2", "3"] and own == 2 and cuts[2] == (2, 5)
     assert [len(c) for c in cuts] == [0, 1, 2, 3] and set(cuts[1]) < set(cuts[2]) < set(cuts[3])
-    space = _reference_space("cuboid")
+    space = reference_space("cuboid")
     names = [c.name for c in space.classes(2)]
     spec = {"label": "configuration", "classes": {"values": names}}
     row = {"deformed_vertices": "0 1", "shape": "cuboid", "label": space.classify((0, 1)).name}

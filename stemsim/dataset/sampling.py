@@ -55,7 +55,9 @@ def build_shape(name: str, size: float, aspect_b: float = 1.0, aspect_c: float =
 
 
 @lru_cache(maxsize=None)
-def _reference_space(name: str):
+def reference_space(name: str):
+    """The configuration space (:class:`simulator.symmetry.ConfigurationSpace`) whose classes
+    label the deformed vertices of shape ``name``."""
     # Classes come from the regular shape: an elongated cuboid's images could tell more
     # apart, never less, so these labels stay honest.
     return build_shape(name, 1.0).configuration_space("projection")
@@ -63,7 +65,7 @@ def _reference_space(name: str):
 
 def configuration_names(shape: str, n_deformed: int) -> list[str]:
     """Names of the configuration classes of ``n_deformed`` deformed vertices of ``shape``."""
-    return [c.name for c in _reference_space(shape).classes(n_deformed)]
+    return [c.name for c in reference_space(shape).classes(n_deformed)]
 
 
 def image_seed(spec_seed: int, index: int) -> int:
@@ -165,7 +167,7 @@ def sample_parameters(spec: dict, item: PlannedImage) -> dict:
     w, x, y, z = quaternion.as_float_array(orientation).tolist()
     configuration = ""
     if shape.n_sites:
-        configuration = _reference_space(shape_name).classify(vertices).name
+        configuration = reference_space(shape_name).classify(vertices).name
     return {
         "seed": seed,
         "object_seed": seed,
@@ -266,7 +268,7 @@ def _deformed_vertices(spec, item, shape_name, n_sites, rng) -> list[int]:
         k = 0 if item.label == "undeformed" else int(draw(count, rng, low=1)) if count is not None else int(
             rng.integers(1, n_sites + 1))
     elif label == "configuration":
-        space = _reference_space(shape_name)
+        space = reference_space(shape_name)
         cls = next(c for c in space.classes(int(draw(count, rng, low=0))) if c.name == item.label)
         return list(space.sample(cls, rng))
     else:

@@ -194,10 +194,11 @@ class GeometricModel:
                              length_unit=self.length_unit, classifier=self.classifier)
 
     @classmethod
-    def load(cls, path: Path) -> "GeometricModel":
-        """Read ``model.joblib``; InputError (one line) if missing, unreadable or of other features."""
-        data = read_estimator_file(path, cls.feature_names, ("classes", "pixel_size_nm", "reference_width",
-                                                              "classifier"))
+    def load(cls, path: Path, feature_names: Sequence[str] | None = None) -> "GeometricModel":
+        """Read ``model.joblib``; InputError (one line) if missing, unreadable or of other features
+        than ``feature_names`` (default: the class's)."""
+        data = read_estimator_file(path, feature_names or cls.feature_names,
+                                   ("classes", "pixel_size_nm", "reference_width", "classifier"))
         return cls(data["estimator"], data["classes"], data["pixel_size_nm"], data["reference_width"],
                    data["classifier"])
 

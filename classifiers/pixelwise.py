@@ -96,35 +96,51 @@ def load_maps(root: str | Path, split: str, limit: int | None = None) -> MapData
     """
     root = Path(root)
     pixel_size = dataset_pixel_size(root)
+    parts: dict[str, list] = {k: [] for k in ("images", "mask", "thickness", "vertices", "labels", "ids")}
+    total = 0
+    for shard in _ground_truth_shards(root, split, ("images", "labels", *MAP_KEYS)):
+        for key, value in shard.items():
+            parts[key].append(value)
+        total += len(shard["images"])
+        if limit is not None and total >= limit:
+            break
+    stacked = {k: np.concatenate(v) if k != "ids" else [i for part in v for i in part] for k, v in parts.items()}
+    data = MapData(stacked["images"].astype(np.float32), stacked["mask"].astype(bool),
+                   stacked["thickness"].astype(np.float32), stacked["vertices"].astype(np.float32),
+                   stacked["labels"], stacked["ids"], pixel_size)
+    return data.take(np.arange(min(limit, len(data)))) if limit is not None else data
+
+
+def load_sites(root: str | Path, split: str) -> tuple[list[str], np.ndarray]:
+    """Ids and true vertex sites ``(N, S, 3)`` (column, row, deformed; as :class:`MapData`) of
+    ``split`` of the stemsim dataset at ``root``, without reading its images (InputError as
+    :func:`load_maps`)."""
+    parts = list(_ground_truth_shards(Path(root), split, ("vertices",)))
+    return [i for part in parts for i in part["ids"]], np.concatenate([p["vertices"] for p in parts]).astype(np.float32)
+
+
+def _ground_truth_shards(root: Path, split: str, keys: Sequence[str]):
+    """Per npz shard of ``split``: ``keys`` (+ ``ids``) one row per image (views flattened,
+    ids ``<id>/view_<k>``, labels repeated per view)."""
     shards = sorted((root / "arrays").glob(f"{split}-*.npz"))
     if not shards:
         raise InputError(f"{root}: no npz shards for the {split!r} split (pixel-wise models need "
                          "output.formats with npz and output.ground_truth: true)")
-    parts: dict[str, list] = {k: [] for k in ("images", "mask", "thickness", "sites", "labels", "ids")}
-    total = 0
     for shard in shards:
         with np.load(shard) as archive:
             missing = [k for k in ("images", "labels", "ids", *MAP_KEYS) if k not in archive.files]
             if missing:
                 raise InputError(f"{shard}: holds no {', '.join(missing)} (the dataset was made without "
                                  "output.ground_truth: true)")
-            images = archive["images"]
-            views = images.shape[1] if images.ndim == 4 else 1
-            flat = (lambda a: a.reshape(-1, *a.shape[2:])) if views > 1 else (lambda a: a)
-            parts["images"].append(flat(images).astype(np.float32))
-            parts["mask"].append(flat(archive["mask"]).astype(bool))
-            parts["thickness"].append(flat(archive["thickness"]).astype(np.float32))
-            parts["sites"].append(flat(archive["vertices"]).astype(np.float32))
-            parts["labels"].append(np.repeat(archive["labels"], views))
+            sites = archive["vertices"]  # (N, S, 3), or (N, V, S, 3) with views
+            views = sites.shape[1] if sites.ndim == 4 else 1
             ids = [str(i) for i in archive["ids"]]
-            parts["ids"].append([f"{i}/view_{k}" for i in ids for k in range(views)] if views > 1 else ids)
-        total += len(parts["images"][-1])
-        if limit is not None and total >= limit:
-            break
-    stacked = {k: np.concatenate(v) if k != "ids" else [i for part in v for i in part] for k, v in parts.items()}
-    data = MapData(stacked["images"], stacked["mask"], stacked["thickness"], stacked["sites"], stacked["labels"],
-                   stacked["ids"], pixel_size)
-    return data.take(np.arange(min(limit, len(data)))) if limit is not None else data
+            out = {"ids": [f"{i}/view_{k}" for i in ids for k in range(views)] if views > 1 else ids}
+            for key in keys:
+                value = sites if key == "vertices" else archive[key]
+                out[key] = np.repeat(value, views) if key == "labels" else \
+                    value.reshape(-1, *value.shape[2:]) if views > 1 else value
+            yield out
 
 
 # ---- targets and inputs -------------------------------------------------------------
@@ -404,27 +420,19 @@ def pair_features(vertices: np.ndarray, deformed_heat: np.ndarray, centre: np.nd
 
     ``vertices`` ``(k, ≥2)`` (column, row) every-vertex peaks; ``deformed_heat`` ``(H, W)``;
     ``centre`` (column, row) of the particle (thickness-weighted: a cuboid's projected centre);
-    ``size`` a length in pixels. An orthographic projection of a cuboid keeps parallel
-    lines parallel and lengths along them in proportion, so the projected vertex set is
-    ``c ± a ± b ± c`` with 2-D vectors ``a, b, c``. The segment between two vertices then has,
-    among the *other* vertex pairs, 3 parallel translates of equal length when it is an edge,
-    1 when it is a face diagonal and none when it is a body diagonal, whose midpoint is the
-    centre. Returns ``[weaker peak height, |midpoint − centre| / size, pair distance / widest
-    vertex distance, the 3 smallest |(p − q) ∓ (d₁ − d₂)| / size over other pairs]``
-    (NaN where undefined).
+    ``size`` a length in pixels. Returns ``[weaker peak height]`` + :func:`pair_geometry` of
+    the two peaks, each moved onto the every-vertex peak within the match radius (that
+    channel places corners better); NaN where undefined.
     """
     from skimage.feature import peak_local_max
 
-    out = [math.nan] * 6
     peaks = peak_local_max(deformed_heat, min_distance=PEAK_MIN_DISTANCE, threshold_abs=PAIR_PEAK_FLOOR,
                            exclude_border=False, num_peaks=2)
     if len(peaks) < 2 or not size > 0:
-        return out
+        return [math.nan] * 6
     pair = peaks[:, ::-1].astype(np.float64)  # (row, column) → (column, row)
-    out[0] = float(min(deformed_heat[r, c] for r, c in peaks))
     others = np.asarray(vertices, np.float64)[:, :2].reshape(-1, 2)
     if len(others):
-        # the every-vertex channel places corners better; the pair's own corners leave the others
         from scipy.spatial.distance import cdist
 
         gaps = cdist(pair, others)
@@ -432,18 +440,41 @@ def pair_features(vertices: np.ndarray, deformed_heat: np.ndarray, centre: np.nd
             j = int(gaps[i].argmin())
             if gaps[i, j] <= MATCH_RADIUS_PX:
                 pair[i] = others[j]
+    return [float(min(deformed_heat[r, c] for r, c in peaks))] + pair_geometry(pair, others, centre, size)
+
+
+def pair_geometry(pair: np.ndarray, vertices: np.ndarray, centre: np.ndarray, size: float) -> list[float]:
+    """Where two corners ``pair`` ``(2, 2)`` (column, row) sit among a projected cuboid's
+    vertices ``(k, 2)`` (the pair's own are left out within the match radius), scale-free.
+
+    An orthographic projection of a cuboid keeps parallel lines parallel and lengths along
+    them in proportion, so the projected vertex set is ``c ± a ± b ± c`` with 2-D vectors
+    ``a, b, c``. The segment between two vertices then has, among the *other* vertex pairs, 3
+    parallel translates of equal length when it is an edge, 1 when it is a face diagonal and
+    none when it is a body diagonal, whose midpoint is the centre. Returns ``[|midpoint −
+    centre| / size, pair distance / widest vertex distance, the 3 smallest |(p − q) ∓ (d₁ −
+    d₂)| / size over other pairs]`` (NaN where undefined).
+    """
+    out = [math.nan] * 5
+    if not size > 0:
+        return out
+    pair = np.asarray(pair, np.float64)
+    others = np.asarray(vertices, np.float64)[:, :2].reshape(-1, 2)
+    if len(others):
+        from scipy.spatial.distance import cdist
+
         others = others[(cdist(others, pair).min(axis=1) > MATCH_RADIUS_PX)]
     step = pair[0] - pair[1]
-    out[1] = float(np.hypot(*(pair.mean(axis=0) - centre)) / size)
+    out[0] = float(np.hypot(*(pair.mean(axis=0) - centre)) / size)
     every = np.vstack([pair, others])
     widest = max(float(np.max(np.hypot(*(every[:, None] - every[None]).transpose(2, 0, 1)))), 1e-9)
-    out[2] = float(np.hypot(*step) / widest)
+    out[1] = float(np.hypot(*step) / widest)
     if len(others) >= 2:
         a, b = np.triu_indices(len(others), 1)
         differences = others[a] - others[b]
         residual = np.minimum(np.hypot(*(differences - step).T), np.hypot(*(differences + step).T)) / size
         best = np.sort(residual)[:3]
-        out[3:3 + len(best)] = best.tolist()
+        out[2:2 + len(best)] = best.tolist()
     return out
 
 

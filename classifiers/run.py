@@ -118,7 +118,9 @@ class Run:
         if self.two_stage:
             from classifiers.two_stage import TwoStageModel
 
-            return TwoStageModel.load(path, symmetric_maps=bool(self.config["model"].get("unet_tta", False)))
+            model = self.config["model"]
+            return TwoStageModel.load(path, symmetric_maps=bool(model.get("unet_tta", False)),
+                                      corner_classifier=bool(model.get("corner_classifier", False)))
         if self.geometric:
             from classifiers.geometric import GeometricModel
 

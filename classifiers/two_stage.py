@@ -12,8 +12,12 @@ Keys (beside the ``geometric`` ones: ``classifier``, ``iterations``, …):
 ``unet_learning_rate`` (2e-3), ``unet_images`` (training images of stage 1, the first ones
 of the train split; null: all), ``unet_val_images`` (300), ``unet_tta`` (false: with true,
 the maps are averaged over each image's 8 rotations and mirror images, for stage 2's training
-and at every prediction; :func:`classifiers.pixelwise.predict_maps`). Stage 2 learns from every
-training image's *predicted* maps, as it will see them at test time.
+and at every prediction; :func:`classifiers.pixelwise.predict_maps`), ``corner_classifier``
+(false: with true, a third classifier decides for each vertex peak whether that corner is cut,
+:mod:`classifiers.corners`, and stage 2 also gets each image's corner probabilities summed up;
+stored as ``corner_model.joblib``; ``run.json`` ``corners`` scores it on the validation
+images). Stage 2 learns from every training image's *predicted* maps, as it will see them at
+test time.
 
 What is stored: ``model.joblib`` (stage 2, as for ``geometric``), ``unet.keras`` (stage 1),
 ``unet_history.json``; on multi-view data also ``views_model.joblib``, a second stage-2
@@ -41,13 +45,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from classifiers.corners import (CORNER_FEATURE_NAMES, CORNER_SUMMARY_NAMES, Corners, corner_probabilities,
+                                 corner_rows, corner_summary, corner_truth, fit_corner_classifier)
 from classifiers.data import Dataset
 from classifiers.features import FEATURE_NAMES
 from classifiers.geometric import (MODEL_FILE, GeometricModel, calibration, finite_rows, fit_estimator,
                                    fit_feature_model, gray, read_estimator_file, train_val_features,
                                    write_estimator_file)
-from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, map_features, map_metrics, predict_maps,
-                                   train_unet)
+from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, load_sites, map_features, map_metrics,
+                                   predict_maps, train_unet)
 from classifiers.preprocessing import Preprocessing
 from classifiers.run import load_keras_model, write_json
 from classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
@@ -58,23 +64,30 @@ UNET_FILE = "unet.keras"
 UNET_HISTORY = "unet_history.json"
 VIEWS_MODEL_FILE = "views_model.joblib"
 TILT_MODEL_FILE = "backprojection_model.joblib"
+CORNER_MODEL_FILE = "corner_model.joblib"
 OBJECT_CHUNK = 32  # objects whose maps are held at once while training the view classifiers
 
 
 class TwoStageModel(GeometricModel):
     """A fitted two-stage model: U-Net maps → features → scikit-learn probabilities."""
 
-    feature_names = tuple(MAP_FEATURE_NAMES) + tuple(f"thickness_map_{name}" for name in FEATURE_NAMES)
+    map_feature_names = tuple(MAP_FEATURE_NAMES) + tuple(f"thickness_map_{name}" for name in FEATURE_NAMES)
 
     def __init__(self, estimator, classes: Sequence[str], pixel_size_nm: float | None, reference_width: float,
                  classifier: str = "gbm", jobs: int = 1, unet=None, views_estimator=None,
-                 symmetric_maps: bool = False):
+                 symmetric_maps: bool = False, corner_classifier: bool = False):
         super().__init__(estimator, classes, pixel_size_nm, reference_width, classifier, jobs)
         self.unet = unet
         self.symmetric_maps = symmetric_maps  # the run's unet_tta: maps averaged over the image's symmetries
+        self.corner_classifier = corner_classifier  # the run's key: per-corner decisions feed stage 2
+        self.corner_estimator = None  # fitted per-corner classifier (None until fitted)
         self.views_estimator = views_estimator  # on view-pooled features; None: single-view training data
         self.tilt_estimator = None  # on view-pooled + back-projected features; only from a tilt series
         self.tilt_series: TiltSeries | None = None
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.map_feature_names + (CORNER_SUMMARY_NAMES if self.corner_classifier else ())
 
     def maps(self, images: Sequence[np.ndarray], batch_size: int = 32) -> dict[str, np.ndarray]:
         """Prepared images of one size (resampled to the training width first) →
@@ -105,25 +118,49 @@ class TwoStageModel(GeometricModel):
     def maps_and_features(self, images: Sequence[np.ndarray]) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
         """Each image's maps (arrays of length 1) and the ``(N, len(feature_names))`` features,
         images of one size in one forward pass."""
+        maps, rows, corners = self.maps_and_parts(images)
+        return maps, self.with_corner_summary(rows, corners)
+
+    def maps_and_parts(self, images: Sequence[np.ndarray]):
+        """Each image's maps (arrays of length 1), its map features ``(N, len(map_feature_names))``
+        and, with ``corner_classifier``, its :func:`classifiers.corners.corner_rows` (candidate
+        corners, their features; else ``None``s)."""
         maps: list[dict[str, np.ndarray] | None] = [None] * len(images)
-        rows: list[np.ndarray | None] = [None] * len(images)
+        parts: list[tuple | None] = [None] * len(images)
         by_shape: dict[tuple, list[int]] = {}
         for i, image in enumerate(images):
             by_shape.setdefault(np.shape(image)[:2], []).append(i)
         for index in by_shape.values():
             group = self.maps([images[i] for i in index])
-            for k, (i, row) in enumerate(zip(index, self.features_of_maps(group))):
-                rows[i], maps[i] = row, {key: value[k:k + 1] for key, value in group.items()}
-        return maps, finite_rows(rows, len(self.feature_names))
+            for k, (i, part) in enumerate(zip(index, self.parts_of_maps(group))):
+                parts[i], maps[i] = part, {key: value[k:k + 1] for key, value in group.items()}
+        rows = finite_rows([part[0] for part in parts], len(self.map_feature_names))
+        return maps, rows, [part[1] for part in parts]
 
-    def features_of_maps(self, maps: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def parts_of_maps(self, maps: dict[str, np.ndarray]) -> list[tuple]:
+        """:func:`_map_parts` of each image of a :func:`predict_maps` output."""
         pixel = self.pixel_size_nm or 1.0
-        items = [(maps["mask"][i], maps["thickness"][i], maps["vertices"][i], pixel) for i in range(len(maps["mask"]))]
+        items = [(maps["mask"][i], maps["thickness"][i], maps["vertices"][i], pixel, self.corner_classifier)
+                 for i in range(len(maps["mask"]))]
         if self.jobs > 1 and len(items) > 1:
             from joblib import Parallel, delayed
 
-            return Parallel(n_jobs=self.jobs)(delayed(map_features)(*item) for item in items)
-        return [map_features(*item) for item in items]
+            return Parallel(n_jobs=self.jobs)(delayed(_map_parts)(*item) for item in items)
+        return [_map_parts(*item) for item in items]
+
+    def with_corner_summary(self, rows: np.ndarray, corners: Sequence[Corners | None],
+                            probabilities: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """Map features ``(N, F)`` → the model's features: with ``corner_classifier`` the
+        :func:`~classifiers.corners.corner_summary` of each image's corner probabilities
+        (``probabilities``, or the fitted corner classifier's on ``corners``, the
+        :meth:`maps_and_parts` items) appended."""
+        if not self.corner_classifier:
+            return rows
+        if probabilities is None:
+            probabilities = corner_probabilities(self.corner_estimator, [c.features for c in corners])
+        summary = np.array([corner_summary(c, p) for c, p in zip(corners, probabilities)])
+        summary = summary.reshape(len(rows), len(CORNER_SUMMARY_NAMES))
+        return np.hstack([rows, summary])
 
     def pooled_probabilities(self, objects: Sequence[np.ndarray], fusion: str = "features",
                              view_indices: Sequence[int] | None = None) -> np.ndarray:
@@ -180,26 +217,31 @@ class TwoStageModel(GeometricModel):
         if self.tilt_estimator is not None:
             write_estimator_file(Path(path).parent / TILT_MODEL_FILE, self.tilt_estimator, self.tilt_feature_names(),
                                  tilt_axis=list(self.tilt_series.axis), tilt_angles=list(self.tilt_series.angles))
+        if self.corner_estimator is not None:
+            write_estimator_file(Path(path).parent / CORNER_MODEL_FILE, self.corner_estimator, CORNER_FEATURE_NAMES)
+
+    def tilt_feature_names(self) -> list[str]:
+        return pooled_feature_names(self.feature_names) + list(TILT_FEATURE_NAMES)
 
     @classmethod
-    def tilt_feature_names(cls) -> list[str]:
-        return pooled_feature_names(cls.feature_names) + list(TILT_FEATURE_NAMES)
-
-    @classmethod
-    def load(cls, path: Path, symmetric_maps: bool = False) -> "TwoStageModel":
-        """``model.joblib`` + ``unet.keras`` (+ ``views_model.joblib`` when there is one) beside
-        it; InputError (one line) if one is missing or unreadable. ``symmetric_maps``: the run's
-        ``unet_tta``."""
-        model = super().load(path)
-        model.symmetric_maps = symmetric_maps
+    def load(cls, path: Path, symmetric_maps: bool = False, corner_classifier: bool = False) -> "TwoStageModel":
+        """``model.joblib`` + ``unet.keras`` (+ ``views_model.joblib``, ``backprojection_model.joblib``
+        when there are; + ``corner_model.joblib`` with ``corner_classifier``) beside it;
+        InputError (one line) if one is missing or unreadable. ``symmetric_maps``,
+        ``corner_classifier``: the run's ``unet_tta`` and ``corner_classifier``."""
+        model = super().load(path, cls.map_feature_names + (CORNER_SUMMARY_NAMES if corner_classifier else ()))
+        model.symmetric_maps, model.corner_classifier = symmetric_maps, corner_classifier
         model.unet = load_keras_model(Path(path).parent / UNET_FILE, "stage-1 network file")
+        if corner_classifier:
+            model.corner_estimator = read_estimator_file(Path(path).parent / CORNER_MODEL_FILE, CORNER_FEATURE_NAMES,
+                                                         what="corner classifier")["estimator"]
         views_file = Path(path).parent / VIEWS_MODEL_FILE
         if views_file.is_file():  # made only by training on multi-view data
-            model.views_estimator = read_estimator_file(views_file, pooled_feature_names(cls.feature_names),
+            model.views_estimator = read_estimator_file(views_file, pooled_feature_names(model.feature_names),
                                                         what="view-pooling classifier")["estimator"]
         tilt_file = Path(path).parent / TILT_MODEL_FILE
         if tilt_file.is_file():  # made only by training on a tilt series
-            data = read_estimator_file(tilt_file, cls.tilt_feature_names(), ("tilt_axis", "tilt_angles"),
+            data = read_estimator_file(tilt_file, model.tilt_feature_names(), ("tilt_axis", "tilt_angles"),
                                        what="back-projection classifier")
             model.tilt_estimator = data["estimator"]
             model.tilt_series = TiltSeries(tuple(data["tilt_axis"]), tuple(data["tilt_angles"]))
@@ -226,8 +268,11 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     pixel, reference, source = calibration(cfg, dataset)
     estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", m, seed=cfg["seed"])
     model = TwoStageModel(estimator, dataset.classes, pixel, reference, m["classifier"], m["jobs"], unet,
-                          symmetric_maps=m["unet_tta"])
-    features = train_val_features(model, dataset)
+                          symmetric_maps=m["unet_tta"], corner_classifier=m["corner_classifier"])
+    if model.corner_classifier:
+        features, corner_scores = fit_corners(model, cfg, dataset, root)
+    else:
+        features = train_val_features(model, dataset)
     views = int(dataset.info.get("views", 1))
     if views > 1:  # fit before the per-view fit sets the all-missing feature columns to 0
         view_scores, tilt_scores = fit_views_model(model, cfg, dataset, features[0], features[1], views, weights,
@@ -242,11 +287,63 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
         maps={"val": val_scores, "unet_images": len(train_maps), "unet_seconds": round(unet_seconds, 1),
               "unet_epochs_run": len(unet_history), "files": [UNET_FILE, UNET_HISTORY]},
     )
+    if model.corner_classifier:
+        result["corners"] = corner_scores
     if views > 1:
         result["view_features"] = view_scores
         if tilt_scores is not None:
             result["backprojection"] = tilt_scores
     return result
+
+
+def fit_corners(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset,
+                root: Path) -> tuple[tuple[np.ndarray, np.ndarray, float], dict[str, Any]]:
+    """Fit ``model.corner_estimator`` on the candidate corners of every training image, whose
+    truth comes from the dataset's ground truth at ``root``; returns the train and validation
+    features with the corner summary (out-of-fold on the train split, :mod:`classifiers.corners`)
+    and the seconds they took, as :func:`~classifiers.geometric.train_val_features` does, and
+    what ``run.json`` ``corners`` records: the corner classifier's scores on the validation
+    images' candidates (a candidate is "cut" above probability 0.5)."""
+    started = time.time()
+    tr, va = dataset.split("train"), dataset.split("val")
+    _, x_train, train_corners = model.maps_and_parts(tr.images)
+    _, x_val, val_corners = model.maps_and_parts(va.images)
+    train_truth = _corner_truth(root, "train", tr, train_corners)
+    val_truth = _corner_truth(root, "val", va, val_corners)
+    objects = np.unique([ident.split("/view_")[0] for ident in tr.ids], return_inverse=True)[1]
+    model.corner_estimator, held_out = fit_corner_classifier([c.features for c in train_corners], train_truth,
+                                                             objects, cfg["seed"], model.jobs)
+    val_p = corner_probabilities(model.corner_estimator, [c.features for c in val_corners])
+    x_train = model.with_corner_summary(x_train, train_corners, held_out)
+    x_val = model.with_corner_summary(x_val, val_corners, val_p)
+    decided, truth = np.concatenate(val_p) > 0.5, np.concatenate(val_truth) > 0.5
+    scores = {"file": CORNER_MODEL_FILE, "train_candidates": int(sum(len(t) for t in train_truth)),
+              "val_candidates": int(len(truth)),
+              "val_accuracy": round(float(np.mean(decided == truth)), 4) if len(truth) else None,
+              "val_precision": round(float(truth[decided].mean()), 4) if decided.any() else None,
+              "val_recall": round(float(decided[truth].mean()), 4) if truth.any() else None,
+              "val_images_all_right": round(float(np.mean([np.all((p > 0.5) == (t > 0.5))
+                                                           for p, t in zip(val_p, val_truth)])), 4)}
+    return (x_train, x_val, time.time() - started), scores
+
+
+def _corner_truth(root: Path, split: str, items, corners: Sequence[Corners]) -> list[np.ndarray]:
+    """:func:`classifiers.corners.corner_truth` of each image of dataset split ``items`` (ids
+    matched to the ground truth of the npz shards at ``root``)."""
+    ids, sites = load_sites(root, split)
+    where = {ident: i for i, ident in enumerate(ids)}
+    missing = [ident for ident in items.ids if ident not in where]
+    if missing:
+        raise InputError(f"{root}: the {split} split's npz shards hold no ground truth for image {missing[0]}")
+    return [corner_truth(c.peaks, sites[where[ident]], np.shape(image)[:2])
+            for ident, image, c in zip(items.ids, items.images, corners)]
+
+
+def _map_parts(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray, pixel: float,
+               corners: bool) -> tuple[np.ndarray, Corners | None]:
+    """One image's maps → its :func:`~classifiers.pixelwise.map_features` and, with ``corners``,
+    its :func:`~classifiers.corners.corner_rows` (else None)."""
+    return map_features(mask, thickness, heat, pixel), corner_rows(mask, thickness, heat) if corners else None
 
 
 def fit_views_model(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset, x_train: np.ndarray,
@@ -328,5 +425,5 @@ def evaluate_maps(model: TwoStageModel, root: str | Path, split: str, limit: int
     return map_metrics(model.maps(list(data.images)), data)
 
 
-__all__ = ["TwoStageModel", "train_two_stage", "fit_views_model", "tilt_rows", "evaluate_maps", "MODEL_FILE",
-           "UNET_FILE", "VIEWS_MODEL_FILE", "TILT_MODEL_FILE"]
+__all__ = ["TwoStageModel", "train_two_stage", "fit_corners", "fit_views_model", "tilt_rows", "evaluate_maps",
+           "MODEL_FILE", "UNET_FILE", "VIEWS_MODEL_FILE", "TILT_MODEL_FILE", "CORNER_MODEL_FILE"]

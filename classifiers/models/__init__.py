@@ -187,7 +187,10 @@ MODELS: dict[str, ModelSpec] = {
                                       "train split (null: all)"),
                    "unet_val_images": Key(300, optional(integer(1)), "U-Net validation images (null: all)"),
                    "unet_tta": Key(False, boolean, "average the maps over each image's 8 rotations and "
-                                   "mirror images (test-time augmentation: 8 U-Net passes)")},
+                                   "mirror images (test-time augmentation: 8 U-Net passes)"),
+                   "corner_classifier": Key(False, boolean, "decide for each vertex peak whether that corner "
+                                            "is cut (classifiers.corners) and give stage 2 the summed-up "
+                                            "corner probabilities")},
                   _GEOMETRIC_BUILD_OPTIONS,
                   "Two-stage: U-Net maps (mask, thickness nm, vertex heat-maps) from the ground truth, "
                   "then gradient boosting on map features"),

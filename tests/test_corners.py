@@ -1,0 +1,142 @@
+"""The per-corner classifier of the two-stage model (classifiers.corners, ``corner_classifier``)."""
+
+from __future__ import annotations
+
+from conftest_classifiers import run_cli
+from test_pixelwise import cubes  # noqa: F401  (the tiny ground-truth dataset fixture)
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from classifiers.corners import (CORNER_FEATURE_NAMES, CORNER_SUMMARY_NAMES, TOP, corner_probabilities,
+                                 corner_rows, corner_summary, corner_truth, fit_corner_classifier)
+from classifiers.pixelwise import MAP_FEATURE_NAMES, load_maps, vertex_heatmaps
+
+SITES = np.array([[8, 8, 1], [24, 8, 1], [8, 24, 0], [24, 24, 0]], np.float32)  # two cut corners, two intact
+
+
+def true_maps():
+    heat = vertex_heatmaps(SITES[None], (32, 32))[0]
+    mask = np.zeros((32, 32), np.float32)
+    mask[8:25, 8:25] = 1
+    return mask, mask * 2.0, heat
+
+
+def test_every_vertex_is_a_candidate_and_only_the_cut_ones_are_true():
+    mask, thickness, heat = true_maps()
+    corners = corner_rows(mask, thickness, heat)
+    peaks, rows = corners.peaks, corners.features
+    np.testing.assert_allclose(corners.centre, [16, 16])
+    assert corners.size == 17
+    assert rows.shape == (4, len(CORNER_FEATURE_NAMES))
+    assert sorted(map(tuple, peaks[:, :2].astype(int))) == sorted(map(tuple, SITES[:, :2].astype(int)))
+    truth = corner_truth(peaks, SITES, (32, 32))
+    cut = {(int(c), int(r)) for c, r, d in SITES if d}
+    assert [bool(t) for t in truth] == [(int(c), int(r)) in cut for c, r in peaks[:, :2]]
+    features = dict(zip(CORNER_FEATURE_NAMES, rows.T))
+    # the cut corners' own deformed heat is a full peak; the intact ones' is nothing
+    np.testing.assert_allclose(features["deformed_heat_max"], truth, atol=1e-3)
+    np.testing.assert_allclose(features["thickness_at"], 1.0)  # every corner of a flat slab is at full thickness
+    assert np.all(features["corners_in_image"] == 4)
+    # a peak far from every cut vertex is not one
+    assert corner_truth(np.array([[16.0, 16.0, 1.0]]), SITES, (32, 32)).tolist() == [0.0]
+
+
+def test_no_particle_or_no_peak_gives_no_candidates():
+    mask, thickness, heat = true_maps()
+    assert corner_rows(np.zeros_like(mask), thickness, heat).features.shape == (4, len(CORNER_FEATURE_NAMES))
+    peaks, rows, _, _ = corner_rows(mask, thickness, np.zeros_like(heat))
+    assert peaks.shape == (0, 3) and rows.shape == (0, len(CORNER_FEATURE_NAMES))
+    assert corner_truth(peaks, SITES, (32, 32)).shape == (0,)
+
+
+def test_the_summary_counts_and_ranks_the_probabilities_and_places_the_likeliest_pair():
+    corners = corner_rows(*true_maps())  # a square's corners: the likeliest pair below is its diagonal
+    diagonal = [[8, 8], [24, 24]]
+    first = [int(np.flatnonzero((corners.peaks[:, :2] == xy).all(axis=1))[0]) for xy in diagonal]
+    p = np.zeros(4)
+    p[first] = [0.9, 0.6]
+    p[[i for i in range(4) if i not in first]] = [0.4, 0.2]
+    summary = dict(zip(CORNER_SUMMARY_NAMES, corner_summary(corners, p)))
+    assert summary["corners_cut_expected"] == pytest.approx(2.1)
+    assert (summary["corners_cut_over_0.5"], summary["corners_cut_over_0.3"], summary["corners_cut_over_0.7"],
+            summary["corner_candidates"]) == (2, 3, 1, 4)
+    assert [summary[f"corner_cut_probability_{k}"] for k in range(1, 6)] == [0.9, 0.6, 0.4, 0.2, 0.0]
+    assert summary["likeliest_pair_midpoint_offset_rel"] == pytest.approx(0.0)  # a diagonal's midpoint: the centre
+    assert summary["likeliest_pair_distance_over_widest"] == pytest.approx(1.0)
+    # the other two corners make one pair, not parallel to the diagonal
+    assert summary["likeliest_pair_translate_residual_1"] > 1.0
+    assert np.isnan(summary["likeliest_pair_translate_residual_2"])
+    assert len(CORNER_SUMMARY_NAMES) == 5 + TOP + 5
+    nothing = corner_summary(corners._replace(peaks=np.zeros((0, 3))), np.zeros(0))
+    assert nothing[:5 + TOP].tolist() == [0.0] * (5 + TOP) and np.isnan(nothing[5 + TOP:]).all()
+
+
+def test_out_of_fold_probabilities_never_come_from_a_classifier_that_saw_the_object():
+    # each object's corners carry only its own id, and its truth is a coin flip per object: a
+    # classifier that saw the object can look the answer up, one that did not can only guess
+    rng = np.random.default_rng(0)
+    n_objects, views, candidates = 60, 2, 15
+    answers = rng.integers(0, 2, n_objects).astype(float)
+    rows = [np.full((candidates, 1), float(obj)) for obj in range(n_objects) for _ in range(views)]
+    truth = [np.full(candidates, answers[obj]) for obj in range(n_objects) for _ in range(views)]
+    groups = np.repeat(np.arange(n_objects), views)
+    estimator, held_out = fit_corner_classifier(rows, truth, groups, seed=1)
+    seen = np.concatenate(corner_probabilities(estimator, rows)) > 0.5
+    unseen = np.concatenate(held_out) > 0.5
+    answer = np.concatenate(truth) > 0.5
+    assert np.mean(seen == answer) > 0.95
+    assert np.mean(unseen == answer) < 0.75
+    assert [len(p) for p in held_out] == [candidates] * len(rows)
+
+
+def test_without_candidates_or_without_cut_ones_the_classifier_knows_the_base_rate():
+    none = [np.zeros((0, len(CORNER_FEATURE_NAMES)))] * 4
+    estimator, held_out = fit_corner_classifier(none, [np.zeros(0)] * 4, np.arange(4), seed=1)
+    assert [len(p) for p in held_out] == [0] * 4
+    assert corner_probabilities(estimator, [np.ones((3, len(CORNER_FEATURE_NAMES)))])[0].tolist() == [0.0] * 3
+    intact = [np.ones((2, len(CORNER_FEATURE_NAMES)))] * 4
+    estimator, held_out = fit_corner_classifier(intact, [np.zeros(2)] * 4, np.arange(4), seed=1)
+    assert np.concatenate(held_out).tolist() == [0.0] * 8
+
+
+def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cubes, tmp_path, capsys, monkeypatch):
+    from classifiers.run import open_run
+
+    monkeypatch.setattr("classifiers.corners.CANDIDATE_THRESHOLD", 0.0)  # a 2-epoch U-Net's peaks are faint
+
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(yaml.safe_dump({
+        "model": {"name": "two_stage", "min_samples_leaf": 4, "unet_epochs": 2, "unet_depth": 2, "unet_images": 24,
+                  "unet_val_images": 8, "corner_classifier": True},
+        "data": {"kind": "stemsim", "path": str(cubes)}, "seed": 1}))
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", exp, "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    info = json.loads((out / "run.json").read_text())
+    assert info["features"]["count"] == len(MAP_FEATURE_NAMES) + 35 + len(CORNER_SUMMARY_NAMES)
+    assert info["features"]["names"][-len(CORNER_SUMMARY_NAMES):] == list(CORNER_SUMMARY_NAMES)
+    corners = info["corners"]
+    assert corners["file"] == "corner_model.joblib" and (out / "corner_model.joblib").is_file()
+    assert corners["train_candidates"] > 0 and corners["val_candidates"] > 0
+    assert 0.0 <= corners["val_accuracy"] <= 1.0
+
+    model = open_run(out).load_model()
+    assert model.corner_estimator is not None
+    val = load_maps(cubes, "val")
+    features = model.features(list(val.images))
+    rows = []
+    for image in val.images:  # one image at a time: the corners depend on no other image
+        maps = model.maps([image])
+        rows.append(corner_rows(maps["mask"][0], maps["thickness"][0], maps["vertices"][0]))
+    probabilities = corner_probabilities(model.corner_estimator, [c.features for c in rows])
+    np.testing.assert_allclose(features[:, -len(CORNER_SUMMARY_NAMES):],
+                               [corner_summary(c, p) for c, p in zip(rows, probabilities)])
+    assert run_cli(["evaluate", out], capsys)[0] == 0
+
+    (out / "corner_model.joblib").unlink()
+    code, _, err = run_cli(["evaluate", out], capsys)
+    assert code == 2 and err == f"stemsim: error: {out / 'corner_model.joblib'}: corner classifier file is missing\n"

@@ -282,7 +282,8 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     result.update(
         pipeline="two_stage",
         weights="none: U-Net trained here on the dataset's ground-truth maps, then scikit-learn "
-                f"{m['classifier']} on map features",
+                f"{m['classifier']} on map features"
+                + (" and per-corner decisions" if model.corner_classifier else ""),
         parameters={"unet": int(unet.count_params()), "stage2": result["parameters"]},
         maps={"val": val_scores, "unet_images": len(train_maps), "unet_seconds": round(unet_seconds, 1),
               "unet_epochs_run": len(unet_history), "files": [UNET_FILE, UNET_HISTORY]},

@@ -140,3 +140,33 @@ def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cu
     (out / "corner_model.joblib").unlink()
     code, _, err = run_cli(["evaluate", out], capsys)
     assert code == 2 and err == f"stemsim: error: {out / 'corner_model.joblib'}: corner classifier file is missing\n"
+
+
+def test_on_multi_view_data_the_folds_keep_every_view_of_an_object_together(tmp_path, capsys, monkeypatch):
+    from cli_runner import run
+    from test_pixelwise import SPEC
+
+    import classifiers.two_stage as two_stage
+
+    spec = {**SPEC, "name": "corners-views", "classes": {"values": [0, 2], "per_class": 10},
+            "views": {"count": 3, "mode": "tilt", "tilt": {"axis": [0, 1, 0], "range": [-30, 30]}}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert run("generate", tmp_path / "spec.yaml", "--out", tmp_path / "ds", "--jobs", "1") == 0
+    seen = {}
+
+    def spy(rows, truth, groups, seed, jobs=1):
+        seen["groups"] = np.asarray(groups)
+        return fit_corner_classifier(rows, truth, groups, seed, jobs)
+
+    monkeypatch.setattr(two_stage, "fit_corner_classifier", spy)
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(yaml.safe_dump({
+        "model": {"name": "two_stage", "min_samples_leaf": 2, "unet_epochs": 1, "unet_depth": 2,
+                  "corner_classifier": True},
+        "data": {"kind": "stemsim", "path": str(tmp_path / "ds")}, "seed": 1}))
+    code, _, err = run_cli(["train", exp, "--out", tmp_path / "run", "--quiet"], capsys)
+    assert code == 0, err
+    groups = seen["groups"].reshape(-1, 3)  # the training views, each object's in a row
+    assert len(groups) == 12
+    assert (groups == groups[:, :1]).all()  # one group per object...
+    assert len(np.unique(groups[:, 0])) == 12  # ...and a different one for each

@@ -22,7 +22,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from classifiers.pixelwise import (MATCH_RADIUS_PX, PEAK_THRESHOLD, SIGMA_PX, find_vertices, pair_geometry,
+from classifiers.pixelwise import (MATCH_RADIUS_PX, PEAK_THRESHOLD, VERTEX_MASS, find_vertices, pair_geometry,
                                    visible_sites)
 
 CANDIDATE_THRESHOLD = 0.15
@@ -73,8 +73,7 @@ def corner_rows(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray) -> Co
         return Corners(peaks, np.zeros((len(peaks), len(CORNER_FEATURE_NAMES))), centre, size)
     depth = ndimage.distance_transform_edt(inside) - ndimage.distance_transform_edt(~inside)
     peak_thickness = max(float(thickness.max()), 1e-6)
-    unit = 2 * math.pi * SIGMA_PX ** 2  # heat-map mass of one vertex
-    deformed_area = float(np.sum(heat[..., 1] > 0.3)) / unit
+    deformed_area = float(np.sum(heat[..., 1] > PEAK_THRESHOLD)) / VERTEX_MASS
     gaps = cdist(peaks[:, :2], peaks[:, :2]) + np.diag(np.full(len(peaks), np.inf))
     out = []
     for k, (c, r, h) in enumerate(peaks):
@@ -82,7 +81,8 @@ def corner_rows(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray) -> Co
         d2 = (xx - c) ** 2 + (yy - r) ** 2
         near, within = d2 <= NEAR_PX ** 2, d2 <= AROUND_PX ** 2
         around = within & ~near
-        out.append([h, heat[..., 1][near].max(), heat[..., 1][near].sum() / unit, heat[..., 0][near].sum() / unit,
+        out.append([h, heat[..., 1][near].max(), heat[..., 1][near].sum() / VERTEX_MASS,
+                    heat[..., 0][near].sum() / VERTEX_MASS,
                     thickness[r, c] / peak_thickness, thickness[near].mean() / peak_thickness,
                     thickness[around].mean() / peak_thickness, inside[within].mean(), depth[r, c] / size,
                     math.hypot(c - centre[0], r - centre[1]) / size,
@@ -157,8 +157,8 @@ def fit_corner_classifier(rows: Sequence[np.ndarray], truth: Sequence[np.ndarray
         if len(np.unique(y)) < 2:  # no candidates, or all of one kind: the base rate is all there is to learn
             from sklearn.dummy import DummyClassifier
 
-            width = len(rows[0][0]) if len(rows) and len(rows[0]) else len(CORNER_FEATURE_NAMES)
-            return DummyClassifier(strategy="prior").fit(np.zeros((max(len(y), 1), width)), y if len(y) else [0.0])
+            y = y if len(y) else np.zeros(1)
+            return DummyClassifier(strategy="prior").fit(np.zeros((len(y), 1)), y)  # it reads no feature
         estimator = corner_estimator(seed)
         with threadpool_limits(jobs):
             estimator.fit(np.vstack(x), y)

@@ -45,6 +45,8 @@ SIGMA_PX = 1.5
 MATCH_RADIUS_PX = 2 * SIGMA_PX
 """A detected vertex within this many pixels of a true one is a hit (2σ: closer sites make one peak)."""
 PEAK_THRESHOLD = 0.3
+VERTEX_MASS = 2 * math.pi * SIGMA_PX ** 2
+"""Heat-map mass of one vertex (a unit Gaussian of σ = :data:`SIGMA_PX`): heat mass / this = a soft count."""
 PEAK_MIN_DISTANCE = 2  # pixels: peaks closer than the match radius may both stand
 MAP_KEYS = ("thickness", "mask", "vertices")
 
@@ -492,7 +494,6 @@ def map_features(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray, pixe
     volume = float(thickness.sum() * area)
     footprint = float(inside.sum() * area)
     vertices, deformed = find_vertices(heat[..., 0]), find_vertices(heat[..., 1])
-    unit = 2 * math.pi * SIGMA_PX ** 2
     vertex_mass, deformed_mass = float(heat[..., 0].sum()), float(heat[..., 1].sum())
     size = math.sqrt(footprint) if footprint > 0 else math.nan
     pair = math.nan
@@ -504,7 +505,7 @@ def map_features(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray, pixe
         centre = float(np.mean(np.hypot(deformed[:, 0] - cols.mean(), deformed[:, 1] - rows.mean()))) * pixel_size
     own = [volume, footprint, volume / footprint if footprint else math.nan, float(thickness.max()),
            len(vertices), len(deformed), int(np.sum(deformed[:, 2] > 0.6)) if len(deformed) else 0,
-           vertex_mass / unit, deformed_mass / unit, deformed_mass / vertex_mass if vertex_mass > 0 else math.nan,
+           vertex_mass / VERTEX_MASS, deformed_mass / VERTEX_MASS, deformed_mass / vertex_mass if vertex_mass > 0 else math.nan,
            float(heat[..., 1].max()), pair / size, pair, centre / size]
     weight = float(np.clip(thickness, 0, None).sum())
     if weight > 0:

@@ -252,6 +252,9 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         breakdown = accuracy_by_deformation(folder / "manifest.csv", Path(row["evaluation_dir"]) / "predictions.csv")
         if breakdown:
             row["by_deformation"] = breakdown
+        certainty = roc_auc_by_label_certainty(bench["dataset"], Path(row["evaluation_dir"]) / "predictions.csv")
+        if certainty:
+            row["by_label_certainty"] = certainty
         rows.append({**row, "command": command})
     bench_info = _bench_info(bench)
     if only:
@@ -564,6 +567,54 @@ def label_noise(dataset: dict) -> dict | None:
     return rater_disagreement(read_stm_table(Path(data["path"]) / "labels.csv"))
 
 
+LABEL_CERTAINTY_GROUPS = {"one_person": "labelled by one person", "two_or_more": "by two or more",
+                          "unanimous": "by two or more, all agreeing on the category"}
+
+
+def roc_auc_by_label_certainty(dataset: dict, predictions: Path) -> dict | None:
+    """For people-labelled STM data: one model's test ROC AUC (mean over categories) on the
+    images labelled by one person, by two or more, and — category by category — by two or
+    more who all agreed on that category (mean score 0 or 1). None for other data.
+
+    Each group: ``{"images": n, "roc_auc_macro": value or None}`` (``images``: per category
+    for ``unanimous``). The unanimous group is chosen by the label, so it leaves out the
+    ambiguous images: it shows where the errors sit, it is not the bench's target.
+    """
+    data = dataset.get("data", {})
+    if data.get("kind") != "stm" or not predictions.is_file():
+        return None
+    from sklearn.metrics import roc_auc_score
+
+    from classifiers.config import STM_CATEGORIES
+    from classifiers.stm_data import read_stm_table
+
+    table = read_stm_table(Path(data["path"]) / "labels.csv")
+    row_of = {name: i for i, name in enumerate(table["name"])}
+    with open(predictions, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    categories = [c.removeprefix("p_") for c in rows[0] if c.startswith("p_")] if rows else []
+    if not categories:
+        return None
+    index = np.array([row_of[r["id"]] for r in rows], np.int64)
+    columns = [STM_CATEGORIES.index(c) for c in categories]
+    scores = table["scores"][index][:, columns]
+    truth = scores > data.get("threshold", 0.5)
+    probability = np.array([[float(r[f"p_{c}"]) for c in categories] for r in rows])
+    people = table["n_responses"][index]
+
+    def macro(keep: np.ndarray) -> float | None:  # keep: (N, C) bool
+        aucs = [roc_auc_score(truth[keep[:, c], c], probability[keep[:, c], c]) for c in range(len(categories))
+                if 0 < truth[keep[:, c], c].sum() < keep[:, c].sum()]
+        return float(np.mean(aucs)) if len(aucs) == len(categories) else None
+
+    one, several = np.repeat((people == 1)[:, None], len(categories), 1), np.repeat((people >= 2)[:, None],
+                                                                                   len(categories), 1)
+    unanimous = several & ((scores == 0) | (scores == 1))
+    return {"one_person": {"images": int(one[:, 0].sum()), "roc_auc_macro": macro(one)},
+            "two_or_more": {"images": int(several[:, 0].sum()), "roc_auc_macro": macro(several)},
+            "unanimous": {"images": unanimous.sum(axis=0).astype(int).tolist(), "roc_auc_macro": macro(unanimous)}}
+
+
 def _label_lines(results: dict) -> list[str]:
     labels = results.get("labels")
     if not labels:
@@ -576,7 +627,28 @@ def _label_lines(results: dict) -> list[str]:
             f"Of the dataset's {n} images, {share}. On the {labels['two_rater_images']} images that two people "
             f"labelled, they disagreed (one ticked the category, the other did not) on: {disagreement}. Most test "
             "labels are one person's, so part of what every model here misses is in the labels, not the images: "
-            "a model's ROC AUC against such labels stays below 1 however well it sees the surface.", ""]
+            "a model's ROC AUC against such labels stays below 1 however well it sees the surface.", ""] \
+        + _certainty_lines(results)
+
+
+def _certainty_lines(results: dict) -> list[str]:
+    rows = [r for r in results["models"] if r.get("by_label_certainty")]
+    if not rows:
+        return []
+    lines = ["Mean ROC AUC on the test images by how sure their labels are (the models run since this table "
+             "exists). The last column keeps, category by category, only the images whose two or more people "
+             "all agreed on that category: chosen by the label, it leaves out the ambiguous images, so it shows "
+             "where the errors sit and is not the target.", "",
+             "| model | all | " + " | ".join(LABEL_CERTAINTY_GROUPS.values()) + " |", "|---|---|---|---|---|"]
+    for row in rows:
+        groups = row["by_label_certainty"]
+        cells = [_fmt(groups[g]["roc_auc_macro"], False) for g in LABEL_CERTAINTY_GROUPS]
+        lines.append(f"| {row['name']} | {_fmt(row['metrics'].get('roc_auc_macro'), False)} | " + " | ".join(cells)
+                     + " |")
+    first = rows[0]["by_label_certainty"]
+    lines += [f"| (test images) | | {first['one_person']['images']} | {first['two_or_more']['images']} | "
+              f"{min(first['unanimous']['images'])}–{max(first['unanimous']['images'])} per category |", ""]
+    return lines
 
 
 def _breakdown_lines(results: dict) -> list[str]:
@@ -856,11 +928,12 @@ def time_line(results: dict) -> str:
     timed = sum("evaluation_seconds" in r for r in rows)
     env = results["environment"]
     where = f"{env.get('device', 'cpu')}, {env.get('cpus', '?')} cpus"
-    text = f"Time: training the {len(rows)} model{'s' * (len(rows) != 1)} took {training:.0f} min"
+    text = f"Time: training the {len(rows)} model{'s' * (len(rows) != 1)} took {_minutes(training)}"
     if timed == len(rows):
-        text += f" and evaluating them {evaluation:.0f} min ({where})"
+        text += f" and evaluating them {_minutes(evaluation)} ({where})"
     elif timed:
-        text += f" and evaluating {timed} of them {evaluation:.0f} min ({where}; the others' evaluation was not timed)"
+        text += (f" and evaluating {timed} of them {_minutes(evaluation)} ({where}; the others' evaluation "
+                 "was not timed)")
     else:
         text += f" ({where}; the evaluation was not timed)"
     if results["bench"].get("mode") == "full":
@@ -869,6 +942,10 @@ def time_line(results: dict) -> str:
     if verdict == "within it" and timed < len(rows):
         verdict += " without the untimed evaluations"
     return text + f"; a default run's budget is {TIME_BUDGET_MINUTES} min: {verdict}."
+
+
+def _minutes(minutes: float) -> str:
+    return f"{minutes:.0f} min" if minutes >= 0.5 else "under a minute"
 
 
 def family_lines(results: dict) -> list[str]:

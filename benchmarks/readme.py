@@ -22,7 +22,7 @@ LEAD = ("Classifier benches committed so far (this 2-core CPU, no GPU; the model
 
 
 def _trained(model: dict) -> str:
-    if model["model"] == "geometric":
+    if model["model"] in ("geometric", "texture"):
         return "no deep learning"
     if model["model"] == "two_stage":
         return "U-Net maps from the ground truth + features"

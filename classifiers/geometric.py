@@ -117,6 +117,7 @@ class GeometricModel:
     """A fitted ``geometric`` model: features of prepared images → class probabilities."""
 
     feature_names: tuple[str, ...] = FEATURE_NAMES
+    description = "geometric features"  # what run.json's weights text says the classifier learns from
 
     def __init__(self, estimator, classes: Sequence[str], pixel_size_nm: float | None, reference_width: float,
                  classifier: str = "gbm", jobs: int = 1):
@@ -130,6 +131,11 @@ class GeometricModel:
     @property
     def length_unit(self) -> str:
         return "nm" if self.pixel_size_nm is not None else "pixel"
+
+    def calibration_info(self, source: str) -> dict[str, Any]:
+        """run.json's account of the lengths the features are in (``source``: where the pixel size came from)."""
+        return {"length_unit": self.length_unit, "pixel_size_nm": self.pixel_size_nm,
+                "reference_width_px": self.reference_width, "calibration": source}
 
     def pixel_size(self, width: int) -> float:
         """nm (or training-image pixels) per pixel of an image ``width`` pixels wide."""
@@ -259,11 +265,20 @@ def calibration(cfg: dict[str, Any], dataset: Dataset) -> tuple[float | None, fl
 
 
 def _curve_row(epoch: int, p_train, y_train, p_val, y_val) -> dict[str, Any]:
+    """Log-loss and accuracy on both splits; ``y`` class indices ``(N,)``, or ``(N, C)`` 0/1
+    targets of multi-label data (binary cross-entropy and per-label accuracy, as Keras's
+    ``binary_accuracy``)."""
     def loss(p, y):
+        if y.ndim == 2:
+            p = np.clip(p, 1e-7, 1 - 1e-7)
+            return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
         return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0))))
 
-    return {"epoch": epoch, "loss": loss(p_train, y_train), "accuracy": float(np.mean(p_train.argmax(1) == y_train)),
-            "val_loss": loss(p_val, y_val), "val_accuracy": float(np.mean(p_val.argmax(1) == y_val))}
+    def accuracy(p, y):
+        return float(np.mean((p > 0.5) == (y > 0.5))) if y.ndim == 2 else float(np.mean(p.argmax(1) == y))
+
+    return {"epoch": epoch, "loss": loss(p_train, y_train), "accuracy": accuracy(p_train, y_train),
+            "val_loss": loss(p_val, y_val), "val_accuracy": accuracy(p_val, y_val)}
 
 
 def train_geometric(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
@@ -279,7 +294,7 @@ def train_geometric(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", model_cfg,
                             seed=cfg["seed"])
     model = GeometricModel(estimator, dataset.classes, pixel, reference, model_cfg["classifier"], model_cfg["jobs"])
-    return fit_feature_model(model, cfg, dataset, tmp, weights, verbose, source)
+    return fit_feature_model(model, cfg, dataset, tmp, weights, verbose, model.calibration_info(source))
 
 
 def train_val_features(model: GeometricModel, dataset: Dataset) -> tuple[np.ndarray, np.ndarray, float]:
@@ -305,15 +320,20 @@ def fit_estimator(estimator, classifier: str, x: np.ndarray, y: np.ndarray, weig
 
 
 def fit_feature_model(model: GeometricModel, cfg: dict[str, Any], dataset: Dataset, tmp: Path,
-                      weights: np.ndarray | None, verbose: int, calibration_source: str,
+                      weights: np.ndarray | None, verbose: int, feature_info: dict[str, Any],
                       features: tuple[np.ndarray, np.ndarray, float] | None = None) -> dict[str, Any]:
     """Fit ``model``'s estimator on its features of the train split (``features``: those of
     :func:`train_val_features`, computed here when None), save it to ``tmp / model.joblib``;
-    returns what :func:`classifiers.training.train` records."""
+    returns what :func:`classifiers.training.train` records, run.json's ``features`` being
+    the names, ``feature_info`` and the seconds they took. Multi-label data: the estimator
+    takes the ``(N, C)`` targets."""
     estimator = model.estimator
     tr, va = dataset.split("train"), dataset.split("val")
     x_train, x_val, feature_seconds = features if features is not None else train_val_features(model, dataset)
-    y_train, y_val = tr.targets.argmax(axis=1), va.targets.argmax(axis=1)
+    if dataset.multilabel:
+        y_train, y_val = tr.targets, va.targets
+    else:
+        y_train, y_val = tr.targets.argmax(axis=1), va.targets.argmax(axis=1)
     fit_estimator(estimator, model.classifier, x_train, y_train, weights, model.jobs)
     history = [_curve_row(k + 1, p_train, y_train, p_val, y_val) for k, (p_train, p_val) in
                enumerate(zip(model.staged_probabilities(x_train), model.staged_probabilities(x_val)))]
@@ -326,13 +346,11 @@ def fit_feature_model(model: GeometricModel, cfg: dict[str, Any], dataset: Datas
     return {
         "history": history,
         "pipeline": "geometric",
-        "weights": f"none (scikit-learn {CLASSIFIERS[model.classifier]} on geometric features)",
+        "weights": f"none (scikit-learn {CLASSIFIERS[model.classifier]} on {model.description})",
         "model_file": MODEL_FILE,
         "parameters": model.parameters(),
         "best": {"monitor": monitor, "value": history[-1][monitor], "epoch": history[-1]["epoch"],
                  "kept": "final model (no early stopping)"},
-        "features": {"names": list(model.feature_names), "count": len(model.feature_names),
-                     "length_unit": model.length_unit, "pixel_size_nm": model.pixel_size_nm,
-                     "reference_width_px": model.reference_width, "calibration": calibration_source,
+        "features": {"names": list(model.feature_names), "count": len(model.feature_names), **feature_info,
                      "seconds": round(feature_seconds, 2)},
     }

@@ -10,7 +10,8 @@
 
 A ``geometric`` run (no network, :mod:`classifiers.geometric`) holds ``model.joblib``
 instead of ``model.keras`` (run.json ``pipeline: geometric``, ``model_file``); a ``two_stage``
-run holds ``model.joblib`` + ``unet.keras`` (:mod:`classifiers.two_stage`).
+run holds ``model.joblib`` + ``unet.keras`` (:mod:`classifiers.two_stage`), a ``texture`` run
+``model.joblib`` (:mod:`classifiers.texture`).
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ class Run:
 
     @property
     def geometric(self) -> bool:
-        """A features + scikit-learn run (``model.joblib``): the ``geometric`` baseline, or the
-        ``two_stage`` model (whose features come from a U-Net's maps)."""
-        return self.config["model"]["name"] in ("geometric", "two_stage")
+        """A features + scikit-learn run (``model.joblib``): the ``geometric`` baseline, the
+        ``two_stage`` model (whose features come from a U-Net's maps) or the ``texture`` model."""
+        return self.config["model"]["name"] in ("geometric", "two_stage", "texture")
 
     @property
     def two_stage(self) -> bool:
@@ -121,6 +122,10 @@ class Run:
             model = self.config["model"]
             return TwoStageModel.load(path, symmetric_maps=bool(model.get("unet_tta", False)),
                                       corner_classifier=bool(model.get("corner_classifier", False)))
+        if self.config["model"]["name"] == "texture":
+            from classifiers.texture import TextureModel
+
+            return TextureModel.load(path)
         if self.geometric:
             from classifiers.geometric import GeometricModel
 

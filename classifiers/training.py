@@ -6,7 +6,8 @@ keeping the best-on-validation model, and moves the finished run directory into 
 (a failed run leaves nothing behind). Inception-v3 transfer learning is delegated to
 :mod:`classifiers.transfer`, the ``geometric`` baseline (features + scikit-learn, no
 network) to :mod:`classifiers.geometric`, the ``two_stage`` model (U-Net maps, then features)
-to :mod:`classifiers.two_stage`.
+to :mod:`classifiers.two_stage`, the ``texture`` model (texture features + gradient boosting) to
+:mod:`classifiers.texture`.
 
 Multi-view data (:mod:`classifiers.views`): the ``multiview`` model trains on whole objects
 (batches ``(B, V, S, S, C)``); any other model trains on every view as an image of its own
@@ -81,6 +82,10 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
             from classifiers.two_stage import train_two_stage
 
             result = train_two_stage(cfg, dataset, pre, tmp, weights, verbose)
+        elif cfg["model"]["name"] == "texture":
+            from classifiers.texture import train_texture
+
+            result = train_texture(cfg, dataset, pre, tmp, weights, verbose)
         elif cfg["model"]["name"] == "geometric":
             from classifiers.geometric import train_geometric
 

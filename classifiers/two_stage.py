@@ -277,7 +277,7 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     if views > 1:  # fit before the per-view fit sets the all-missing feature columns to 0
         view_scores, tilt_scores = fit_views_model(model, cfg, dataset, features[0], features[1], views, weights,
                                                    TiltSeries.of_dataset(root))
-    result = fit_feature_model(model, cfg, dataset, tmp, weights, verbose, source, features)
+    result = fit_feature_model(model, cfg, dataset, tmp, weights, verbose, model.calibration_info(source), features)
     write_json(tmp / UNET_HISTORY, unet_history)
     result.update(
         pipeline="two_stage",

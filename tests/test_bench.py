@@ -276,6 +276,9 @@ def test_time_line_adds_the_rows_training_times_against_the_budget():
                                   "a default run's budget is 60 min: OVER it.")
     results["bench"]["mode"] = "full"
     assert time_line(results).endswith("them 10 min (cpu, 2 cpus); a --full run has no time budget.")
+    results["models"] = [{"train_seconds": 25.0, "evaluation_seconds": 20.0}]  # a model that trains in seconds
+    assert time_line(results).startswith("Time: training the 1 model took under a minute and evaluating them under a "
+                                         "minute (cpu, 2 cpus)")
 
 
 def test_count_errors_say_how_far_off_a_count_is():

@@ -184,8 +184,9 @@ def test_save_load_identical_predictions(name, tmp_path):
 def test_every_registered_architecture_is_covered():
     # multiview takes (B, V, H, W, C); its save → load check is in test_multiview.py;
     # geometric is no network (features + scikit-learn): tested in test_features.py;
-    # two_stage (U-Net maps + geometric): tested in test_pixelwise.py
-    assert set(MODELS) == set(SMALL) | {"inception_v3", "multiview", "geometric", "two_stage"}
+    # two_stage (U-Net maps + geometric): tested in test_pixelwise.py;
+    # texture (texture features + scikit-learn): tested in test_texture.py
+    assert set(MODELS) == set(SMALL) | {"inception_v3", "multiview", "geometric", "two_stage", "texture"}
 
 
 def test_stemnet_is_fully_convolutional():

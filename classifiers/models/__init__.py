@@ -21,6 +21,7 @@ stemnet           :func:`classifiers.models.stem.stemnet` 128×128×1     standa
 multiview         :func:`...multiview.multiview`          128×128×1     standardize
 geometric         :func:`...geometric.geometric`          native        none
 two_stage         :func:`...geometric.geometric` (stage 2) native        none
+texture           :func:`classifiers.texture.texture`     128×128×1     none
 ================  ======================================  ============  ==========
 
 ``multiview`` takes whole objects, ``(B, V, H, W, C)`` (V views, any number); every other
@@ -31,7 +32,10 @@ fusion (:mod:`classifiers.views`).
 scikit-learn classifier, trained by :func:`classifiers.geometric.train_geometric` (its
 builder returns the unfitted scikit-learn estimator; the run holds ``model.joblib``).
 ``two_stage`` adds a U-Net (:mod:`classifiers.models.unet`) before it, trained on the
-dataset's ground-truth maps by :func:`classifiers.two_stage.train_two_stage`.
+dataset's ground-truth maps by :func:`classifiers.two_stage.train_two_stage`. ``texture`` is
+no network either: texture features of scanning-probe images
+(:mod:`classifiers.texture_features`) and gradient boosting, one binary classifier per
+category on multi-label data (:func:`classifiers.texture.train_texture`).
 """
 
 from __future__ import annotations
@@ -111,6 +115,15 @@ _GEOMETRIC_OPTIONS: dict[str, Key] = {
 }
 _GEOMETRIC_BUILD_OPTIONS = ("classifier", "iterations", "learning_rate", "max_leaf_nodes", "min_samples_leaf",
                             "l2_regularization", "C")
+
+_TEXTURE_OPTIONS: dict[str, Key] = {
+    "iterations": Key(300, integer(1, 10000), "boosting iterations (no early stopping)"),
+    "learning_rate": Key(0.03, number(0.0, 1.0, low_open=True), "shrinkage"),
+    "max_leaf_nodes": Key(15, integer(2, 4096), "leaves per tree"),
+    "min_samples_leaf": Key(20, integer(1), "training images per leaf at least (lower it for small training sets)"),
+    "l2_regularization": Key(1.0, number(0.0), "L2 penalty of the leaf values"),
+    "jobs": Key(1, integer(1, 256), "processes computing the features, threads of the fit"),
+}
 
 MEMBER_NAMES = ("deepdog", "vgg_like", "rashidi_wolkow", "stemnet", "convnet", "resnet18", "featurenet", "finenet")
 
@@ -194,6 +207,10 @@ MODELS: dict[str, ModelSpec] = {
                   _GEOMETRIC_BUILD_OPTIONS,
                   "Two-stage: U-Net maps (mask, thickness nm, vertex heat-maps) from the ground truth, "
                   "then gradient boosting on map features"),
+        ModelSpec("texture", "classifiers.texture:texture", 128, 1, "none", _NO_OPTIMIZER, _TEXTURE_OPTIONS,
+                  ("iterations", "learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization"),
+                  "Texture features of scanning-probe images (scan-line jumps, spectrum, blobs, LBP, GLCM) + "
+                  "gradient boosting, one binary classifier per category on multi-label data; no deep learning"),
     )
 }
 

@@ -1,0 +1,158 @@
+"""The ``texture`` model: hand-crafted texture features + gradient boosting, no deep learning.
+
+Made for scanning-probe images of a surface (the STM tip-state task): every image is resized
+to ``preprocess.input_size`` (128 by default) and becomes the feature vector
+:func:`classifiers.texture_features.texture_features` (scan-line jumps, power spectrum,
+blobs, local binary patterns, co-occurrence, sharpness;
+:data:`~classifiers.texture_features.TEXTURE_FEATURE_NAMES`). A
+:class:`sklearn.ensemble.HistGradientBoostingClassifier` (``iterations``, ``learning_rate``,
+``max_leaf_nodes``, ``min_samples_leaf``, ``l2_regularization``; no early stopping) learns
+
+* **multi-label data** (``data.kind: stm``): one binary classifier per category
+  (:class:`PerCategory`), each giving P(category holds) — the "one binary classifier per
+  category" of the published STM work, with boosted trees for networks;
+* **single-label data**: one multi-class classifier.
+
+The training split's sample weights (``data.weighting``, ``training.class_weights``) weight
+the fit. ``random_state`` is the experiment's ``seed``; ``model.jobs`` processes compute the
+features and as many threads fit. It trains, evaluates and predicts through the ordinary
+paths (``stemsim train`` / ``evaluate`` / ``predict``), so a bench lists it like any network:
+``{model: {name: texture}}``. The run holds ``model.joblib`` (:func:`joblib.dump` of a dict:
+``estimator``, ``classes``, ``side``, ``feature_names``, ``format``); loading refuses a file
+of other feature names than this version's.
+
+Ignored keys: ``augment`` (the scan direction is part of what the features read: flips and
+turns would mix it up), ``training.*`` except ``class_weights``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from classifiers.data import Dataset
+from classifiers.geometric import (MODEL_FILE, GeometricModel, finite_rows, fit_feature_model, gray,
+                                   read_estimator_file, write_estimator_file)
+from classifiers.preprocessing import Preprocessing, resize
+from classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
+
+
+def texture(input_shape: tuple[int, ...] = (128, 128, 1), n_outputs: int = 2, output_activation: str = "softmax",
+            iterations: int = 300, learning_rate: float = 0.03, max_leaf_nodes: int = 15, min_samples_leaf: int = 20,
+            l2_regularization: float = 1.0, seed: int = 0):
+    """The unfitted estimator of the ``texture`` model (the registry's builder): a
+    :class:`PerCategory` of binary gradient-boosting classifiers for ``sigmoid`` (multi-label)
+    outputs, one multi-class one for ``softmax``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    booster = HistGradientBoostingClassifier(max_iter=iterations, learning_rate=learning_rate,
+                                             max_leaf_nodes=max_leaf_nodes, min_samples_leaf=min_samples_leaf,
+                                             l2_regularization=l2_regularization, early_stopping=False,
+                                             random_state=seed)
+    return PerCategory(booster, n_outputs) if output_activation == "sigmoid" else booster
+
+
+class PerCategory:
+    """Multi-label: one binary classifier per category, each a clone of ``prototype``.
+
+    ``fit(x, targets (N, C), sample_weight)``; ``predict_proba(x)`` → ``(N, C)`` P(category
+    holds); ``staged_predict_proba`` per boosting iteration. A category that holds for every
+    training item, or for none, is that constant (no classifier can be fitted to it).
+    """
+
+    def __init__(self, prototype, n_categories: int):
+        self.prototype = prototype
+        self.n_categories = n_categories
+        self.classes_ = np.arange(n_categories)
+
+    def fit(self, x: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> "PerCategory":
+        from sklearn.base import clone
+
+        holds = np.asarray(targets) > 0.5
+        self.estimators_: list[Any] = []
+        for c in range(self.n_categories):
+            if holds[:, c].all() or not holds[:, c].any():
+                self.estimators_.append(float(holds[0, c]))
+            else:
+                self.estimators_.append(clone(self.prototype).fit(x, holds[:, c], sample_weight=sample_weight))
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.stack([np.full(len(x), e) if isinstance(e, float) else e.predict_proba(x)[:, 1]
+                         for e in self.estimators_], axis=1)
+
+    def staged_predict_proba(self, x: np.ndarray):
+        stages = [None if isinstance(e, float) else [p[:, 1] for p in e.staged_predict_proba(x)]
+                  for e in self.estimators_]
+        n_stages = max((len(s) for s in stages if s is not None), default=1)
+        for k in range(n_stages):
+            yield np.stack([np.full(len(x), e) if s is None else s[min(k, len(s) - 1)]
+                            for e, s in zip(self.estimators_, stages)], axis=1)
+
+    def tree_nodes(self) -> int:
+        return int(sum(len(p.nodes) for e in self.estimators_ if not isinstance(e, float)
+                       for stage in e._predictors for p in stage))
+
+
+class TextureModel(GeometricModel):
+    """A fitted ``texture`` model: texture features of prepared images → probabilities."""
+
+    feature_names = TEXTURE_FEATURE_NAMES
+    description = "texture features"
+
+    def __init__(self, estimator, classes: Sequence[str], side: int, jobs: int = 1):
+        super().__init__(estimator, classes, None, side, "gbm", jobs)
+        self.side = int(side)
+
+    def features(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Prepared images ``(h, w, c)`` → features ``(N, len(TEXTURE_FEATURE_NAMES))``, each
+        image resized to ``side`` × ``side`` first."""
+        grays = [self._square(gray(image)) for image in images]
+        if self.jobs > 1 and len(grays) > 1:
+            from joblib import Parallel, delayed
+
+            rows = Parallel(n_jobs=self.jobs)(delayed(texture_features)(g) for g in grays)
+        else:
+            rows = [texture_features(g) for g in grays]
+        return finite_rows(rows, len(self.feature_names))
+
+    def _square(self, image: np.ndarray) -> np.ndarray:
+        if image.shape == (self.side, self.side):
+            return image
+        return resize(image[..., None].astype(np.float32), self.side, self.side)[..., 0].astype(np.float64)
+
+    def parameters(self) -> int | None:
+        try:
+            if isinstance(self.estimator, PerCategory):
+                return self.estimator.tree_nodes()
+            return int(sum(len(p.nodes) for stage in self.estimator._predictors for p in stage))
+        except Exception:  # informative only (a private attribute of scikit-learn)
+            return None
+
+    def save(self, path: Path) -> None:
+        write_estimator_file(path, self.estimator, self.feature_names, classes=self.classes, side=self.side)
+
+    @classmethod
+    def load(cls, path: Path, feature_names: Sequence[str] | None = None) -> "TextureModel":
+        """Read ``model.joblib``; InputError (one line) if missing, unreadable or of other features."""
+        data = read_estimator_file(path, feature_names or cls.feature_names, ("classes", "side"))
+        return cls(data["estimator"], data["classes"], data["side"])
+
+
+def train_texture(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
+                  weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
+    """Fit the ``texture`` model of experiment ``cfg`` on ``dataset`` and save it to
+    ``tmp / model.joblib``; returns what :func:`classifiers.training.train` records."""
+    from classifiers.models import build_model
+
+    m = cfg["model"]
+    activation = "sigmoid" if dataset.multilabel else "softmax"
+    estimator = build_model("texture", (pre.input_size, pre.input_size, 1), len(dataset.classes), activation, m,
+                            seed=cfg["seed"])
+    model = TextureModel(estimator, dataset.classes, pre.input_size, m["jobs"])
+    result = fit_feature_model(model, cfg, dataset, tmp, weights, verbose,
+                               {"side_px": model.side, "per_category": dataset.multilabel})
+    result.update(pipeline="texture", model_file=MODEL_FILE)
+    return result

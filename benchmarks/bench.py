@@ -628,7 +628,17 @@ def _label_lines(results: dict) -> list[str]:
             f"labelled, they disagreed (one ticked the category, the other did not) on: {disagreement}. Most test "
             "labels are one person's, so part of what every model here misses is in the labels, not the images: "
             "a model's ROC AUC against such labels stays below 1 however well it sees the surface.", ""] \
-        + _certainty_lines(results)
+        + _person_lines(labels) + _certainty_lines(results)
+
+
+def _person_lines(labels: dict) -> list[str]:
+    people = {c: v for c, v in labels.get("person_vs_person", {}).items() if v is not None}
+    if not people:
+        return []
+    return [f"One person's ticks as a prediction of the other's, on the images two people labelled: balanced "
+            f"accuracy (for a yes/no answer also its ROC AUC) {', '.join(f'{c} {v:.3f}' for c, v in people.items())}; "
+            f"mean {np.mean(list(people.values())):.3f}. That is how well one person's label predicts another's.",
+            ""]
 
 
 def _certainty_lines(results: dict) -> list[str]:

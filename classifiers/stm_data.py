@@ -74,17 +74,32 @@ def read_stm_table(path: str | Path) -> dict[str, np.ndarray]:
 
 def rater_disagreement(table: dict[str, np.ndarray]) -> dict[str, Any]:
     """How noisy the people's labels are: ``{images, responses: {"1", "2", "3+": images},
-    two_rater_images, disagreement: {category: fraction}}``, the disagreement being the
-    fraction of the images labelled by exactly two people where one ticked the category and
-    the other did not (mean score 0.5)."""
+    two_rater_images, disagreement: {category: fraction}, person_vs_person: {category:
+    balanced accuracy}}``, the disagreement being the fraction of the images labelled by
+    exactly two people where one ticked the category and the other did not (mean score 0.5).
+
+    ``person_vs_person``: on those images, one person's ticks taken as a prediction of the
+    other's, the balanced accuracy (the mean of the true-positive and true-negative rates,
+    averaged over which person is which; for a yes/no answer also its ROC AUC). With ``a``,
+    ``d``, ``b`` the fractions both ticked, one did, none did: ``(a/(a + d/2) + b/(b + d/2))/2``.
+    None where no two-person image has both answers."""
     responses = table["n_responses"]
     two = responses == 2
     scores = table["scores"][two]
+
+    def person_vs_person(s: np.ndarray) -> float | None:
+        both, split, neither = np.mean(s == 1.0), np.mean(np.isclose(s, 0.5)), np.mean(s == 0.0)
+        if both + split == 0 or neither + split == 0:
+            return None
+        return float((both / (both + split / 2) + neither / (neither + split / 2)) / 2)
+
     return {"images": int(len(responses)),
             "responses": {"1": int((responses == 1).sum()), "2": int(two.sum()), "3+": int((responses >= 3).sum())},
             "two_rater_images": int(two.sum()),
             "disagreement": {c: float(np.mean(np.isclose(scores[:, i], 0.5))) if two.any() else None
-                             for i, c in enumerate(STM_CATEGORIES)}}
+                             for i, c in enumerate(STM_CATEGORIES)},
+            "person_vs_person": {c: person_vs_person(scores[:, i]) if two.any() else None
+                                 for i, c in enumerate(STM_CATEGORIES)}}
 
 
 def binarise(scores: np.ndarray, threshold: float = 0.5) -> np.ndarray:

@@ -295,9 +295,14 @@ def test_rater_disagreement_counts_split_votes_of_two_people(tmp_path):
     assert stats["images"] == 5 and stats["responses"] == {"1": 1, "2": 3, "3+": 1}
     # of the three two-person images, two split on dimers and none on rows (e's 0.5 is four people's)
     assert stats["disagreement"]["dimers"] == pytest.approx(2 / 3) and stats["disagreement"]["rows"] == 0.0
+    # dimers: both ticked 1 of 3, split 2 of 3, neither 0: a "yes" is echoed half the time, a "no" never → 0.25;
+    # rows: both 1, neither 2, no split: one person predicts the other perfectly; nobody ticked asymmetries: None
+    assert stats["person_vs_person"]["dimers"] == pytest.approx(0.25) and stats["person_vs_person"]["rows"] == 1.0
+    assert stats["person_vs_person"]["asymmetries"] is None
     # the real set: most images carry one person's labels, and two people often disagree
     real = rater_disagreement(read_stm_table(STM_ROOT / "labels.csv"))
     assert real["responses"] == {"1": 2353, "2": 1558, "3+": 359}
+    assert 0.7 < real["person_vs_person"]["dimers"] < 0.85 and 0.7 < real["person_vs_person"]["bad_blurry"] < 0.8
     assert real["disagreement"]["bad_blurry"] == pytest.approx(0.235, abs=0.001)
 
 

@@ -7,7 +7,8 @@ its own deformed heat, the projected thickness around it and where it sits on th
 whether a cut vertex of the simulator's ground truth lies within
 :data:`~classifiers.pixelwise.MATCH_RADIUS_PX` (:func:`corner_truth`). An image's corner
 probabilities are then summed up for the image-level classifier (:func:`corner_summary`,
-named by :data:`CORNER_SUMMARY_NAMES`).
+named by :data:`CORNER_SUMMARY_NAMES`). With ``model.corner_patches`` a candidate's features
+also hold the image and maps sampled around it in its own frame (:func:`corner_patches`).
 
 Stage 2 must learn from corner probabilities as noisy as those it will see at test time,
 so its training rows get *out-of-fold* probabilities: the training objects are split into
@@ -35,6 +36,13 @@ CORNER_FEATURE_NAMES = (
     "vertex_heat", "deformed_heat_max", "deformed_mass", "vertex_mass", "thickness_at", "thickness_near",
     "thickness_around", "mask_around", "depth_in_mask", "distance_to_centre", "nearest_other_corner",
     "corners_in_image", "thickness_max_nm", "deformed_area")
+PATCH_MAPS = ("image", "thickness", "deformed_heat")
+PATCH_HALF, PATCH_STEP_PX = 4, 1.5  # a (2·4 + 1)² grid at 1.5 px: ±6 px around the corner
+CORNER_PATCH_NAMES = tuple(f"patch_{name}_out{a - PATCH_HALF:+d}_side{b - PATCH_HALF:+d}" for name in PATCH_MAPS
+                           for a in range(2 * PATCH_HALF + 1) for b in range(PATCH_HALF + 1))
+"""With ``model.corner_patches``: each map sampled on a grid around the corner, turned so that
+its first axis points from the particle's centre out through the corner, averaged with its
+mirror image across that axis (which side is which is not known) and kept on one side."""
 CORNER_SUMMARY_NAMES = (("corners_cut_expected", "corners_cut_over_0.5", "corners_cut_over_0.3",
                          "corners_cut_over_0.7", "corner_candidates")
                         + tuple(f"corner_cut_probability_{k + 1}" for k in range(TOP))
@@ -54,11 +62,17 @@ class Corners(NamedTuple):
     size: float
 
 
-def corner_rows(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray) -> Corners:
+def corner_feature_names(patches: bool = False) -> tuple[str, ...]:
+    """The columns of :func:`corner_rows`' features, with or without the patches."""
+    return CORNER_FEATURE_NAMES + (CORNER_PATCH_NAMES if patches else ())
+
+
+def corner_rows(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray, image: np.ndarray | None = None) -> Corners:
     """One image's maps (mask probability, thickness nm, vertex heat ``(H, W, 2)``) → its
     candidate corners (peaks of the every-vertex heat; :func:`~classifiers.pixelwise.find_vertices`)
     and their features. Lengths are in units of the particle's size, thickness in units of its
-    maximum: scale-free."""
+    maximum: scale-free. With the ``image`` the maps were made from ``(H, W)``, the features
+    also hold :func:`corner_patches` (:data:`CORNER_PATCH_NAMES`)."""
     from scipy import ndimage
     from scipy.spatial.distance import cdist
 
@@ -70,7 +84,7 @@ def corner_rows(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray) -> Co
         else np.full(2, math.nan)
     size = math.sqrt(max(inside.sum(), 1))
     if not inside.any() or not len(peaks):
-        return Corners(peaks, np.zeros((len(peaks), len(CORNER_FEATURE_NAMES))), centre, size)
+        return Corners(peaks, np.zeros((len(peaks), len(corner_feature_names(image is not None)))), centre, size)
     depth = ndimage.distance_transform_edt(inside) - ndimage.distance_transform_edt(~inside)
     peak_thickness = max(float(thickness.max()), 1e-6)
     deformed_area = float(np.sum(heat[..., 1] > PEAK_THRESHOLD)) / VERTEX_MASS
@@ -88,7 +102,44 @@ def corner_rows(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray) -> Co
                     math.hypot(c - centre[0], r - centre[1]) / size,
                     gaps[k].min() / size if len(peaks) > 1 else math.nan, len(peaks), peak_thickness,
                     deformed_area])
-    return Corners(peaks, np.array(out, np.float64), centre, size)
+    features = np.array(out, np.float64)
+    if image is not None:
+        features = np.hstack([features, corner_patches(image, mask, thickness / peak_thickness, heat[..., 1],
+                                                       peaks, centre)])
+    return Corners(peaks, features, centre, size)
+
+
+def corner_patches(image: np.ndarray, mask: np.ndarray, thickness: np.ndarray, deformed_heat: np.ndarray,
+                   peaks: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The image (lightly smoothed, 0 at the background's median and 1 at the particle's
+    brightest), the relative thickness and the deformed heat around each peak ``(k, ≥2)``
+    (column, row), sampled in the corner's own frame (:data:`CORNER_PATCH_NAMES`) →
+    ``(k, len(CORNER_PATCH_NAMES))``. The frame turns with the particle, so the trees need not
+    learn every orientation: a cut corner's flat facet is then always across the first axis."""
+    from scipy import ndimage
+
+    smooth = ndimage.gaussian_filter(np.asarray(image, np.float64), 0.8)
+    inside = mask > 0.5
+    background = float(np.median(smooth[~inside])) if (~inside).any() else float(smooth.min())
+    top = float(np.percentile(smooth[inside], 99.5)) if inside.any() else float(smooth.max())
+    scaled = (smooth - background) / max(top - background, 1e-6)
+    steps = (np.arange(2 * PATCH_HALF + 1) - PATCH_HALF) * PATCH_STEP_PX
+    out_steps, side_steps = np.meshgrid(steps, steps, indexing="ij")
+    rows = []
+    for column, row in peaks[:, :2]:
+        at = np.array([column, row], np.float64)
+        outward = at - centre
+        length = float(np.hypot(*outward))
+        outward = outward / length if np.isfinite(length) and length > 0 else np.array([1.0, 0.0])
+        side = np.array([-outward[1], outward[0]])
+        points = at + out_steps[..., None] * outward + side_steps[..., None] * side  # (..., column/row)
+        row_features = []
+        for plane in (scaled, thickness, deformed_heat):
+            grid = ndimage.map_coordinates(plane, [points[..., 1].ravel(), points[..., 0].ravel()], order=1,
+                                           mode="nearest").reshape(out_steps.shape)
+            row_features.append((0.5 * (grid + grid[:, ::-1]))[:, :PATCH_HALF + 1].ravel())
+        rows.append(np.concatenate(row_features))
+    return np.array(rows, np.float64).reshape(len(peaks), len(CORNER_PATCH_NAMES))
 
 
 def corner_truth(peaks: np.ndarray, sites: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -172,5 +223,6 @@ def fit_corner_classifier(rows: Sequence[np.ndarray], truth: Sequence[np.ndarray
     return fit(np.arange(len(rows))), held_out
 
 
-__all__ = ["CORNER_FEATURE_NAMES", "CORNER_SUMMARY_NAMES", "Corners", "corner_rows", "corner_truth", "corner_summary",
+__all__ = ["CORNER_FEATURE_NAMES", "CORNER_PATCH_NAMES", "CORNER_SUMMARY_NAMES", "Corners", "corner_feature_names",
+           "corner_patches", "corner_rows", "corner_truth", "corner_summary",
            "corner_probabilities", "fit_corner_classifier"]

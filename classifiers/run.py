@@ -121,7 +121,8 @@ class Run:
 
             model = self.config["model"]
             return TwoStageModel.load(path, symmetric_maps=bool(model.get("unet_tta", False)),
-                                      corner_classifier=bool(model.get("corner_classifier", False)))
+                                      corner_classifier=bool(model.get("corner_classifier", False)),
+                                      corner_patches=bool(model.get("corner_patches", False)))
         if self.config["model"]["name"] == "texture":
             from classifiers.texture import TextureModel
 

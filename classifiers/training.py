@@ -53,6 +53,9 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
     if name == "two_stage" and kind != "stemsim":
         raise InputError(f"model.name: two_stage learns its maps from a stemsim dataset's ground truth; "
                          f"data.kind is {kind}")
+    if name == "two_stage" and cfg["model"]["corner_patches"] and not cfg["model"]["corner_classifier"]:
+        raise InputError("model.corner_patches: the patches are what the corner classifier reads; "
+                         "set model.corner_classifier: true")
     if cfg["evaluation"]["fusion"] in POOLED_FUSIONS and name != "two_stage":
         raise InputError(f"evaluation.fusion: {cfg['evaluation']['fusion']} is the two_stage model's view pooling; "
                          f"model.name {name} fuses views by mean or vote")

@@ -16,8 +16,10 @@ and at every prediction; :func:`classifiers.pixelwise.predict_maps`), ``corner_c
 (false: with true, a third classifier decides for each vertex peak whether that corner is cut,
 :mod:`classifiers.corners`, and stage 2 also gets each image's corner probabilities summed up;
 stored as ``corner_model.joblib``; ``run.json`` ``corners`` scores it on the validation
-images). Stage 2 learns from every training image's *predicted* maps, as it will see them at
-test time.
+images), ``corner_patches`` (false: with true, that classifier also reads the image, the
+relative thickness and the deformed heat on a grid around each corner, in the corner's own
+frame; :func:`classifiers.corners.corner_patches`). Stage 2 learns from every training
+image's *predicted* maps, as it will see them at test time.
 
 What is stored: ``model.joblib`` (stage 2, as for ``geometric``), ``unet.keras`` (stage 1),
 ``unet_history.json``; on multi-view data also ``views_model.joblib``, a second stage-2
@@ -45,7 +47,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.corners import (CORNER_FEATURE_NAMES, CORNER_SUMMARY_NAMES, Corners, corner_probabilities,
+from classifiers.corners import (CORNER_SUMMARY_NAMES, Corners, corner_feature_names, corner_probabilities,
                                  corner_rows, corner_summary, corner_truth, fit_corner_classifier)
 from classifiers.data import Dataset
 from classifiers.features import FEATURE_NAMES
@@ -75,11 +77,12 @@ class TwoStageModel(GeometricModel):
 
     def __init__(self, estimator, classes: Sequence[str], pixel_size_nm: float | None, reference_width: float,
                  classifier: str = "gbm", jobs: int = 1, unet=None, views_estimator=None,
-                 symmetric_maps: bool = False, corner_classifier: bool = False):
+                 symmetric_maps: bool = False, corner_classifier: bool = False, corner_patches: bool = False):
         super().__init__(estimator, classes, pixel_size_nm, reference_width, classifier, jobs)
         self.unet = unet
         self.symmetric_maps = symmetric_maps  # the run's unet_tta: maps averaged over the image's symmetries
         self.corner_classifier = corner_classifier  # the run's key: per-corner decisions feed stage 2
+        self.corner_patches = corner_patches  # the run's key: the corner classifier also reads patches
         self.corner_estimator = None  # fitted per-corner classifier (None until fitted)
         self.views_estimator = views_estimator  # on view-pooled features; None: single-view training data
         self.tilt_estimator = None  # on view-pooled + back-projected features; only from a tilt series
@@ -92,8 +95,18 @@ class TwoStageModel(GeometricModel):
     def maps(self, images: Sequence[np.ndarray], batch_size: int = 32) -> dict[str, np.ndarray]:
         """Prepared images of one size (resampled to the training width first) →
         :func:`classifiers.pixelwise.predict_maps` output."""
-        return predict_maps(self.unet, [self._at_training_width(gray(image)) for image in images], batch_size,
-                            self.symmetric_maps)
+        return self._maps_of_inputs(self.unet_inputs(images), batch_size)
+
+    def unet_inputs(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Prepared images → what the U-Net sees: gray ``(H, W)`` at the training width."""
+        return [self._at_training_width(gray(image)) for image in images]
+
+    def _maps_of_inputs(self, inputs: Sequence[np.ndarray], batch_size: int = 32) -> dict[str, np.ndarray]:
+        return predict_maps(self.unet, inputs, batch_size, self.symmetric_maps)
+
+    @property
+    def corner_feature_names(self) -> tuple[str, ...]:
+        return corner_feature_names(self.corner_patches)
 
     def _at_training_width(self, image: np.ndarray) -> np.ndarray:
         width = int(round(self.reference_width))
@@ -131,17 +144,21 @@ class TwoStageModel(GeometricModel):
         for i, image in enumerate(images):
             by_shape.setdefault(np.shape(image)[:2], []).append(i)
         for index in by_shape.values():
-            group = self.maps([images[i] for i in index])
-            for k, (i, part) in enumerate(zip(index, self.parts_of_maps(group))):
+            inputs = self.unet_inputs([images[i] for i in index])
+            group = self._maps_of_inputs(inputs)
+            for k, (i, part) in enumerate(zip(index, self.parts_of_maps(group, inputs))):
                 parts[i], maps[i] = part, {key: value[k:k + 1] for key, value in group.items()}
         rows = finite_rows([part[0] for part in parts], len(self.map_feature_names))
         return maps, rows, [part[1] for part in parts]
 
-    def parts_of_maps(self, maps: dict[str, np.ndarray]) -> list[tuple]:
-        """:func:`_map_parts` of each image of a :func:`predict_maps` output."""
+    def parts_of_maps(self, maps: dict[str, np.ndarray], inputs: Sequence[np.ndarray] | None = None) -> list[tuple]:
+        """:func:`_map_parts` of each image of a :func:`predict_maps` output (``inputs``: the
+        images the maps were made from, which ``corner_patches`` needs)."""
         pixel = self.pixel_size_nm or 1.0
-        items = [(maps["mask"][i], maps["thickness"][i], maps["vertices"][i], pixel, self.corner_classifier)
-                 for i in range(len(maps["mask"]))]
+        if self.corner_patches and inputs is None:
+            raise ValueError("corner_patches: the corner features need the images the maps were made from")
+        items = [(maps["mask"][i], maps["thickness"][i], maps["vertices"][i], pixel, self.corner_classifier,
+                  inputs[i] if self.corner_patches else None) for i in range(len(maps["mask"]))]
         if self.jobs > 1 and len(items) > 1:
             from joblib import Parallel, delayed
 
@@ -218,22 +235,26 @@ class TwoStageModel(GeometricModel):
             write_estimator_file(Path(path).parent / TILT_MODEL_FILE, self.tilt_estimator, self.tilt_feature_names(),
                                  tilt_axis=list(self.tilt_series.axis), tilt_angles=list(self.tilt_series.angles))
         if self.corner_estimator is not None:
-            write_estimator_file(Path(path).parent / CORNER_MODEL_FILE, self.corner_estimator, CORNER_FEATURE_NAMES)
+            write_estimator_file(Path(path).parent / CORNER_MODEL_FILE, self.corner_estimator,
+                                 self.corner_feature_names)
 
     def tilt_feature_names(self) -> list[str]:
         return pooled_feature_names(self.feature_names) + list(TILT_FEATURE_NAMES)
 
     @classmethod
-    def load(cls, path: Path, symmetric_maps: bool = False, corner_classifier: bool = False) -> "TwoStageModel":
+    def load(cls, path: Path, symmetric_maps: bool = False, corner_classifier: bool = False,
+             corner_patches: bool = False) -> "TwoStageModel":
         """``model.joblib`` + ``unet.keras`` (+ ``views_model.joblib``, ``backprojection_model.joblib``
         when there are; + ``corner_model.joblib`` with ``corner_classifier``) beside it;
         InputError (one line) if one is missing or unreadable. ``symmetric_maps``,
-        ``corner_classifier``: the run's ``unet_tta`` and ``corner_classifier``."""
+        ``corner_classifier``, ``corner_patches``: the run's keys of those names."""
         model = super().load(path, cls.map_feature_names + (CORNER_SUMMARY_NAMES if corner_classifier else ()))
         model.symmetric_maps, model.corner_classifier = symmetric_maps, corner_classifier
+        model.corner_patches = corner_patches
         model.unet = load_keras_model(Path(path).parent / UNET_FILE, "stage-1 network file")
         if corner_classifier:
-            model.corner_estimator = read_estimator_file(Path(path).parent / CORNER_MODEL_FILE, CORNER_FEATURE_NAMES,
+            model.corner_estimator = read_estimator_file(Path(path).parent / CORNER_MODEL_FILE,
+                                                         model.corner_feature_names,
                                                          what="corner classifier")["estimator"]
         views_file = Path(path).parent / VIEWS_MODEL_FILE
         if views_file.is_file():  # made only by training on multi-view data
@@ -268,7 +289,8 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     pixel, reference, source = calibration(cfg, dataset)
     estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", m, seed=cfg["seed"])
     model = TwoStageModel(estimator, dataset.classes, pixel, reference, m["classifier"], m["jobs"], unet,
-                          symmetric_maps=m["unet_tta"], corner_classifier=m["corner_classifier"])
+                          symmetric_maps=m["unet_tta"], corner_classifier=m["corner_classifier"],
+                          corner_patches=m["corner_patches"])
     if model.corner_classifier:
         features, corner_scores = fit_corners(model, cfg, dataset, root)
     else:
@@ -283,7 +305,8 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
         pipeline="two_stage",
         weights="none: U-Net trained here on the dataset's ground-truth maps, then scikit-learn "
                 f"{m['classifier']} on map features"
-                + (" and per-corner decisions" if model.corner_classifier else ""),
+                + (" and per-corner decisions" if model.corner_classifier else "")
+                + (" (with image patches)" if model.corner_patches else ""),
         parameters={"unet": int(unet.count_params()), "stage2": result["parameters"]},
         maps={"val": val_scores, "unet_images": len(train_maps), "unet_seconds": round(unet_seconds, 1),
               "unet_epochs_run": len(unet_history), "files": [UNET_FILE, UNET_HISTORY]},
@@ -341,10 +364,11 @@ def _corner_truth(root: Path, split: str, items, corners: Sequence[Corners]) -> 
 
 
 def _map_parts(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray, pixel: float,
-               corners: bool) -> tuple[np.ndarray, Corners | None]:
+               corners: bool, image: np.ndarray | None = None) -> tuple[np.ndarray, Corners | None]:
     """One image's maps → its :func:`~classifiers.pixelwise.map_features` and, with ``corners``,
-    its :func:`~classifiers.corners.corner_rows` (else None)."""
-    return map_features(mask, thickness, heat, pixel), corner_rows(mask, thickness, heat) if corners else None
+    its :func:`~classifiers.corners.corner_rows` (with the patches of ``image`` when given; else None)."""
+    return (map_features(mask, thickness, heat, pixel),
+            corner_rows(mask, thickness, heat, image) if corners else None)
 
 
 def fit_views_model(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset, x_train: np.ndarray,

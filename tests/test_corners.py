@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from classifiers.corners import (CORNER_FEATURE_NAMES, CORNER_SUMMARY_NAMES, TOP, corner_probabilities,
-                                 corner_rows, corner_summary, corner_truth, fit_corner_classifier)
+from classifiers.corners import (CORNER_FEATURE_NAMES, CORNER_PATCH_NAMES, CORNER_SUMMARY_NAMES, PATCH_HALF, TOP,
+                                 corner_patches, corner_probabilities, corner_rows, corner_summary, corner_truth,
+                                 fit_corner_classifier)
 from classifiers.pixelwise import MAP_FEATURE_NAMES, load_maps, vertex_heatmaps
 
 SITES = np.array([[8, 8, 1], [24, 8, 1], [8, 24, 0], [24, 24, 0]], np.float32)  # two cut corners, two intact
@@ -103,7 +104,11 @@ def test_without_candidates_or_without_cut_ones_the_classifier_knows_the_base_ra
     assert np.concatenate(held_out).tolist() == [0.0] * 8
 
 
-def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cubes, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("patches", [False, True])
+def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cubes, tmp_path, capsys, monkeypatch,
+                                                                              patches):
+    import joblib
+
     from classifiers.run import open_run
 
     monkeypatch.setattr("classifiers.corners.CANDIDATE_THRESHOLD", 0.0)  # a 2-epoch U-Net's peaks are faint
@@ -111,7 +116,7 @@ def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cu
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump({
         "model": {"name": "two_stage", "min_samples_leaf": 4, "unet_epochs": 2, "unet_depth": 2, "unet_images": 24,
-                  "unet_val_images": 8, "corner_classifier": True},
+                  "unet_val_images": 8, "corner_classifier": True, "corner_patches": patches},
         "data": {"kind": "stemsim", "path": str(cubes)}, "seed": 1}))
     out = tmp_path / "run"
     code, _, err = run_cli(["train", exp, "--out", out, "--quiet"], capsys)
@@ -123,18 +128,23 @@ def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cu
     assert corners["file"] == "corner_model.joblib" and (out / "corner_model.joblib").is_file()
     assert corners["train_candidates"] > 0 and corners["val_candidates"] > 0
     assert 0.0 <= corners["val_accuracy"] <= 1.0
+    saved = joblib.load(out / "corner_model.joblib")["feature_names"]
+    assert saved == list(CORNER_FEATURE_NAMES) + (list(CORNER_PATCH_NAMES) if patches else [])
+    assert info["weights"].endswith("(with image patches)") == patches
 
     model = open_run(out).load_model()
-    assert model.corner_estimator is not None
+    assert model.corner_estimator is not None and model.corner_patches == patches
     val = load_maps(cubes, "val")
     features = model.features(list(val.images))
     rows = []
     for image in val.images:  # one image at a time: the corners depend on no other image
         maps = model.maps([image])
-        rows.append(corner_rows(maps["mask"][0], maps["thickness"][0], maps["vertices"][0]))
+        rows.append(corner_rows(maps["mask"][0], maps["thickness"][0], maps["vertices"][0],
+                                model.unet_inputs([image])[0] if patches else None))
     probabilities = corner_probabilities(model.corner_estimator, [c.features for c in rows])
     np.testing.assert_allclose(features[:, -len(CORNER_SUMMARY_NAMES):],
-                               [corner_summary(c, p) for c, p in zip(rows, probabilities)])
+                               [corner_summary(c, p) for c, p in zip(rows, probabilities)],
+                               rtol=1e-5)  # a batch and a single image go through the U-Net in other float order
     assert run_cli(["evaluate", out], capsys)[0] == 0
 
     (out / "corner_model.joblib").unlink()
@@ -170,3 +180,38 @@ def test_on_multi_view_data_the_folds_keep_every_view_of_an_object_together(tmp_
     assert len(groups) == 12
     assert (groups == groups[:, :1]).all()  # one group per object...
     assert len(np.unique(groups[:, 0])) == 12  # ...and a different one for each
+
+
+def test_corner_patches_are_read_in_each_corners_own_frame():
+    # a square particle, symmetric under turns by 90° about its centre pixel (16, 16)
+    image = np.zeros((33, 33))
+    image[8:25, 8:25] = 1.0
+    heat = np.zeros((33, 33))
+    peaks = np.array([[8, 8, 1.0], [24, 8, 1.0], [8, 24, 1.0], [24, 24, 1.0]])
+    centre = np.array([16.0, 16.0])
+    rows = corner_patches(image, image, image, heat, peaks, centre)
+    assert rows.shape == (4, len(CORNER_PATCH_NAMES)) == (4, 3 * (2 * PATCH_HALF + 1) * (PATCH_HALF + 1))
+    np.testing.assert_allclose(rows, np.repeat(rows[:1], 4, axis=0), atol=1e-12)  # every corner alike
+    at_corner = CORNER_PATCH_NAMES.index("patch_image_out+0_side+0")
+    outside = CORNER_PATCH_NAMES.index(f"patch_image_out+{PATCH_HALF}_side+0")
+    inside = CORNER_PATCH_NAMES.index(f"patch_image_out-{PATCH_HALF}_side+0")
+    assert rows[0, outside] == 0.0 and rows[0, inside] == 1.0 and 0 < rows[0, at_corner] <= 1.0
+
+    cut = image.copy()
+    cut[np.add.outer(np.arange(33), np.arange(33)) > 45] = 0.0  # cut the corner at (24, 24) off
+    rows = corner_patches(cut, cut, cut, heat, peaks, centre)
+    np.testing.assert_allclose(rows[:3], np.repeat(rows[:1], 3, axis=0), atol=1e-12)
+    assert np.abs(rows[3] - rows[0]).max() > 0.5 and rows[3, inside] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_corner_patches_without_the_corner_classifier_is_refused(tmp_path, capsys):
+    from conftest_classifiers import write_stemsim_arrays
+
+    root = write_stemsim_arrays(tmp_path / "data")
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(yaml.safe_dump({"model": {"name": "two_stage", "corner_patches": True},
+                                   "data": {"kind": "stemsim", "path": str(root)}}))
+    code, _, err = run_cli(["train", exp, "--out", tmp_path / "run"], capsys)
+    assert code == 2 and err == ("stemsim: error: model.corner_patches: the patches are what the corner classifier "
+                                 "reads; set model.corner_classifier: true\n")
+    assert not (tmp_path / "run").exists()

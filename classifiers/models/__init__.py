@@ -203,7 +203,10 @@ MODELS: dict[str, ModelSpec] = {
                                    "mirror images (test-time augmentation: 8 U-Net passes)"),
                    "corner_classifier": Key(False, boolean, "decide for each vertex peak whether that corner "
                                             "is cut (classifiers.corners) and give stage 2 the summed-up "
-                                            "corner probabilities")},
+                                            "corner probabilities"),
+                   "corner_patches": Key(False, boolean, "corner_classifier: also read the image, the thickness and "
+                                         "the deformed heat on a grid around each corner, turned to point from "
+                                         "the particle's centre out through it")},
                   _GEOMETRIC_BUILD_OPTIONS,
                   "Two-stage: U-Net maps (mask, thickness nm, vertex heat-maps) from the ground truth, "
                   "then gradient boosting on map features"),

@@ -586,7 +586,7 @@ def roc_auc_by_label_certainty(dataset: dict, predictions: Path) -> dict | None:
     from sklearn.metrics import roc_auc_score
 
     from classifiers.config import STM_CATEGORIES
-    from classifiers.stm_data import read_stm_table
+    from classifiers.stm_data import binarise, read_stm_table
 
     table = read_stm_table(Path(data["path"]) / "labels.csv")
     row_of = {name: i for i, name in enumerate(table["name"])}
@@ -598,7 +598,7 @@ def roc_auc_by_label_certainty(dataset: dict, predictions: Path) -> dict | None:
     index = np.array([row_of[r["id"]] for r in rows], np.int64)
     columns = [STM_CATEGORIES.index(c) for c in categories]
     scores = table["scores"][index][:, columns]
-    truth = scores > data.get("threshold", 0.5)
+    truth = binarise(scores, data.get("threshold", 0.5)) > 0
     probability = np.array([[float(r[f"p_{c}"]) for c in categories] for r in rows])
     people = table["n_responses"][index]
 
@@ -607,8 +607,7 @@ def roc_auc_by_label_certainty(dataset: dict, predictions: Path) -> dict | None:
                 if 0 < truth[keep[:, c], c].sum() < keep[:, c].sum()]
         return float(np.mean(aucs)) if len(aucs) == len(categories) else None
 
-    one, several = np.repeat((people == 1)[:, None], len(categories), 1), np.repeat((people >= 2)[:, None],
-                                                                                   len(categories), 1)
+    one, several = (np.broadcast_to(keep[:, None], scores.shape) for keep in (people == 1, people >= 2))
     unanimous = several & ((scores == 0) | (scores == 1))
     return {"one_person": {"images": int(one[:, 0].sum()), "roc_auc_macro": macro(one)},
             "two_or_more": {"images": int(several[:, 0].sum()), "roc_auc_macro": macro(several)},

@@ -188,7 +188,7 @@ class GeometricModel:
         """Fitted numbers: tree nodes (gbm) or coefficients + intercepts (logistic)."""
         try:
             if self.classifier == "gbm":
-                return int(sum(len(p.nodes) for stage in self.estimator._predictors for p in stage))
+                return tree_nodes(self.estimator)
             final = self.estimator[-1]
             return int(final.coef_.size + final.intercept_.size)
         except Exception:  # informative only (a private attribute of scikit-learn)
@@ -207,6 +207,12 @@ class GeometricModel:
                                    ("classes", "pixel_size_nm", "reference_width", "classifier"))
         return cls(data["estimator"], data["classes"], data["pixel_size_nm"], data["reference_width"],
                    data["classifier"])
+
+
+def tree_nodes(estimator) -> int:
+    """The nodes of a fitted gradient-boosting classifier's trees (read from a private
+    attribute of scikit-learn: callers treat a failure as "unknown")."""
+    return int(sum(len(p.nodes) for stage in estimator._predictors for p in stage))
 
 
 def write_estimator_file(path: Path, estimator, feature_names: Sequence[str], **extra: Any) -> None:

@@ -34,7 +34,7 @@ import numpy as np
 
 from classifiers.data import Dataset
 from classifiers.geometric import (MODEL_FILE, GeometricModel, finite_rows, fit_feature_model, gray,
-                                   read_estimator_file, write_estimator_file)
+                                   read_estimator_file, tree_nodes, write_estimator_file)
 from classifiers.preprocessing import Preprocessing, resize
 from classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
 
@@ -92,8 +92,7 @@ class PerCategory:
                             for e, s in zip(self.estimators_, stages)], axis=1)
 
     def tree_nodes(self) -> int:
-        return int(sum(len(p.nodes) for e in self.estimators_ if not isinstance(e, float)
-                       for stage in e._predictors for p in stage))
+        return sum(tree_nodes(e) for e in self.estimators_ if not isinstance(e, float))
 
 
 class TextureModel(GeometricModel):
@@ -127,7 +126,7 @@ class TextureModel(GeometricModel):
         try:
             if isinstance(self.estimator, PerCategory):
                 return self.estimator.tree_nodes()
-            return int(sum(len(p.nodes) for stage in self.estimator._predictors for p in stage))
+            return tree_nodes(self.estimator)
         except Exception:  # informative only (a private attribute of scikit-learn)
             return None
 

@@ -210,8 +210,12 @@ class GeometricModel:
 
 
 def tree_nodes(estimator) -> int:
-    """The nodes of a fitted gradient-boosting classifier's trees (read from a private
-    attribute of scikit-learn: callers treat a failure as "unknown")."""
+    """The nodes of a fitted gradient-boosting classifier's trees, summed over the members of
+    one with a classifier per category (``estimators_``; constants count none). Read from a
+    private attribute of scikit-learn: callers treat a failure as "unknown"."""
+    members = getattr(estimator, "estimators_", None)
+    if members is not None:
+        return sum(tree_nodes(e) for e in members if not isinstance(e, float))
     return int(sum(len(p.nodes) for stage in estimator._predictors for p in stage))
 
 

@@ -33,8 +33,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from classifiers.data import Dataset
-from classifiers.geometric import (MODEL_FILE, GeometricModel, finite_rows, fit_feature_model, gray,
-                                   read_estimator_file, tree_nodes, write_estimator_file)
+from classifiers.geometric import (MODEL_FILE, GeometricModel, finite_rows, fit_feature_model, geometric, gray,
+                                   read_estimator_file, write_estimator_file)
 from classifiers.preprocessing import Preprocessing, resize
 from classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
 
@@ -44,13 +44,10 @@ def texture(input_shape: tuple[int, ...] = (128, 128, 1), n_outputs: int = 2, ou
             l2_regularization: float = 1.0, seed: int = 0):
     """The unfitted estimator of the ``texture`` model (the registry's builder): a
     :class:`PerCategory` of binary gradient-boosting classifiers for ``sigmoid`` (multi-label)
-    outputs, one multi-class one for ``softmax``."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    booster = HistGradientBoostingClassifier(max_iter=iterations, learning_rate=learning_rate,
-                                             max_leaf_nodes=max_leaf_nodes, min_samples_leaf=min_samples_leaf,
-                                             l2_regularization=l2_regularization, early_stopping=False,
-                                             random_state=seed)
+    outputs, one multi-class one for ``softmax``: the ``geometric`` model's booster."""
+    booster = geometric(classifier="gbm", iterations=iterations, learning_rate=learning_rate,
+                        max_leaf_nodes=max_leaf_nodes, min_samples_leaf=min_samples_leaf,
+                        l2_regularization=l2_regularization, seed=seed)
     return PerCategory(booster, n_outputs) if output_activation == "sigmoid" else booster
 
 
@@ -91,9 +88,6 @@ class PerCategory:
             yield np.stack([np.full(len(x), e) if s is None else s[min(k, len(s) - 1)]
                             for e, s in zip(self.estimators_, stages)], axis=1)
 
-    def tree_nodes(self) -> int:
-        return sum(tree_nodes(e) for e in self.estimators_ if not isinstance(e, float))
-
 
 class TextureModel(GeometricModel):
     """A fitted ``texture`` model: texture features of prepared images → probabilities."""
@@ -121,14 +115,6 @@ class TextureModel(GeometricModel):
         if image.shape == (self.side, self.side):
             return image
         return resize(image[..., None].astype(np.float32), self.side, self.side)[..., 0].astype(np.float64)
-
-    def parameters(self) -> int | None:
-        try:
-            if isinstance(self.estimator, PerCategory):
-                return self.estimator.tree_nodes()
-            return tree_nodes(self.estimator)
-        except Exception:  # informative only (a private attribute of scikit-learn)
-            return None
 
     def save(self, path: Path) -> None:
         write_estimator_file(path, self.estimator, self.feature_names, classes=self.classes, side=self.side)

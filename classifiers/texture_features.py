@@ -127,11 +127,18 @@ def scan_line_features(image: np.ndarray) -> list[float]:
             difference[best], list(splits)[best] / height]
 
 
-def spectrum_features(image: np.ndarray) -> list[float]:
+def power_spectrum(image: np.ndarray) -> np.ndarray:
+    """|FFT|² of the image less its mean, unshifted (zero frequency at [0, 0]); shared by the
+    spectrum features and the autocorrelation."""
+    return np.abs(np.fft.fft2(image - image.mean())) ** 2
+
+
+def spectrum_features(image: np.ndarray, power: np.ndarray) -> list[float]:
     """Power in log-spaced radial × angle bins (fractions of the total), per-radius anisotropy
     (largest angle bin over the mean), and the log ratio of the strongest non-central
-    frequency to the median (a lattice or row period is a sharp peak)."""
-    power = np.fft.fftshift(np.abs(np.fft.fft2(image - image.mean())) ** 2)
+    frequency to the median (a lattice or row period is a sharp peak). ``power``:
+    :func:`power_spectrum` of ``image``."""
+    power = np.fft.fftshift(power)
     h, w = image.shape
     y, x = np.mgrid[:h, :w]
     y, x = (y - h // 2) * (w / h), x - w // 2  # frequencies on one scale for non-square images
@@ -149,7 +156,9 @@ def spectrum_features(image: np.ndarray) -> list[float]:
             *np.log(bins.ravel() + _EPS)]
 
 
-def blob_features(image: np.ndarray) -> list[float]:
+def blob_features(image: np.ndarray, power: np.ndarray) -> list[float]:
+    """LoG blobs, gradients along and across the scan, and the autocorrelation (the inverse
+    transform of ``power``, :func:`power_spectrum` of ``image``)."""
     std = image.std() + 1e-6
     z = (image - image.mean()) / std
     out: list[float] = []
@@ -160,18 +169,22 @@ def blob_features(image: np.ndarray) -> list[float]:
         out += [np.percentile(peaks, 99) if peaks.size else 0.0, response.std()]
     along, across = np.abs(ndimage.sobel(image, axis=1)).mean(), np.abs(ndimage.sobel(image, axis=0)).mean()
     out += [along / std, across / std, np.log((along + 1e-6) / (across + 1e-6))]
-    spectrum = np.fft.fft2(image - image.mean())
-    autocorrelation = np.real(np.fft.ifft2(np.abs(spectrum) ** 2))
+    autocorrelation = np.real(np.fft.ifft2(power))
     autocorrelation /= autocorrelation[0, 0] + 1e-12
     for lag in AUTOCORRELATION_LAGS:
         out += [autocorrelation[0, lag % image.shape[1]], autocorrelation[lag % image.shape[0], 0]]
     return out
 
 
+def _levels(image: np.ndarray) -> np.ndarray:
+    """[0, 1] intensities → 8-bit grey levels (what LBP and co-occurrence count)."""
+    return np.clip(image * 255, 0, 255).astype(np.uint8)
+
+
 def _lbp_histograms(image: np.ndarray, radii) -> list[float]:
     from skimage.feature import local_binary_pattern
 
-    levels = np.clip(image * 255, 0, 255).astype(np.uint8)
+    levels = _levels(image)
     out: list[float] = []
     for points, radius in radii:
         codes = local_binary_pattern(levels, points, radius, "uniform").astype(np.int64)
@@ -183,7 +196,7 @@ def pattern_features(image: np.ndarray) -> list[float]:
     from skimage.feature import graycomatrix, graycoprops
 
     out = _lbp_histograms(image, LBP_RADII)
-    levels = (np.clip(image * 255, 0, 255).astype(np.uint8) // (256 // GLCM_LEVELS)).astype(np.uint8)
+    levels = _levels(image) // (256 // GLCM_LEVELS)
     matrix = graycomatrix(levels, GLCM_DISTANCES, [0.0, np.pi / 2], levels=GLCM_LEVELS, symmetric=True, normed=True)
     for prop in GLCM_PROPERTIES:
         out += list(np.nan_to_num(graycoprops(matrix, prop)).ravel())  # (distance, angle) order
@@ -213,6 +226,7 @@ def texture_features(image: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # a flat image has no skew and no spectrum: those features come out NaN (missing to the fit)
         warnings.simplefilter("ignore", RuntimeWarning)
-        values = (intensity_features(image) + scan_line_features(image) + spectrum_features(image)
-                  + blob_features(image) + pattern_features(image) + sharpness_features(image))
+        power = power_spectrum(image)
+        values = (intensity_features(image) + scan_line_features(image) + spectrum_features(image, power)
+                  + blob_features(image, power) + pattern_features(image) + sharpness_features(image))
     return np.asarray(values, np.float64)

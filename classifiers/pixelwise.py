@@ -335,15 +335,19 @@ def find_vertices(heat: np.ndarray, threshold: float = PEAK_THRESHOLD,
 def visible_sites(sites: np.ndarray, shape: tuple[int, int], deformed_only: bool = False,
                   margin: float = 0.0) -> np.ndarray:
     """True vertex positions ``(k, 2)`` (column, row) inside the field grown by ``margin`` pixels."""
-    keep = np.isfinite(sites[:, 0])
+    keep = visible_mask(sites, shape, margin)
     if deformed_only:
         keep &= np.nan_to_num(sites[:, 2]) > 0.5
-    points = sites[keep, :2].astype(np.float64)
+    return sites[keep, :2].astype(np.float64)
+
+
+def visible_mask(sites: np.ndarray, shape: tuple[int, int], margin: float = 0.0) -> np.ndarray:
+    """Which vertices of ``sites`` ``(S, ≥2)`` (column, row, ...) lie inside the field grown by
+    ``margin`` pixels: bool ``(S,)``."""
     height, width = shape
     low = -0.5 - margin
-    inside = (points[:, 0] >= low) & (points[:, 0] <= width - 1 - low) & (points[:, 1] >= low) & \
-             (points[:, 1] <= height - 1 - low)
-    return points[inside]
+    return (np.isfinite(sites[:, 0]) & (sites[:, 0] >= low) & (sites[:, 0] <= width - 1 - low)
+            & (sites[:, 1] >= low) & (sites[:, 1] <= height - 1 - low))
 
 
 def near_count(points: np.ndarray, others: np.ndarray, radius: float = MATCH_RADIUS_PX) -> int:

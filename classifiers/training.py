@@ -53,9 +53,11 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
     if name == "two_stage" and kind != "stemsim":
         raise InputError(f"model.name: two_stage learns its maps from a stemsim dataset's ground truth; "
                          f"data.kind is {kind}")
-    if name == "two_stage" and cfg["model"]["corner_patches"] and not cfg["model"]["corner_classifier"]:
-        raise InputError("model.corner_patches: the patches are what the corner classifier reads; "
-                         "set model.corner_classifier: true")
+    if name == "two_stage" and not cfg["model"]["corner_classifier"]:
+        for key, unset, what in (("corner_patches", False, "the patches are what the corner classifier reads"),
+                                 ("corner_target", "near", "it is what the corner classifier learns")):
+            if cfg["model"][key] != unset:
+                raise InputError(f"model.{key}: {what}; set model.corner_classifier: true")
     if cfg["evaluation"]["fusion"] in POOLED_FUSIONS and name != "two_stage":
         raise InputError(f"evaluation.fusion: {cfg['evaluation']['fusion']} is the two_stage model's view pooling; "
                          f"model.name {name} fuses views by mean or vote")

@@ -14,11 +14,13 @@ of the train split; null: all), ``unet_val_images`` (300), ``unet_tta`` (false: 
 the maps are averaged over each image's 8 rotations and mirror images, for stage 2's training
 and at every prediction; :func:`classifiers.pixelwise.predict_maps`), ``corner_classifier``
 (false: with true, a third classifier decides for each vertex peak whether that corner is cut,
-:mod:`classifiers.corners`, and stage 2 also gets each image's corner probabilities summed up;
+:mod:`classifiers.corners`, and stage 2 also gets each image's expected cuts summed up;
 stored as ``corner_model.joblib``; ``run.json`` ``corners`` scores it on the validation
 images), ``corner_patches`` (false: with true, that classifier also reads the image, the
 relative thickness and the deformed heat on a grid around each corner, in the corner's own
-frame; :func:`classifiers.corners.corner_patches`). Stage 2 learns from every training
+frame; :func:`classifiers.corners.corner_patches`), ``corner_target`` (``near``: that
+classifier learns whether a cut vertex lies within 3 px of each peak; ``count``: how many cut
+vertices each peak stands for, :func:`classifiers.corners.cut_counts`). Stage 2 learns from every training
 image's *predicted* maps, as it will see them at test time.
 
 What is stored: ``model.joblib`` (stage 2, as for ``geometric``), ``unet.keras`` (stage 1),
@@ -47,8 +49,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.corners import (CORNER_SUMMARY_NAMES, Corners, corner_feature_names, corner_probabilities,
-                                 corner_rows, corner_summary, corner_truth, fit_corner_classifier)
+from classifiers.corners import (CORNER_SUMMARY_NAMES, Corners, corner_feature_names, corner_rows, corner_summary,
+                                 corner_truth, expected_cuts, fit_corner_classifier)
 from classifiers.data import Dataset
 from classifiers.features import FEATURE_NAMES
 from classifiers.geometric import (MODEL_FILE, GeometricModel, calibration, finite_rows, fit_estimator,
@@ -168,13 +170,13 @@ class TwoStageModel(GeometricModel):
     def with_corner_summary(self, rows: np.ndarray, corners: Sequence[Corners | None],
                             probabilities: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """Map features ``(N, F)`` → the model's features: with ``corner_classifier`` the
-        :func:`~classifiers.corners.corner_summary` of each image's corner probabilities
+        :func:`~classifiers.corners.corner_summary` of each image's expected cuts per candidate
         (``probabilities``, or the fitted corner classifier's on ``corners``, the
         :meth:`maps_and_parts` items) appended."""
         if not self.corner_classifier:
             return rows
         if probabilities is None:
-            probabilities = corner_probabilities(self.corner_estimator, [c.features for c in corners])
+            probabilities = expected_cuts(self.corner_estimator, [c.features for c in corners])
         summary = np.array([corner_summary(c, p) for c, p in zip(corners, probabilities)])
         summary = summary.reshape(len(rows), len(CORNER_SUMMARY_NAMES))
         return np.hstack([rows, summary])
@@ -306,7 +308,8 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
         weights="none: U-Net trained here on the dataset's ground-truth maps, then scikit-learn "
                 f"{m['classifier']} on map features"
                 + (" and per-corner decisions" if model.corner_classifier else "")
-                + (" (with image patches)" if model.corner_patches else ""),
+                + (" (with image patches)" if model.corner_patches else "")
+                + (", each counting the cut vertices it stands for" if m["corner_target"] == "count" else ""),
         parameters={"unet": int(unet.count_params()), "stage2": result["parameters"]},
         maps={"val": val_scores, "unet_images": len(train_maps), "unet_seconds": round(unet_seconds, 1),
               "unet_epochs_run": len(unet_history), "files": [UNET_FILE, UNET_HISTORY]},
@@ -323,43 +326,46 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
 def fit_corners(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset,
                 root: Path) -> tuple[tuple[np.ndarray, np.ndarray, float], dict[str, Any]]:
     """Fit ``model.corner_estimator`` on the candidate corners of every training image, whose
-    truth comes from the dataset's ground truth at ``root``; returns the train and validation
-    features with the corner summary (out-of-fold on the train split, :mod:`classifiers.corners`)
-    and the seconds they took, as :func:`~classifiers.geometric.train_val_features` does, and
-    what ``run.json`` ``corners`` records: the corner classifier's scores on the validation
-    images' candidates (a candidate is "cut" above probability 0.5)."""
+    truth (``model.corner_target``) comes from the dataset's ground truth at ``root``; returns
+    the train and validation features with the corner summary (out-of-fold on the train split,
+    :mod:`classifiers.corners`) and the seconds they took, as
+    :func:`~classifiers.geometric.train_val_features` does, and what ``run.json`` ``corners``
+    records: the corner classifier's scores on the validation images' candidates (its answer is
+    its expected cuts rounded; "cut" is an answer of one or more)."""
     started = time.time()
+    target = cfg["model"]["corner_target"]
     tr, va = dataset.split("train"), dataset.split("val")
     _, x_train, train_corners = model.maps_and_parts(tr.images)
     _, x_val, val_corners = model.maps_and_parts(va.images)
-    train_truth = _corner_truth(root, "train", tr, train_corners)
-    val_truth = _corner_truth(root, "val", va, val_corners)
+    train_truth = _corner_truth(root, "train", tr, train_corners, target)
+    val_truth = _corner_truth(root, "val", va, val_corners, target)
     objects = np.unique([ident.split("/view_")[0] for ident in tr.ids], return_inverse=True)[1]
     model.corner_estimator, held_out = fit_corner_classifier([c.features for c in train_corners], train_truth,
-                                                             objects, cfg["seed"], model.jobs)
-    val_p = corner_probabilities(model.corner_estimator, [c.features for c in val_corners])
+                                                             objects, cfg["seed"], model.jobs, target)
+    val_expected = expected_cuts(model.corner_estimator, [c.features for c in val_corners])
     x_train = model.with_corner_summary(x_train, train_corners, held_out)
-    x_val = model.with_corner_summary(x_val, val_corners, val_p)
-    decided, truth = np.concatenate(val_p) > 0.5, np.concatenate(val_truth) > 0.5
-    scores = {"file": CORNER_MODEL_FILE, "train_candidates": int(sum(len(t) for t in train_truth)),
-              "val_candidates": int(len(truth)),
-              "val_accuracy": round(float(np.mean(decided == truth)), 4) if len(truth) else None,
-              "val_precision": round(float(truth[decided].mean()), 4) if decided.any() else None,
-              "val_recall": round(float(decided[truth].mean()), 4) if truth.any() else None,
-              "val_images_all_right": round(float(np.mean([np.all((p > 0.5) == (t > 0.5))
-                                                           for p, t in zip(val_p, val_truth)])), 4)}
+    x_val = model.with_corner_summary(x_val, val_corners, val_expected)
+    answers, truth = np.round(np.concatenate(val_expected)), np.concatenate(val_truth)
+    decided, cut = answers >= 1, truth >= 1
+    scores = {"file": CORNER_MODEL_FILE, "target": target,
+              "train_candidates": int(sum(len(t) for t in train_truth)), "val_candidates": int(len(truth)),
+              "val_accuracy": round(float(np.mean(answers == truth)), 4) if len(truth) else None,
+              "val_precision": round(float(cut[decided].mean()), 4) if decided.any() else None,
+              "val_recall": round(float(decided[cut].mean()), 4) if cut.any() else None,
+              "val_images_all_right": round(float(np.mean([np.array_equal(np.round(e), t)
+                                                           for e, t in zip(val_expected, val_truth)])), 4)}
     return (x_train, x_val, time.time() - started), scores
 
 
-def _corner_truth(root: Path, split: str, items, corners: Sequence[Corners]) -> list[np.ndarray]:
-    """:func:`classifiers.corners.corner_truth` of each image of dataset split ``items`` (ids
-    matched to the ground truth of the npz shards at ``root``)."""
+def _corner_truth(root: Path, split: str, items, corners: Sequence[Corners], target: str) -> list[np.ndarray]:
+    """:func:`classifiers.corners.corner_truth` (``target``) of each image of dataset split
+    ``items`` (ids matched to the ground truth of the npz shards at ``root``)."""
     ids, sites = load_sites(root, split)
     where = {ident: i for i, ident in enumerate(ids)}
     missing = [ident for ident in items.ids if ident not in where]
     if missing:
         raise InputError(f"{root}: the {split} split's npz shards hold no ground truth for image {missing[0]}")
-    return [corner_truth(c.peaks, sites[where[ident]], np.shape(image)[:2])
+    return [corner_truth(c.peaks, sites[where[ident]], np.shape(image)[:2], target)
             for ident, image, c in zip(items.ids, items.images, corners)]
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from classifiers.corners import (CORNER_FEATURE_NAMES, CORNER_PATCH_NAMES, CORNER_SUMMARY_NAMES, PATCH_HALF, TOP,
-                                 corner_patches, corner_probabilities, corner_rows, corner_summary, corner_truth,
-                                 fit_corner_classifier)
+from classifiers.corners import (COUNT_RADIUS_PX, CORNER_FEATURE_NAMES, CORNER_PATCH_NAMES, CORNER_SUMMARY_NAMES,
+                                 PATCH_HALF, TOP, corner_patches, corner_rows, corner_summary, corner_truth,
+                                 expected_cuts, fit_corner_classifier)
 from classifiers.pixelwise import MAP_FEATURE_NAMES, load_maps, vertex_heatmaps
 
 SITES = np.array([[8, 8, 1], [24, 8, 1], [8, 24, 0], [24, 24, 0]], np.float32)  # two cut corners, two intact
@@ -44,6 +44,39 @@ def test_every_vertex_is_a_candidate_and_only_the_cut_ones_are_true():
     assert np.all(features["corners_in_image"] == 4)
     # a peak far from every cut vertex is not one
     assert corner_truth(np.array([[16.0, 16.0, 1.0]]), SITES, (32, 32)).tolist() == [0.0]
+
+
+def test_the_count_target_pairs_vertices_with_peaks_and_counts_what_each_peak_stands_for():
+    def truth(peaks, sites, target="count"):
+        return corner_truth(np.array(peaks, float), np.array(sites, np.float32), (32, 32), target).tolist()
+
+    # a cut corner whose peak sits 4.5 px off its vertex (the tip is cut away): near misses it
+    assert truth([[10, 10, 1]], [[14.5, 10, 1]], "near") == [0.0]
+    assert truth([[10, 10, 1]], [[14.5, 10, 1]]) == [1.0]
+    # two cut vertices 2 px apart make one peak: it stands for both; three for at most 2
+    assert truth([[10, 10, 1]], [[9, 10, 1], [11, 10, 1]], "near") == [1.0]
+    assert truth([[10, 10, 1]], [[9, 10, 1], [11, 10, 1]]) == [2.0]
+    assert truth([[10, 10, 1]], [[9, 10, 1], [11, 10, 1], [10, 11, 1]]) == [2.0]
+    # paired one to one: the intact vertex takes the peak beside it, so the cut one, nearer that
+    # peak than its own, still counts for its own
+    assert truth([[10, 10, 1], [15, 10, 1]], [[9, 10, 0], [12, 10, 1]]) == [0.0, 1.0]
+    # too far, hidden (NaN) or outside the field: counts for no peak
+    assert truth([[10, 10, 1]], [[10 + COUNT_RADIUS_PX + 0.5, 10, 1], [np.nan, np.nan, 1]]) == [0.0]
+    assert truth([[0, 10, 1]], [[-5, 10, 1]]) == [0.0]
+    assert truth([], [[10, 10, 1]]) == [] and truth([[10, 10, 1]], np.zeros((0, 3))) == [0.0]
+
+
+def test_expected_cuts_are_the_classifiers_expected_count():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.repeat([[0.0], [1.0], [2.0]], 30, axis=0)
+    counts = HistGradientBoostingClassifier(max_iter=20, min_samples_leaf=5).fit(x, x[:, 0])
+    expected = expected_cuts(counts, [x[:2], x[[30, 60, 89]]])
+    assert [len(e) for e in expected] == [2, 3]
+    np.testing.assert_allclose(np.concatenate(expected), counts.predict_proba(x[[0, 1, 30, 60, 89]]) @ [0, 1, 2])
+    np.testing.assert_allclose(np.concatenate(expected), [0, 0, 1, 2, 2], atol=0.05)
+    yes_no = HistGradientBoostingClassifier(max_iter=20, min_samples_leaf=5).fit(x, x[:, 0] > 0)
+    assert expected_cuts(yes_no, [x])[0].tolist() == yes_no.predict_proba(x)[:, 1].tolist()  # exactly P(cut)
 
 
 def test_no_particle_or_no_peak_gives_no_candidates():
@@ -86,7 +119,7 @@ def test_out_of_fold_probabilities_never_come_from_a_classifier_that_saw_the_obj
     truth = [np.full(candidates, answers[obj]) for obj in range(n_objects) for _ in range(views)]
     groups = np.repeat(np.arange(n_objects), views)
     estimator, held_out = fit_corner_classifier(rows, truth, groups, seed=1)
-    seen = np.concatenate(corner_probabilities(estimator, rows)) > 0.5
+    seen = np.concatenate(expected_cuts(estimator, rows)) > 0.5
     unseen = np.concatenate(held_out) > 0.5
     answer = np.concatenate(truth) > 0.5
     assert np.mean(seen == answer) > 0.95
@@ -98,15 +131,15 @@ def test_without_candidates_or_without_cut_ones_the_classifier_knows_the_base_ra
     none = [np.zeros((0, len(CORNER_FEATURE_NAMES)))] * 4
     estimator, held_out = fit_corner_classifier(none, [np.zeros(0)] * 4, np.arange(4), seed=1)
     assert [len(p) for p in held_out] == [0] * 4
-    assert corner_probabilities(estimator, [np.ones((3, len(CORNER_FEATURE_NAMES)))])[0].tolist() == [0.0] * 3
+    assert expected_cuts(estimator, [np.ones((3, len(CORNER_FEATURE_NAMES)))])[0].tolist() == [0.0] * 3
     intact = [np.ones((2, len(CORNER_FEATURE_NAMES)))] * 4
     estimator, held_out = fit_corner_classifier(intact, [np.zeros(2)] * 4, np.arange(4), seed=1)
     assert np.concatenate(held_out).tolist() == [0.0] * 8
 
 
-@pytest.mark.parametrize("patches", [False, True])
+@pytest.mark.parametrize("patches, target", [(False, "near"), (True, "count")])
 def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cubes, tmp_path, capsys, monkeypatch,
-                                                                              patches):
+                                                                              patches, target):
     import joblib
 
     from classifiers.run import open_run
@@ -116,7 +149,8 @@ def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cu
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump({
         "model": {"name": "two_stage", "min_samples_leaf": 4, "unet_epochs": 2, "unet_depth": 2, "unet_images": 24,
-                  "unet_val_images": 8, "corner_classifier": True, "corner_patches": patches},
+                  "unet_val_images": 8, "corner_classifier": True, "corner_patches": patches,
+                  "corner_target": target},
         "data": {"kind": "stemsim", "path": str(cubes)}, "seed": 1}))
     out = tmp_path / "run"
     code, _, err = run_cli(["train", exp, "--out", out, "--quiet"], capsys)
@@ -126,11 +160,13 @@ def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cu
     assert info["features"]["names"][-len(CORNER_SUMMARY_NAMES):] == list(CORNER_SUMMARY_NAMES)
     corners = info["corners"]
     assert corners["file"] == "corner_model.joblib" and (out / "corner_model.joblib").is_file()
+    assert corners["target"] == target
     assert corners["train_candidates"] > 0 and corners["val_candidates"] > 0
     assert 0.0 <= corners["val_accuracy"] <= 1.0
     saved = joblib.load(out / "corner_model.joblib")["feature_names"]
     assert saved == list(CORNER_FEATURE_NAMES) + (list(CORNER_PATCH_NAMES) if patches else [])
-    assert info["weights"].endswith("(with image patches)") == patches
+    assert ("(with image patches)" in info["weights"]) == patches
+    assert info["weights"].endswith("each counting the cut vertices it stands for") == (target == "count")
 
     model = open_run(out).load_model()
     assert model.corner_estimator is not None and model.corner_patches == patches
@@ -141,7 +177,7 @@ def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cu
         maps = model.maps([image])
         rows.append(corner_rows(maps["mask"][0], maps["thickness"][0], maps["vertices"][0],
                                 model.unet_inputs([image])[0] if patches else None))
-    probabilities = corner_probabilities(model.corner_estimator, [c.features for c in rows])
+    probabilities = expected_cuts(model.corner_estimator, [c.features for c in rows])
     np.testing.assert_allclose(features[:, -len(CORNER_SUMMARY_NAMES):],
                                [corner_summary(c, p) for c, p in zip(rows, probabilities)],
                                rtol=1e-5)  # a batch and a single image go through the U-Net in other float order
@@ -164,9 +200,9 @@ def test_on_multi_view_data_the_folds_keep_every_view_of_an_object_together(tmp_
     assert run("generate", tmp_path / "spec.yaml", "--out", tmp_path / "ds", "--jobs", "1") == 0
     seen = {}
 
-    def spy(rows, truth, groups, seed, jobs=1):
+    def spy(rows, truth, groups, seed, jobs=1, target="near"):
         seen["groups"] = np.asarray(groups)
-        return fit_corner_classifier(rows, truth, groups, seed, jobs)
+        return fit_corner_classifier(rows, truth, groups, seed, jobs, target)
 
     monkeypatch.setattr(two_stage, "fit_corner_classifier", spy)
     exp = tmp_path / "exp.yaml"
@@ -204,14 +240,16 @@ def test_corner_patches_are_read_in_each_corners_own_frame():
     assert np.abs(rows[3] - rows[0]).max() > 0.5 and rows[3, inside] == pytest.approx(1.0, abs=1e-6)
 
 
-def test_corner_patches_without_the_corner_classifier_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("key, value, why", [
+    ("corner_patches", True, "the patches are what the corner classifier reads"),
+    ("corner_target", "count", "it is what the corner classifier learns")])
+def test_corner_keys_without_the_corner_classifier_are_refused(tmp_path, capsys, key, value, why):
     from conftest_classifiers import write_stemsim_arrays
 
     root = write_stemsim_arrays(tmp_path / "data")
     exp = tmp_path / "exp.yaml"
-    exp.write_text(yaml.safe_dump({"model": {"name": "two_stage", "corner_patches": True},
+    exp.write_text(yaml.safe_dump({"model": {"name": "two_stage", key: value},
                                    "data": {"kind": "stemsim", "path": str(root)}}))
     code, _, err = run_cli(["train", exp, "--out", tmp_path / "run"], capsys)
-    assert code == 2 and err == ("stemsim: error: model.corner_patches: the patches are what the corner classifier "
-                                 "reads; set model.corner_classifier: true\n")
+    assert code == 2 and err == f"stemsim: error: model.{key}: {why}; set model.corner_classifier: true\n"
     assert not (tmp_path / "run").exists()

@@ -44,6 +44,7 @@ import importlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
+from classifiers.corners import CORNER_TARGETS
 from classifiers.schema import REQUIRED, Key, boolean, choice, existing_path, fail, integer, new_path, number, optional
 
 
@@ -202,7 +203,10 @@ MODELS: dict[str, ModelSpec] = {
                                             "corner probabilities"),
                    "corner_patches": Key(False, boolean, "corner_classifier: also read the image, the thickness and "
                                          "the deformed heat on a grid around each corner, turned to point from "
-                                         "the particle's centre out through it")},
+                                         "the particle's centre out through it"),
+                   "corner_target": Key("near", choice(*CORNER_TARGETS), "corner_classifier: what it learns of "
+                                        "each peak: near, is a cut vertex within 3 px; count, how many cut "
+                                        "vertices it stands for (0-2; paired within 6 px)")},
                   _GEOMETRIC_BUILD_OPTIONS,
                   "Two-stage: U-Net maps (mask, thickness nm, vertex heat-maps) from the ground truth, "
                   "then gradient boosting on map features"),

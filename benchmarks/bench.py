@@ -11,7 +11,8 @@ A bench file (``configs/benchmarks/*.yaml``)::
     seed: 1
     prior: {metric: accuracy, value: 0.944, note: "Inception-v3, last layer only, 1000/class"}
     target: {metric: accuracy, value: 0.99}   # multi-view: {..., views: 4} reads the curve at 4 views
-    models:                                # classifier experiments without `data` and `seed`
+    models:                                # classifier experiments without `seed`; `data` only with
+                                           # MODEL_DATA_KEYS (how training learns the labels)
       - {name: vgg-like-64, experiment: {model: {name: vgg_like}, preprocess: {input_size: 64}}}
     full: {models: [...]}                  # with --full: replaces `models` (GPU-sized runs)
     views: {counts: [1, 2, 4, 8], fusion: [mean, vote, features, backprojection], spread: true}
@@ -49,6 +50,9 @@ from stemsim.errors import InputError
 from stemsim.yamlio import merge
 
 BENCH_KEYS = ("name", "title", "note", "dataset", "seed", "prior", "target", "models", "full", "views")
+# what a model may change of the bench's data: how its training split's labels are learned, never
+# which images a split holds
+MODEL_DATA_KEYS = ("targets", "weighting", "oversample_max_repeat")
 
 
 def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
@@ -89,9 +93,16 @@ def load_bench(path: str | Path, full: bool = False) -> dict[str, Any]:
         if entry["name"] in names:
             raise InputError(f"models[{i}].name: {entry['name']!r} appears twice")
         names.add(entry["name"])
-        for forbidden in ("data", "seed"):
-            if forbidden in entry.get("experiment", {}):
-                raise InputError(f"models[{i}].experiment.{forbidden}: set by the bench, not per model")
+        experiment = entry.get("experiment", {})
+        if "seed" in experiment:
+            raise InputError(f"models[{i}].experiment.seed: set by the bench, not per model")
+        own = experiment.get("data", {})
+        if not isinstance(own, dict):
+            raise InputError(f"models[{i}].experiment.data: expected a mapping of {', '.join(MODEL_DATA_KEYS)}")
+        for key in own:
+            if key not in MODEL_DATA_KEYS:
+                raise InputError(f"models[{i}].experiment.data.{key}: set by the bench (every model is tested on "
+                                 f"the same images); a model may set only {', '.join(MODEL_DATA_KEYS)}")
     bench["models"] = models
     if "views" in bench:
         bench["views"] = _views_section(bench["views"])
@@ -146,13 +157,20 @@ def _fingerprint(experiment: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def model_experiment(entry: dict, data: dict, seed: int) -> dict[str, Any]:
+    """A bench entry's experiment: the bench's ``data`` (with the entry's own
+    :data:`MODEL_DATA_KEYS`) and ``seed`` put in."""
+    own = entry.get("experiment", {}).get("data", {})
+    return merge(entry.get("experiment", {}), {"data": {**data, **own}, "seed": seed})
+
+
 def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None = None) -> dict[str, Any]:
     """Train one model (or reuse an identical finished run) and evaluate it on the test split
     (and, with ``views``, on K views of every test object for each K and fusion)."""
     from classifiers.evaluation import evaluate
     from classifiers.training import train
 
-    experiment = merge(entry.get("experiment", {}), {"data": data, "seed": seed})
+    experiment = model_experiment(entry, data, seed)
     run_dir = runs / entry["name"]
     stamp = run_dir / "bench.json"
     fingerprint = _fingerprint(experiment)
@@ -481,7 +499,8 @@ def markdown(results: dict) -> str:
                      "| – | – | – | – | – | – |")
     for skipped in results["skipped"]:
         lines.append(f"| {skipped['name']} (not run) | – | – | – | – | – | – | – | – |")
-    lines += [item for line in (target_line(results), observer_line(results), *family_lines(results)) if line
+    lines += [item for line in (target_line(results), observer_line(results), ceiling_line(results),
+                                *family_lines(results)) if line
               for item in ("", line)]
     lines += ["", time_line(results)] if results["models"] else []
     absent = [name for name in results["bench"].get("model_names", [])
@@ -558,13 +577,17 @@ def accuracy_by_deformation(manifest: Path, predictions: Path) -> dict[str, list
 
 def label_noise(dataset: dict) -> dict | None:
     """For people-labelled STM data (``kind: stm``): how many people labelled each image and how
-    often two of them disagreed (:func:`classifiers.stm_data.rater_disagreement`); else None."""
+    often two of them disagreed (:func:`classifiers.stm_data.rater_disagreement`), and the ROC
+    AUC such labels allow (``ceiling``: :func:`classifiers.stm_data.label_ceiling`); else None."""
     data = dataset.get("data", {})
     if data.get("kind") != "stm":
         return None
-    from classifiers.stm_data import rater_disagreement, read_stm_table
+    from classifiers.config import STM_CATEGORIES
+    from classifiers.stm_data import label_ceiling, rater_disagreement, read_stm_table
 
-    return rater_disagreement(read_stm_table(Path(data["path"]) / "labels.csv"))
+    table = read_stm_table(Path(data["path"]) / "labels.csv")
+    ceiling = label_ceiling(table, data.get("threshold", 0.5), data.get("categories", STM_CATEGORIES))
+    return {**rater_disagreement(table), "ceiling": ceiling}
 
 
 LABEL_CERTAINTY_GROUPS = {"one_person": "labelled by one person", "two_or_more": "by two or more",
@@ -627,7 +650,7 @@ def _label_lines(results: dict) -> list[str]:
             f"labelled, they disagreed (one ticked the category, the other did not) on: {disagreement}. Most test "
             "labels are one person's, so part of what every model here misses is in the labels, not the images: "
             "a model's ROC AUC against such labels stays below 1 however well it sees the surface.", ""] \
-        + _person_lines(labels) + _certainty_lines(results)
+        + _person_lines(labels) + _ceiling_lines(results) + _certainty_lines(results)
 
 
 def _person_lines(labels: dict) -> list[str]:
@@ -638,6 +661,58 @@ def _person_lines(labels: dict) -> list[str]:
             f"accuracy (for a yes/no answer also its ROC AUC) {', '.join(f'{c} {v:.3f}' for c, v in people.items())}; "
             f"mean {np.mean(list(people.values())):.3f}. That is how well one person's label predicts another's.",
             ""]
+
+
+def _ceiling_lines(results: dict) -> list[str]:
+    ceiling = results["labels"].get("ceiling")
+    if not ceiling:
+        return []
+    free, beta = ceiling["free"], ceiling["beta"]
+    best = max(results["models"], key=lambda r: r["metrics"].get("roc_auc_macro") or 0, default=None)
+    per = best["metrics"]["per_category"] if best else {}
+    lines = ["How high the labels let a ROC AUC go: a model that knew each image's tick probability exactly (the "
+             "fraction of all people who would tick the category, the most a model of the image can know), scored "
+             "against labels made as these were (k of n people ticking, the label holding when k/n > "
+             f"{ceiling['threshold']:g}, with as many people per image as here). The tick probabilities are not seen, "
+             "only the ticks, and with mostly one to three people per image the ticks leave the shape of their spread "
+             "over the images open; it is fitted to them two ways (log-likelihood in brackets, higher fits better): "
+             "a free distribution (the best fit) and a beta distribution "
+             "(`classifiers.stm_data.label_ceiling`). They are estimates, not bounds: they take the people as "
+             "interchangeable and how many labelled an image as unrelated to the image.", "",
+             "| category | " + (f"{best['name']} | " if best else "") + "ceiling, free fit | ceiling, beta fit |",
+             "|---|" + ("---|" if best else "") + "---|---|"]
+    for name, value in free["per_category"].items():
+        other = beta["per_category"][name]
+        model = f"{_fmt((per.get(name) or {}).get('roc_auc'), False)} | " if best else ""
+        lines.append(f"| {name} | {model}{value['roc_auc']:.3f} ({value['log_likelihood']:.1f}) | "
+                     f"{other['roc_auc']:.3f} ({other['log_likelihood']:.1f}) |")
+    model = f"{_fmt(best['metrics'].get('roc_auc_macro'), False)} | " if best else ""
+    lines += [f"| mean | {model}{free['mean_roc_auc']:.3f} | {beta['mean_roc_auc']:.3f} |", ""]
+    above = [name for name, value in free["per_category"].items()
+             if ((per.get(name) or {}).get("roc_auc") or 0) > value["roc_auc"]]
+    if above:
+        lines += [f"On {', '.join(above)}, {best['name']} scores above the free fit's ceiling, so that fit is too "
+                  "pessimistic there (by chance of the test images, or because an assumption fails): the ticks do "
+                  "not pin the ceiling down, and the range of the two fits is the honest answer.", ""]
+    return lines
+
+
+def ceiling_line(results: dict) -> str:
+    """For people-labelled data: the ROC AUC the labels allow (the labels' section has it by
+    category) against the target, or ``""``."""
+    ceiling = (results.get("labels") or {}).get("ceiling")
+    if not ceiling:
+        return ""
+    low, high = sorted((ceiling["free"]["mean_roc_auc"], ceiling["beta"]["mean_roc_auc"]))
+    text = (f"The labels allow a mean ROC AUC of about {low:.3f}–{high:.3f}: what a model that knew every image's "
+            "tick probability exactly would score against them, estimated two ways from the people's ticks "
+            "(section The labels).")
+    target = results["bench"].get("target") or {}
+    if target.get("metric") == "roc_auc_macro" and target["value"] > high:
+        text += f" The target, {target['value']:.3f}, is above what a perfect model would score by either estimate."
+    elif target.get("metric") == "roc_auc_macro" and target["value"] >= round(low, 3):
+        text += f" The target, {target['value']:.3f}, lies in that range: only a model close to perfect reaches it."
+    return text
 
 
 def _certainty_lines(results: dict) -> list[str]:
@@ -974,11 +1049,14 @@ def family_lines(results: dict) -> list[str]:
         verdict = (f"it beats {members} on both" if len(higher) == 2 else
                    f"it does NOT beat {members}: higher on {higher[0]} only" if higher else
                    f"it does NOT beat {members}: higher on neither")
-        line = (f"Family: {family['name']} ({k} {member} members per category, majority vote) scores mean ROC "
+        every = family["family"].get("members_learn") == "all"
+        who = f"{k} {member} members each learning every category" if every else f"{k} {member} members per category"
+        line = (f"Family: {family['name']} ({who}, majority vote) scores mean ROC "
                 f"AUC {auc:.3f} and mean balanced accuracy {_fmt(balanced)}, against {against}: {verdict}.")
         members = family["family"].get("members")
         if members and members["mean_member_roc_auc"] is not None:
-            line += (f" Its members on their own (one-vs-rest, each with its own initialisation) score mean ROC AUC "
+            how = "all categories" if every else "one-vs-rest"
+            line += (f" Its members on their own ({how}, each with its own initialisation) score mean ROC AUC "
                      f"{members['mean_member_roc_auc']:.3f}, and a category's {k} members vote alike on "
                      f"{_fmt(members['unanimous'])} of the test images: a vote adds what its members disagree on.")
         lines.append(line)

@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from benchmarks.bench import family_lines, observer_line, target_line, time_line
+from benchmarks.bench import ceiling_line, family_lines, observer_line, target_line, time_line
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAD = ("Classifier benches committed so far (this 2-core CPU, no GPU; the models each command ran — pretrained "
@@ -95,7 +95,8 @@ def section(name: str) -> str:
     if prior:
         lines += ["", f"Prior work: {prior['note']}: {100 * prior['value']:.1f} % "
                       f"({prior['metric'].replace('_', ' ')})."]
-    lines += [item for line in (target_line(results), observer_line(results), *family_lines(results)) if line
+    lines += [item for line in (target_line(results), observer_line(results), ceiling_line(results),
+                                *family_lines(results)) if line
               for item in ("", line)]
     lines += ["", time_line(results)]
     return "\n".join(lines + [""])

@@ -54,6 +54,8 @@ DATA_KIND = {
         "min_agreement": Key(0.0, number(0.0, 1.0), "drop images whose agreement is below this (published: 0.4)"),
         "min_height_fraction": Key(0.5, number(0.0, 1.0),
                                    "drop scans stopped early: orig_height < fraction × orig_width"),
+        "targets": Key("binary", choice("binary", "score"),
+                       "what training learns: binary (score > threshold) or score (the mean scores themselves)"),
         "weighting": Key("none", choice("none", "score"),
                          "score: training sample weights ∝ mean scores, balanced over categories"),
         "oversample_max_repeat": Key(1, integer(1, 100),

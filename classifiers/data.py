@@ -34,12 +34,18 @@ SPLITS = ("train", "val", "test")
 @dataclass
 class Split:
     """One split: ``images[i]`` prepared float16 ``(h, w, c)``, or ``(V, h, w, c)`` per object
-    of multi-view data; ``targets`` ``(N, C)`` float32."""
+    of multi-view data; ``targets`` ``(N, C)`` float32; ``soft_targets`` ``(N, C)`` float32 in
+    [0, 1], where set, what training learns instead of ``targets`` (the STM mean scores)."""
 
     images: list[np.ndarray]
     targets: np.ndarray
     ids: list[str]
     weights: np.ndarray | None = None  # (N,) training sample weights, mean 1
+    soft_targets: np.ndarray | None = None
+
+    def training_targets(self) -> np.ndarray:
+        """What a classifier fits: ``soft_targets`` where set, else ``targets``."""
+        return self.targets if self.soft_targets is None else self.soft_targets
 
     def __len__(self) -> int:
         return len(self.images)
@@ -47,7 +53,8 @@ class Split:
     def subset(self, index: Iterable[int]) -> "Split":
         index = list(index)
         return Split([self.images[i] for i in index], self.targets[index], [self.ids[i] for i in index],
-                     None if self.weights is None else self.weights[index])
+                     None if self.weights is None else self.weights[index],
+                     None if self.soft_targets is None else self.soft_targets[index])
 
     def per_view(self) -> Split:
         """Multi-view split → one item per view: ids ``<object_id>/view_<k>``, the object's
@@ -56,7 +63,8 @@ class Split:
         index = np.repeat(np.arange(len(self)), counts)
         return Split([view for obj in self.images for view in obj], self.targets[index],
                      [f"{ident}/view_{k}" for ident, n in zip(self.ids, counts) for k in range(n)],
-                     None if self.weights is None else self.weights[index])
+                     None if self.weights is None else self.weights[index],
+                     None if self.soft_targets is None else self.soft_targets[index])
 
 
 @dataclass

@@ -131,6 +131,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         report["maps"] = _map_scores(predictor, data_cfg, split, views)
     if run.group_size:
         report["family"] = {"member": run.config["model"]["member"], "group_size": run.group_size,
+                            "members_learn": run.config["model"].get("members_learn", "one"),
                             "decision": "majority vote of each category's members"}
         if outputs is not None:
             from classifiers.models.family import member_agreement, member_probabilities

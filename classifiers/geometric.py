@@ -336,12 +336,12 @@ def fit_feature_model(model: GeometricModel, cfg: dict[str, Any], dataset: Datas
     :func:`train_val_features`, computed here when None), save it to ``tmp / model.joblib``;
     returns what :func:`classifiers.training.train` records, run.json's ``features`` being
     the names, ``feature_info`` and the seconds they took. Multi-label data: the estimator
-    takes the ``(N, C)`` targets."""
+    takes the ``(N, C)`` targets (the training split's soft targets where it has them)."""
     estimator = model.estimator
     tr, va = dataset.split("train"), dataset.split("val")
     x_train, x_val, feature_seconds = features if features is not None else train_val_features(model, dataset)
     if dataset.multilabel:
-        y_train, y_val = tr.targets, va.targets
+        y_train, y_val = tr.training_targets(), va.targets
     else:
         y_train, y_val = tr.targets.argmax(axis=1), va.targets.argmax(axis=1)
     fit_estimator(estimator, model.classifier, x_train, y_train, weights, model.jobs)

@@ -17,7 +17,11 @@ Decisions (each a ``data`` key, defaults in brackets):
   image can sit on both sides (:func:`classifiers.data.split_groups`, stratified by the
   rarest category an image holds); ``split_group: series`` also keeps each scan series
   (name up to its last ``_k``) on one side [image];
-* only inside the training split: ``weighting: score`` gives sample weights ∝ mean scores,
+* only inside the training split: ``targets: score`` makes the mean scores themselves what
+  the classifiers learn (an image two of three people ticked is 2/3 a positive: the networks'
+  binary cross-entropy takes it as it is, the ``texture`` model's boosters count it as a
+  positive with weight 2/3 and a negative with 1/3); validation and test are always scored
+  against the binarised labels [binary]; ``weighting: score`` gives sample weights ∝ mean scores,
   balanced over categories (:func:`score_weights`), and ``oversample_max_repeat > 1`` repeats
   images of rare categories (:func:`oversample_repeats`).
 """
@@ -29,7 +33,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image
@@ -100,6 +104,91 @@ def rater_disagreement(table: dict[str, np.ndarray]) -> dict[str, Any]:
                              for i, c in enumerate(STM_CATEGORIES)},
             "person_vs_person": {c: person_vs_person(scores[:, i]) if two.any() else None
                                  for i, c in enumerate(STM_CATEGORIES)}}
+
+
+def label_ceiling(table: dict[str, np.ndarray], threshold: float = 0.5, categories: Sequence[str] = STM_CATEGORIES,
+                  grid_points: int = 201) -> dict[str, Any]:
+    """The ROC AUC that labels this noisy allow: that of a model knowing every image's **tick
+    probability** q exactly (the fraction of all people who would tick the category: the most any
+    model of the image can know), scored against labels made as here, ``k`` of ``n`` people
+    ticking, the label holding when ``k/n > threshold``, with as many people per image as the
+    table has.
+
+    q is not observed, only the counts ``k`` of ``n``; its distribution over the images is fitted
+    to them in two ways (per category of ``categories``): ``free``, the maximum-likelihood
+    distribution on a grid of ``grid_points`` values in [0, 1] (EM; it fits best, but with mostly
+    1–3 people per image several distributions fit about as well), and ``beta``, a beta
+    distribution (a beta-binomial fit; smooth, a little worse in log-likelihood). Each gives
+    ``{per_category: {category: {roc_auc, log_likelihood}}, mean_roc_auc}``: two estimates, not
+    bounds (they take the people as interchangeable, and how many labelled an image as unrelated
+    to the image). The AUC is the population one, ``P(q of a positive > q of a negative)`` (ties
+    half), for images drawn as the table's: a test split of a few hundred images scatters around it.
+    """
+    from scipy import stats
+
+    n_people = np.asarray(table["n_responses"], np.int64)
+    ticks = np.rint(np.asarray(table["scores"]) * n_people[:, None]).astype(np.int64)
+    grid = np.linspace(0.0, 1.0, grid_points)
+    edges = np.r_[0.0, (grid[1:] + grid[:-1]) / 2, 1.0]
+    people, share = np.unique(n_people, return_counts=True)
+    # P(label holds | q), over the table's mix of people per image
+    holds = np.stack([stats.binom.sf(np.floor(threshold * n), n, grid) for n in people])
+    p_holds = (share[:, None] / share.sum() * holds).sum(axis=0)
+    fits: dict[str, dict[str, Any]] = {"free": {}, "beta": {}}
+    for name in categories:
+        pairs, count = np.unique(np.stack([n_people, ticks[:, STM_CATEGORIES.index(name)]], axis=1), axis=0,
+                                 return_counts=True)
+        weights, log_likelihood = _free_fit(pairs, count, grid)
+        fits["free"][name] = {"roc_auc": _auc_of_knowing_q(weights, p_holds), "log_likelihood": log_likelihood}
+        a, b, log_likelihood = _beta_fit(pairs, count)
+        fits["beta"][name] = {"roc_auc": _auc_of_knowing_q(np.diff(stats.beta.cdf(edges, a, b)), p_holds),
+                              "log_likelihood": log_likelihood, "alpha": a, "beta": b}
+    return {"threshold": threshold, "people_per_image": dict(zip(map(str, people.tolist()), share.tolist())),
+            **{fit: {"per_category": v, "mean_roc_auc": float(np.mean([x["roc_auc"] for x in v.values()]))}
+               for fit, v in fits.items()}}
+
+
+def _free_fit(pairs: np.ndarray, count: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, float]:
+    """Maximum-likelihood weights of q on ``grid`` for ``count`` images of each ``(n, k)`` pair
+    (EM, to convergence), and the log-likelihood."""
+    from scipy import stats
+
+    likelihood = stats.binom.pmf(pairs[:, 1:2], pairs[:, :1], grid[None, :])  # (pairs, grid)
+    weights, previous = np.full(len(grid), 1.0 / len(grid)), -np.inf
+    for _ in range(20000):
+        mixed = likelihood @ weights
+        log_likelihood = float(count @ np.log(mixed))
+        if log_likelihood - previous < 1e-9:
+            break
+        previous = log_likelihood
+        weights = weights * ((count / mixed) @ likelihood) / count.sum()
+    return weights, log_likelihood
+
+
+def _beta_fit(pairs: np.ndarray, count: np.ndarray) -> tuple[float, float, float]:
+    """Beta-binomial maximum likelihood: ``alpha, beta`` of q and the log-likelihood."""
+    from scipy import optimize, special
+
+    n, k = pairs[:, 0], pairs[:, 1]
+    log_choose = special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
+
+    def minus_log_likelihood(log_ab):
+        a, b = np.exp(log_ab)
+        return -float(count @ (log_choose + special.betaln(k + a, n - k + b) - special.betaln(a, b)))
+
+    best = optimize.minimize(minus_log_likelihood, [0.0, 0.0], method="Nelder-Mead", bounds=[(-9, 9), (-9, 9)],
+                             options={"xatol": 1e-6, "fatol": 1e-9})
+    a, b = np.exp(best.x)
+    return float(a), float(b), -float(best.fun)
+
+
+def _auc_of_knowing_q(weights: np.ndarray, p_holds: np.ndarray) -> float:
+    """ROC AUC of the score q itself, q distributed by ``weights`` on an ascending grid and the
+    label holding with probability ``p_holds`` at each grid value (ties count half)."""
+    positive, negative = weights * p_holds, weights * (1 - p_holds)
+    positive, negative = positive / positive.sum(), negative / negative.sum()
+    below = np.cumsum(negative) - negative  # negatives of a lower q
+    return float(np.sum(positive * (below + negative / 2)))
 
 
 def binarise(scores: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -214,6 +303,8 @@ def load_stm(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...] = 
         split = Split([pre.prepare(images[i]) for i in rows], targets[rows], [names[i] for i in rows])
         info["positives_per_split"][name] = dict(zip(cfg["categories"], split.targets.sum(axis=0).astype(int).tolist()))
         if name == "train":
+            if cfg["targets"] == "score":
+                split.soft_targets = scores[rows].astype(np.float32)
             if cfg["weighting"] == "score":
                 split.weights = score_weights(scores[rows])
             repeats = oversample_repeats(split.targets, cfg["oversample_max_repeat"])

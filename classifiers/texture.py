@@ -57,6 +57,11 @@ class PerCategory:
     ``fit(x, targets (N, C), sample_weight)``; ``predict_proba(x)`` → ``(N, C)`` P(category
     holds); ``staged_predict_proba`` per boosting iteration. A category that holds for every
     training item, or for none, is that constant (no classifier can be fitted to it).
+
+    Soft targets (any value strictly between 0 and 1, e.g. the fraction of people who ticked
+    the category): each item is fitted twice, as a positive weighted by its target ``t`` and as
+    a negative weighted by ``1 − t`` (× its sample weight), which is the binary cross-entropy
+    against ``t`` that boosting minimises; 0/1 targets are fitted as they are.
     """
 
     def __init__(self, prototype, n_categories: int):
@@ -67,13 +72,22 @@ class PerCategory:
     def fit(self, x: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> "PerCategory":
         from sklearn.base import clone
 
-        holds = np.asarray(targets) > 0.5
+        targets = np.asarray(targets, np.float64)
+        soft = bool(np.any((targets > 0) & (targets < 1)))
+        weight = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, np.float64)
         self.estimators_: list[Any] = []
         for c in range(self.n_categories):
-            if holds[:, c].all() or not holds[:, c].any():
-                self.estimators_.append(float(holds[0, c]))
+            t = targets[:, c] if soft else (targets[:, c] > 0.5).astype(np.float64)
+            if np.all(t >= 1) or np.all(t <= 0):
+                self.estimators_.append(float(t[0] >= 1))
+            elif soft:
+                both = np.r_[weight * t, weight * (1 - t)]
+                rows, used = np.r_[np.arange(len(x)), np.arange(len(x))], both > 0
+                answers = np.r_[np.ones(len(x), bool), np.zeros(len(x), bool)]
+                self.estimators_.append(clone(self.prototype).fit(x[rows[used]], answers[used],
+                                                                  sample_weight=both[used]))
             else:
-                self.estimators_.append(clone(self.prototype).fit(x, holds[:, c], sample_weight=sample_weight))
+                self.estimators_.append(clone(self.prototype).fit(x, t > 0.5, sample_weight=sample_weight))
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

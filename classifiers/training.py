@@ -206,12 +206,23 @@ def make_optimizer(opt: dict[str, Any], learning_rate: float | None = None):
     return keras.optimizers.Adam(learning_rate=lr)
 
 
+def _same_side_of_half(y_true, y_pred):
+    from keras import ops
+
+    return ops.mean(ops.cast(ops.equal(y_true > 0.5, y_pred > 0.5), "float32"), axis=-1)
+
+
 def compile_model(model, cfg: dict[str, Any], learning_rate: float | None = None) -> None:
     import keras
 
     loss = cfg["training"]["loss"]
-    metric = (keras.metrics.BinaryAccuracy(name="accuracy") if loss == "binary_crossentropy"
-              else keras.metrics.CategoricalAccuracy(name="accuracy"))
+    if loss != "binary_crossentropy":
+        metric = keras.metrics.CategoricalAccuracy(name="accuracy")
+    elif cfg["data"].get("targets") == "score":
+        # soft targets (2/3 ticked) never equal a 0/1 prediction: compare which side of 0.5 each is on
+        metric = keras.metrics.MeanMetricWrapper(_same_side_of_half, name="accuracy")
+    else:
+        metric = keras.metrics.BinaryAccuracy(name="accuracy")
     model.compile(optimizer=make_optimizer(cfg["training"]["optimizer"], learning_rate), loss=loss,
                   metrics=[metric])
 
@@ -309,7 +320,7 @@ def _train_image_model(cfg, dataset: Dataset, pre: Preprocessing, tmp: Path, wei
                         activation, model_cfg)
     compile_model(model, cfg)
     tr, va = dataset.split("train"), dataset.split("val")
-    y_train, y_val = tr.targets, va.targets
+    y_train, y_val = tr.training_targets(), va.targets
     if family:
         k = model_cfg["group_size"]
         y_train, y_val = member_targets(y_train, k), member_targets(y_val, k)

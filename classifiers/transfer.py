@@ -58,7 +58,7 @@ def train_inception(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     feature_batch = model_cfg["feature_batch_size"]
     x_train, items = split_features(cache, tr, pre.transforms, feature_batch)
     x_val = cache.features(va.images, None, feature_batch)
-    y_train, w_train = tr.targets[items], None if weights is None else weights[items]
+    y_train, w_train = tr.training_targets()[items], None if weights is None else weights[items]
     activation = "sigmoid" if dataset.multilabel else "softmax"
     head = inception_head(x_train.shape[1], len(dataset.classes), activation, model_cfg["dropout"])
     compile_model(head, cfg)
@@ -87,7 +87,7 @@ def train_inception(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
     full = assemble(base, head)
     compile_model(full, cfg, learning_rate=model_cfg["fine_tune_learning_rate"])
     tuned = tmp / "fine_tuned.keras"
-    stage2 = fit(full, image_batches(tr, pre, tr.targets, weights, batch, True, cfg["seed"]),
+    stage2 = fit(full, image_batches(tr, pre, tr.training_targets(), weights, batch, True, cfg["seed"]),
                  image_batches(va, pre, va.targets, None, batch, False, cfg["seed"]),
                  cfg, tuned, model_cfg["fine_tune_epochs"], verbose, initial_best=best_head)
     for row in stage2:

@@ -258,6 +258,36 @@ def test_observer_line_reads_the_bound_at_one_view_and_at_the_targets_views():
     assert observer_line(results) == ""
 
 
+def test_ceiling_lines_set_the_best_model_beside_what_the_labels_allow():
+    from benchmarks.bench import _ceiling_lines, ceiling_line
+
+    def fit(values, mean):
+        return {"per_category": {c: {"roc_auc": v, "log_likelihood": -100.0} for c, v in values.items()},
+                "mean_roc_auc": mean}
+
+    ceiling = {"threshold": 0.5, "free": fit({"dimers": 0.94, "rows": 0.96}, 0.95),
+               "beta": fit({"dimers": 0.96, "rows": 0.97}, 0.965)}
+    per = {"dimers": {"roc_auc": 0.90}, "rows": {"roc_auc": 0.965}}
+    results = {"bench": {"target": {"metric": "roc_auc_macro", "value": 0.95}}, "labels": {"ceiling": ceiling},
+               "models": [{"name": "weak", "metrics": {"roc_auc_macro": 0.8, "per_category": per}},
+                          {"name": "best", "metrics": {"roc_auc_macro": 0.93, "per_category": per}}]}
+    assert ceiling_line(results) == (
+        "The labels allow a mean ROC AUC of about 0.950–0.965: what a model that knew every image's tick probability "
+        "exactly would score against them, estimated two ways from the people's ticks (section The labels). The "
+        "target, 0.950, lies in that range: only a model close to perfect reaches it.")
+    lines = _ceiling_lines(results)
+    assert lines[2:7] == ["| category | best | ceiling, free fit | ceiling, beta fit |", "|---|---|---|---|",
+                          "| dimers | 0.900 | 0.940 (-100.0) | 0.960 (-100.0) |",
+                          "| rows | 0.965 | 0.960 (-100.0) | 0.970 (-100.0) |", "| mean | 0.930 | 0.950 | 0.965 |"]
+    assert lines[8].startswith("On rows, best scores above the free fit's ceiling, so that fit is too pessimistic")
+    results["bench"]["target"]["value"] = 0.99
+    assert ceiling_line(results).endswith("The target, 0.990, is above what a perfect model would score by either estimate.")
+    results["bench"]["target"]["value"] = 0.9
+    assert ceiling_line(results).endswith("(section The labels).")
+    del results["labels"]
+    assert ceiling_line(results) == ""
+
+
 def test_time_line_adds_the_rows_training_times_against_the_budget():
     from benchmarks.bench import time_line
 
@@ -300,17 +330,38 @@ def test_bad_bench_file_exits_2(tmp_path, capsys):
     (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "note": ["a", "list"]}))
     assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
     assert capsys.readouterr().err.strip() == "stemsim: error: note: expected a sentence, got ['a', 'list']"
+    # a model may change how its training learns the labels, never which images a split holds
+    model = {"name": "m", "experiment": {"model": {"name": "texture"}, "data": {"targets": "score", "test_fraction": 0.5}}}
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "models": [model]}))
+    assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
+    assert capsys.readouterr().err.strip() == (
+        "stemsim: error: models[0].experiment.data.test_fraction: set by the bench (every model is tested on the "
+        "same images); a model may set only targets, weighting, oversample_max_repeat")
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "models": [{**model, "experiment": {"seed": 3}}]}))
+    assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
+    assert capsys.readouterr().err.strip() == "stemsim: error: models[0].experiment.seed: set by the bench, not per model"
     assert not (tmp_path / "r").exists()
+
+
+def test_a_models_own_data_keys_change_its_training_and_nothing_else():
+    from benchmarks.bench import model_experiment
+
+    data = {"kind": "stm", "path": "/x", "min_agreement": 0.4, "weighting": "score"}
+    entry = {"name": "m", "experiment": {"model": {"name": "texture"}, "data": {"targets": "score", "weighting": "none"}}}
+    experiment = model_experiment(entry, data, 7)
+    assert experiment["data"] == {"kind": "stm", "path": "/x", "min_agreement": 0.4, "weighting": "none",
+                                  "targets": "score"}
+    assert experiment["seed"] == 7 and entry["experiment"]["data"] == {"targets": "score", "weighting": "none"}
+    assert model_experiment({"name": "n", "experiment": {"model": {"name": "texture"}}}, data, 7)["data"] == data
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["default", "full"])
 def test_shipped_bench_files_hold_valid_experiments(full, tmp_path):
     from pathlib import Path
 
-    from benchmarks.bench import load_bench
+    from benchmarks.bench import load_bench, model_experiment
     from classifiers.config import load_experiment
     from stemsim.errors import InputError
-    from stemsim.yamlio import merge
 
     files = sorted((Path(__file__).parents[1] / "configs" / "benchmarks").glob("*.yaml"))
     assert len(files) >= 6
@@ -324,7 +375,7 @@ def test_shipped_bench_files_hold_valid_experiments(full, tmp_path):
                 pytest.skip("the shared STM set is not beside the repository")
         for entry in bench["models"]:
             try:
-                load_experiment(merge(entry["experiment"], {"data": data, "seed": 0}))
+                load_experiment(model_experiment(entry, data, 0))
             except InputError as error:  # pretrained weights that are not on this machine
                 assert str(error).startswith("model.weights: "), (path.name, entry["name"], str(error))
 

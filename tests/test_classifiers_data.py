@@ -252,6 +252,17 @@ def test_stm_loader_on_made_up_table(tmp_path):
     assert len(train) > len(set(train.ids)) and train.weights.mean() == pytest.approx(1.0, rel=1e-5)
     # a blurry-only image (dimers 0, rows 0) still gets a positive weight
     assert (train.weights > 0).all()
+    assert all(split.soft_targets is None for split in ds.splits.values())
+    # targets: score — the training split learns the mean scores; the splits and what is scored stay
+    cfg = _cfg({**data, "targets": "score"}, model="deepdog")
+    soft = load_dataset(cfg["data"], _pre(cfg))
+    assert {n: s.ids for n, s in soft.splits.items()} == {n: s.ids for n, s in ds.splits.items()}
+    assert soft.splits["val"].soft_targets is None and soft.splits["test"].soft_targets is None
+    train = soft.splits["train"]
+    np.testing.assert_array_equal(train.targets, ds.splits["train"].targets)
+    np.testing.assert_allclose(train.training_targets(), [[by_name[i]["dimers"], by_name[i]["rows"], 0.25]
+                                                          for i in train.ids])
+    assert soft.splits["val"].training_targets() is soft.splits["val"].targets
     # the series option keeps whole scan series on one side
     cfg = _cfg({**data, "split_group": "series"}, model="deepdog")
     ds = load_dataset(cfg["data"], _pre(cfg))
@@ -385,3 +396,31 @@ def test_import_original_problems(tmp_path):
     else:
         with pytest.raises(InputError, match="not a readable spreadsheet"):
             import_original(tmp_path / "imgs", tmp_path / "s.xlsx", tmp_path / "out")
+
+
+def test_label_ceiling_is_the_roc_auc_of_knowing_each_images_tick_probability():
+    from scipy import stats
+
+    from classifiers.stm_data import label_ceiling
+
+    # asymmetries: half the images are ticked by 10 % of people, half by 90 %; five people label each.
+    # rows: people always agree. The ticks are laid out in exactly their expected proportions.
+    n, per_level = 5, 4000
+    counts = {q: np.rint(per_level * stats.binom.pmf(np.arange(n + 1), n, q)).astype(int) for q in (0.1, 0.9)}
+    ticks = np.concatenate([np.repeat(np.arange(n + 1), counts[q]) for q in (0.1, 0.9)])
+    agreeing = np.r_[np.zeros(len(ticks) // 2), np.full(len(ticks) - len(ticks) // 2, n)]
+    scores = np.zeros((len(ticks), len(STM_CATEGORIES)))
+    scores[:, 0], scores[:, STM_CATEGORIES.index("rows")] = ticks / n, agreeing / n
+    ceiling = label_ceiling({"n_responses": np.full(len(ticks), n), "scores": scores})
+    # a label holds when 3 or more of the 5 tick; a perfect model ranks the 90 % images first
+    holds = {q: stats.binom.sf(2, n, q) for q in (0.1, 0.9)}
+    positives, negatives = holds[0.1] + holds[0.9], (1 - holds[0.1]) + (1 - holds[0.9])
+    expected = (holds[0.9] * (1 - holds[0.1]) + 0.5 * (holds[0.1] * (1 - holds[0.1]) + holds[0.9] * (1 - holds[0.9]))
+                ) / (positives * negatives)
+    assert ceiling["free"]["per_category"]["asymmetries"]["roc_auc"] == pytest.approx(expected, abs=2e-3)
+    assert ceiling["beta"]["per_category"]["asymmetries"]["roc_auc"] < expected  # a beta cannot be two spikes
+    assert ceiling["free"]["per_category"]["rows"]["roc_auc"] == pytest.approx(1.0, abs=1e-6)
+    assert ceiling["beta"]["per_category"]["rows"]["roc_auc"] > 0.99
+    assert ceiling["people_per_image"] == {"5": len(ticks)} and ceiling["threshold"] == 0.5
+    assert ceiling["free"]["mean_roc_auc"] == pytest.approx(
+        np.mean([v["roc_auc"] for v in ceiling["free"]["per_category"].values()]))

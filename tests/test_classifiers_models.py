@@ -113,6 +113,17 @@ def test_family_layout_and_parameters():
         build_model("family", (32, 32, 1), 3, "sigmoid", {"member": "convnet", "group_size": 2})
 
 
+def test_family_whose_members_learn_every_category_keeps_the_category_major_layout():
+    member = build_model("rashidi_wolkow", (32, 32, 1), 4, "sigmoid")
+    model = build_model("family", (32, 32, 1), 4, "sigmoid",
+                        {"member": "rashidi_wolkow", "group_size": 3, "member_options": {}, "members_learn": "all"})
+    assert model.output_shape == (None, 12) and model.count_params() == 3 * member.count_params()
+    x = np.random.default_rng(0).random((5, 32, 32, 1)).astype("float32")
+    members = np.stack([model.get_layer(f"member_{k}").predict(x, verbose=0) for k in range(3)], axis=-1)
+    # output [c0m0, c0m1, c0m2, c1m0, ...]: what member_probabilities and the votes read
+    np.testing.assert_allclose(member_probabilities(model.predict(x, verbose=0), 3), members, rtol=1e-5)
+
+
 # ---- family votes on hand-made votes ----------------------------------------------------
 
 

@@ -89,6 +89,29 @@ def test_per_category_boosting_holds_a_constant_for_a_category_without_both_answ
     np.testing.assert_allclose(stages[-1], p)
 
 
+def test_per_category_boosting_on_soft_targets_learns_the_fraction_of_people_who_ticked():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    # the feature says how likely a person is to tick the category: 0, 1/3, 2/3 or 1 of three did
+    rng = np.random.default_rng(0)
+    level = rng.integers(0, 4, 4000)
+    x = (level + rng.uniform(-0.3, 0.3, 4000))[:, None]
+    soft = (level / 3).astype(np.float32)[:, None]
+    booster = HistGradientBoostingClassifier(max_iter=60, learning_rate=0.1, min_samples_leaf=20)
+    p_soft = PerCategory(booster, 1).fit(x, soft).predict_proba(x)[:, 0]
+    p_hard = PerCategory(booster, 1).fit(x, (soft > 0.5).astype(np.float32)).predict_proba(x)[:, 0]
+    for k in range(4):
+        assert p_soft[level == k].mean() == pytest.approx(k / 3, abs=0.03)
+    # the binarised labels lose what 1/3 and 2/3 say: both collapse onto their side of 0.5
+    assert p_hard[level == 1].mean() < 0.03 and p_hard[level == 2].mean() > 0.97
+    # a sample weight multiplies both halves of a soft item: weighting the 2/3 items up raises nothing
+    weight = np.where(level == 2, 5.0, 1.0)
+    p_weighted = PerCategory(booster, 1).fit(x, soft, sample_weight=weight).predict_proba(x)[:, 0]
+    assert p_weighted[level == 2].mean() == pytest.approx(2 / 3, abs=0.03)
+    # soft targets that are 0 for every item are still the constant 0
+    assert (PerCategory(booster, 1).fit(x, np.zeros_like(soft)).predict_proba(x) == 0).all()
+
+
 def test_texture_run_on_multi_label_stm_data_trains_evaluates_and_reloads(tmp_path, capsys):
     import joblib
 

@@ -164,8 +164,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("family", "classifiers.models.family:family", 0, 0, "", {},
                   {"member": Key("deepdog", choice(*MEMBER_NAMES), "architecture of every member"),
                    "group_size": Key(3, _odd_group, "members per category (odd)"),
-                   "member_options": Key({}, lambda p, v: v, "options of the member architecture")},
-                  ("member", "group_size", "member_options"),
+                   "member_options": Key({}, lambda p, v: v, "options of the member architecture"),
+                   "members_learn": Key("one", choice("one", "all"),
+                                        "one: each member one category, one-vs-rest (the prior's); all: each "
+                                        "member every category, the same group_size members voting on each")},
+                  ("member", "group_size", "member_options", "members_learn"),
                   "Majority-polling family: group_size one-vs-rest binary members per category"),
         ModelSpec("inception_v3", "classifiers.models.inception:inception_v3", 299, 3, "inception",
                   _SGD_RETRAIN,

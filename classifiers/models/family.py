@@ -4,8 +4,9 @@ The family is one Keras model holding ``n_outputs × group_size`` independent me
 networks (no shared weights). Its output is every member's probability, category-major:
 ``(batch, n_outputs · group_size)`` = ``[c0m0, c0m1, c0m2, c1m0, ...]``; training repeats each
 category's target ``group_size`` times (:func:`member_targets`), so each member learns its
-category one-vs-rest with its own initialisation. The family's answer per category is the
-majority of its members' votes (:func:`majority_vote`); for single-label data the class with
+category one-vs-rest with its own initialisation (with ``members_learn: all``, ``group_size``
+members each learn every category, and each category's vote is theirs). The family's answer
+per category is the majority of its members' votes (:func:`majority_vote`); for single-label data the class with
 the most votes wins, ties between classes broken by the mean member probability
 (:func:`single_label_decision`).
 """
@@ -18,8 +19,12 @@ from stemsim.errors import InputError
 
 
 def family(input_shape=(128, 128, 1), n_outputs=6, output_activation="sigmoid", member="deepdog",
-           group_size=3, member_options=None, name="family"):
-    """Build the family model (uncompiled); see the module doc for the output layout."""
+           group_size=3, member_options=None, members_learn="one", name="family"):
+    """Build the family model (uncompiled); see the module doc for the output layout.
+
+    ``members_learn="all"``: ``group_size`` members each learn every category (one sigmoid
+    output per category, sharing what the categories have in common); each category's vote is
+    then theirs, in the same category-major layout."""
     import keras
 
     from classifiers.models import build_model
@@ -32,6 +37,13 @@ def family(input_shape=(128, 128, 1), n_outputs=6, output_activation="sigmoid", 
     if member == "family":
         raise InputError("model.member: a family cannot be a member of a family")
     inputs = image_input(input_shape)
+    if members_learn == "all":
+        nets = [build_model(member, input_shape, n_outputs, "sigmoid", member_options or {}, name=f"member_{index}")
+                for index in range(group_size)]
+        stacked = keras.layers.Concatenate(name="members_by_member")([net(inputs) for net in nets])  # member-major
+        by_category = keras.layers.Permute((2, 1))(keras.layers.Reshape((group_size, n_outputs))(stacked))
+        return keras.Model(inputs, keras.layers.Reshape((n_outputs * group_size,), name="members")(by_category),
+                           name=name)
     outputs = []
     for category in range(n_outputs):
         for index in range(group_size):

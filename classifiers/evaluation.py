@@ -202,6 +202,7 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
                   f"| mean per-category accuracy | {_fmt(m['mean_category_accuracy'])} | "
                   f"{_fmt(b['mean_category_accuracy'])} |",
                   f"| mean per-category balanced accuracy | {_fmt(m['mean_category_balanced_accuracy'])} | 0.5000 |",
+                  f"| macro-F1 | {_fmt(m['macro_f1'])} | {_fmt(b['macro_f1'])} |",
                   f"| macro ROC AUC | {_fmt(m['roc_auc_macro'])} | 0.5000 |", "",
                   "| category | accuracy | baseline accuracy | balanced acc. | precision | recall | F1 | ROC AUC | "
                   "positives |", "|---|---|---|---|---|---|---|---|---|"]
@@ -213,6 +214,7 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
     else:
         lines += [f"| accuracy | {_fmt(m['accuracy'])} | {_fmt(b['accuracy'])} (always `{b['predicts']}`) |",
                   f"| balanced accuracy | {_fmt(m['balanced_accuracy'])} | {_fmt(b['balanced_accuracy'])} |",
+                  f"| macro-F1 | {_fmt(m['macro_f1'])} | {_fmt(b['macro_f1'])} |",
                   f"| macro ROC AUC | {_fmt(m['roc_auc_macro'])} | 0.5000 |", "",
                   "| class | precision | recall | F1 | ROC AUC | support |", "|---|---|---|---|---|---|"]
         for c in classes:

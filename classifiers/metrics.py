@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import (balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support,
+                             roc_auc_score)
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
@@ -27,7 +28,8 @@ def single_label_metrics(y_true: np.ndarray, probs: np.ndarray, y_pred: np.ndarr
 
     ``y_true``/``y_pred`` (N,) class indices, ``probs`` (N, C). ROC AUC is one-vs-rest per
     class (None for a class absent from or filling ``y_true``) and their macro mean.
-    Balanced accuracy is the mean recall over the classes present in ``y_true``.
+    Balanced accuracy is the mean recall over the classes present in ``y_true``; macro-F1 the
+    mean F1 over all classes (0 for a class neither present nor predicted).
     """
     labels = np.arange(len(classes))
     precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels,
@@ -37,6 +39,7 @@ def single_label_metrics(y_true: np.ndarray, probs: np.ndarray, y_pred: np.ndarr
         "n_images": int(len(y_true)),
         "accuracy": float(np.mean(y_true == y_pred)),
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "macro_f1": float(np.mean(f1)),
         "roc_auc_macro": _mean(aucs),
         "per_class": {c: {"precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
                           "support": int(support[k]), "roc_auc": aucs[k]} for k, c in enumerate(classes)},
@@ -50,7 +53,8 @@ def multilabel_metrics(y_true: np.ndarray, probs: np.ndarray, y_pred: np.ndarray
 
     Per category: accuracy, precision, recall, F1, support (positives), ROC AUC, and its 2×2
     confusion counts; overall: exact-match accuracy (all categories right), mean
-    per-category accuracy and balanced accuracy, macro ROC AUC.
+    per-category accuracy and balanced accuracy, macro-F1 (the mean of the categories' F1),
+    macro ROC AUC.
     """
     y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
     per = {}
@@ -67,6 +71,7 @@ def multilabel_metrics(y_true: np.ndarray, probs: np.ndarray, y_pred: np.ndarray
         "exact_match_accuracy": float(np.mean((y_true == y_pred).all(axis=1))),
         "mean_category_accuracy": float(np.mean([v["accuracy"] for v in per.values()])),
         "mean_category_balanced_accuracy": float(np.mean([v["balanced_accuracy"] for v in per.values()])),
+        "macro_f1": float(np.mean([v["f1"] for v in per.values()])),
         "roc_auc_macro": _mean([v["roc_auc"] for v in per.values()]),
         "per_category": per,
     }
@@ -83,18 +88,21 @@ def constant_baseline(y_true: np.ndarray, train_positives: dict[str, int], n_tra
 
     Single-label: always the training split's majority class. Multi-label: per category,
     "yes" iff more than half of the training images hold it. ``y_true``: (N,) indices or
-    (N, C) 0/1.
+    (N, C) 0/1. Its macro-F1 is taken as the model's is (a class never predicted scores 0).
     """
     counts = np.array([train_positives.get(c, 0) for c in classes], np.float64)
     if not multilabel:
         majority = int(np.argmax(counts))
         y_pred = np.full(len(y_true), majority)
         return {"predicts": classes[majority], "accuracy": float(np.mean(y_true == y_pred)),
-                "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(y_true) else None}
+                "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(y_true) else None,
+                "macro_f1": float(f1_score(y_true, y_pred, labels=np.arange(len(classes)), average="macro",
+                                           zero_division=0))}
     always = counts > n_train / 2
     y_true = np.asarray(y_true).astype(bool)
     y_pred = np.broadcast_to(always, y_true.shape)
     return {"predicts": {c: bool(a) for c, a in zip(classes, always)},
             "exact_match_accuracy": float(np.mean((y_true == y_pred).all(axis=1))),
             "mean_category_accuracy": float(np.mean(y_true == y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
             "per_category_accuracy": {c: float(np.mean(y_true[:, k] == always[k])) for k, c in enumerate(classes)}}

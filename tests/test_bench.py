@@ -47,8 +47,11 @@ def test_report_files_and_numbers(bench_out):
     assert row["weights"] and row["metrics"]["n_images"] == 4  # 2 classes × round(24 × 0.1)
     assert 0 <= row["metrics"]["accuracy"] <= 1
     assert row["baseline"]["accuracy"] == pytest.approx(0.5)
+    # always one of 2 balanced classes: F1 2/3 on it, 0 on the other
+    assert row["baseline"]["macro_f1"] == pytest.approx(1 / 3) and 0 <= row["metrics"]["macro_f1"] <= 1
     report = (out / "report.md").read_text()
     assert "constant predictor (always" in report and "prior work: a coin" in report
+    assert "| 50.0 % | 50.0 % | 33.3 % | 0.500 |" in report
     assert "| inception (not run) |" in report
     assert "- inception: model.weights:" in report
     assert "Target: accuracy ≥ 60.0 %" in report

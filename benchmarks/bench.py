@@ -167,6 +167,7 @@ def model_experiment(entry: dict, data: dict, seed: int) -> dict[str, Any]:
 def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None = None) -> dict[str, Any]:
     """Train one model (or reuse an identical finished run) and evaluate it on the test split
     (and, with ``views``, on K views of every test object for each K and fusion)."""
+    from classifiers.config import load_experiment
     from classifiers.evaluation import evaluate
     from classifiers.training import train
 
@@ -183,10 +184,13 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None
     start = time.perf_counter()
     report = evaluate(run_dir, split="test")
     metrics = report["metrics"]
-    row = {"name": entry["name"], "note": entry.get("note", ""), "model": report["model"],
-           "weights": report["weights"], "metrics": metrics, "baseline": report["constant_baseline"],
-           "train_seconds": train_seconds, "inference": report["inference"], "size": report["model_size"],
+    row = {"name": entry["name"], "note": entry.get("note", ""), "model": report["model"], "weights": report["weights"],
+           "metrics": metrics, "baseline": report["constant_baseline"], "train_seconds": train_seconds,
+           "inference": report["inference"], "size": report["model_size"],
            "evaluation_dir": _relative(report["output_dir"]), "run_dir": _relative(run_dir), "reused": reused}
+    targets = load_experiment(experiment)["data"].get("targets")  # data kinds with soft targets (stm)
+    if targets:
+        row["targets"] = targets
     if "maps" in report:
         row["maps"] = report["maps"]
     if "family" in report:
@@ -271,7 +275,7 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         certainty = roc_auc_by_label_certainty(bench["dataset"], Path(row["evaluation_dir"]) / "predictions.csv")
         if certainty:
             row["by_label_certainty"] = certainty
-        rows.append({**row, "command": command})
+        rows.append({**row, "command": command, "processor": processor()})
     bench_info = _bench_info(bench)
     if only:
         rows, failures = _with_earlier_rows(out, bench_info, dataset_info, order, rows, failures, log)
@@ -396,8 +400,20 @@ def _environment() -> dict[str, Any]:
     import stemsim
 
     return {"stemsim": stemsim.__version__, "python": platform.python_version(),
-            "machine": platform.machine(), "processor": platform.processor() or "unknown",
+            "machine": platform.machine(), "processor": processor(),
             "cpus": __import__("os").cpu_count(), **environment()}
+
+
+def processor() -> str:
+    """This machine's CPU model (``platform.processor()`` is empty on Linux: /proc/cpuinfo's
+    ``model name`` there), or "unknown"."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def _headline(metrics: dict) -> str:
@@ -530,7 +546,8 @@ def markdown(results: dict) -> str:
     env = results["environment"]
     lines += ["## Environment", "", ", ".join(f"{k} {v}" for k, v in env.items()), "",
               f"Seeds: bench seed {bench['seed']} (weights, shuffling, augmentation); dataset seed in its spec. "
-              "TensorFlow op determinism is switched on; on other backends runs may differ in the last digits.", ""]
+              "TensorFlow op determinism is switched on; on another CPU (other vectorised kernels) or backend "
+              "runs may differ in the last digits.", ""]
     return "\n".join(lines)
 
 
@@ -1018,6 +1035,9 @@ def time_line(results: dict) -> str:
                  "was not timed)")
     else:
         text += f" ({where}; the evaluation was not timed)"
+    if len({r.get("processor") for r in rows}) > 1:  # rows kept from a run on another machine
+        text += ("; the rows were trained on more than one machine (each row's `processor` in results.json, "
+                 "unrecorded for rows from before it was), so their times compare within one machine only")
     if results["bench"].get("mode") == "full":
         return text + "; a --full run has no time budget."
     verdict = "within it" if training + evaluation <= TIME_BUDGET_MINUTES else "OVER it"
@@ -1032,11 +1052,14 @@ def _minutes(minutes: float) -> str:
 
 def family_lines(results: dict) -> list[str]:
     """One sentence per majority-polling family row: does it beat the bench's single models of
-    its member architecture on mean ROC AUC and on mean balanced accuracy (the test split)?"""
+    its member architecture that learnt the same targets (``data.targets``; binary for rows from
+    before it was recorded) on mean ROC AUC and on mean balanced accuracy (the test split)?"""
     lines = []
     for family in (r for r in results["models"] if r.get("family")):
         member, k = family["family"]["member"], family["family"]["group_size"]
-        singles = {r["name"]: _auc_and_balanced(r) for r in results["models"] if r["model"] == member}
+        learnt = family.get("targets", "binary")
+        singles = {r["name"]: _auc_and_balanced(r) for r in results["models"]
+                   if r["model"] == member and r.get("targets", "binary") == learnt}
         if not singles:
             continue
         auc, balanced = own = _auc_and_balanced(family)

@@ -73,22 +73,25 @@ def section(name: str) -> str:
     lines = [f"**{bench['title']}**{mode} ({commands}; full report: `benchmarks/results/{name}/report.md`)", ""]
     base = results["models"][0]["baseline"]
     if any("exact_match_accuracy" in m["metrics"] for m in results["models"]):
-        lines += ["| model | exact match | mean category acc. | mean balanced acc. | mean ROC AUC |", "|---|---|---|---|---|"]
+        lines += ["| model | exact match | mean category acc. | mean balanced acc. | macro-F1 | mean ROC AUC |",
+                  "|---|---|---|---|---|---|"]
         for model in results["models"]:
             x = model["metrics"]
             lines.append(f"| {model['name']} ({_trained(model)}) | {100 * x['exact_match_accuracy']:.1f} % | "
                          f"{100 * x['mean_category_accuracy']:.1f} % | "
-                         f"{100 * x['mean_category_balanced_accuracy']:.1f} % | {x['roc_auc_macro']:.3f} |")
+                         f"{100 * x['mean_category_balanced_accuracy']:.1f} % | {100 * x['macro_f1']:.1f} % | "
+                         f"{x['roc_auc_macro']:.3f} |")
         lines.append(f"| constant predictor | {100 * base['exact_match_accuracy']:.1f} % | "
-                     f"{100 * base['mean_category_accuracy']:.1f} % | 50.0 % | 0.500 |")
+                     f"{100 * base['mean_category_accuracy']:.1f} % | 50.0 % | {100 * base['macro_f1']:.1f} % | 0.500 |")
     else:
-        lines += ["| model | accuracy | balanced acc. | ROC AUC |", "|---|---|---|---|"]
+        lines += ["| model | accuracy | balanced acc. | macro-F1 | ROC AUC |", "|---|---|---|---|---|"]
         for model in results["models"]:
             x = model["metrics"]
             lines.append(f"| {model['name']} ({_trained(model)}) | {100 * x['accuracy']:.1f} % | "
-                         f"{100 * x['balanced_accuracy']:.1f} % | {x['roc_auc_macro']:.3f} |")
+                         f"{100 * x['balanced_accuracy']:.1f} % | {100 * x['macro_f1']:.1f} % | "
+                         f"{x['roc_auc_macro']:.3f} |")
         lines.append(f"| constant predictor | {100 * base['accuracy']:.1f} % | "
-                     f"{100 * base['balanced_accuracy']:.1f} % | 0.500 |")
+                     f"{100 * base['balanced_accuracy']:.1f} % | {100 * base['macro_f1']:.1f} % | 0.500 |")
     lines += _views_table(results)
     lines += _maps_lines(results)
     prior = bench.get("prior")

@@ -40,6 +40,8 @@ def bench_out(tmp_path_factory):
 
 
 def test_report_files_and_numbers(bench_out):
+    from benchmarks.bench import processor
+
     out = bench_out / "report"
     results = json.loads((out / "results.json").read_text())
     assert [m["name"] for m in results["models"]] == ["rw", "two-stage"]
@@ -47,6 +49,7 @@ def test_report_files_and_numbers(bench_out):
     assert row["weights"] and row["metrics"]["n_images"] == 4  # 2 classes × round(24 × 0.1)
     assert 0 <= row["metrics"]["accuracy"] <= 1
     assert row["baseline"]["accuracy"] == pytest.approx(0.5)
+    assert row["processor"] == results["environment"]["processor"] == processor() != ""
     # always one of 2 balanced classes: F1 2/3 on it, 0 on the other
     assert row["baseline"]["macro_f1"] == pytest.approx(1 / 3) and 0 <= row["metrics"]["macro_f1"] <= 1
     report = (out / "report.md").read_text()
@@ -237,7 +240,14 @@ def test_family_line_compares_the_family_with_its_single_members():
     results["models"][0]["metrics"]["roc_auc_macro"] = 0.91
     assert family_lines(results)[0].endswith("against dd's 0.910 and 81.0 %: it does NOT beat its single member: "
                                              "higher on neither.")
-    results["models"].pop(0)  # no single model of its member architecture: nothing to compare
+    # a single that learnt other targets (the people's mean scores) is not the family's member
+    results["models"].insert(1, row("dd-soft", "deepdog", 0.99, 0.99, targets="score"))
+    assert family_lines(results)[0].endswith("against dd's 0.910 and 81.0 %: it does NOT beat its single member: "
+                                             "higher on neither.")
+    family["targets"] = "score"
+    assert family_lines(results)[0].endswith("against dd-soft's 0.990 and 99.0 %: it does NOT beat its single member: "
+                                             "higher on neither.")
+    results["models"].pop(1)  # no single model of its member architecture learnt its targets: nothing to compare
     assert family_lines(results) == []
 
 
@@ -309,6 +319,10 @@ def test_time_line_adds_the_rows_training_times_against_the_budget():
                                   "a default run's budget is 60 min: OVER it.")
     results["bench"]["mode"] = "full"
     assert time_line(results).endswith("them 10 min (cpu, 2 cpus); a --full run has no time budget.")
+    results["models"][1]["processor"] = "AMD EPYC"  # a row added on another machine than the first's
+    assert time_line(results).endswith("(cpu, 2 cpus); the rows were trained on more than one machine (each row's "
+                                       "`processor` in results.json, unrecorded for rows from before it was), so "
+                                       "their times compare within one machine only; a --full run has no time budget.")
     results["models"] = [{"train_seconds": 25.0, "evaluation_seconds": 20.0}]  # a model that trains in seconds
     assert time_line(results).startswith("Time: training the 1 model took under a minute and evaluating them under a "
                                          "minute (cpu, 2 cpus)")

@@ -179,8 +179,10 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None
     if not reused:
         start = time.perf_counter()
         train(experiment, run_dir, overwrite=True)
-        stamp.write_text(json.dumps({"fingerprint": fingerprint, "train_seconds": time.perf_counter() - start}))
-    train_seconds = json.loads(stamp.read_text())["train_seconds"]
+        stamp.write_text(json.dumps({"fingerprint": fingerprint, "train_seconds": time.perf_counter() - start,
+                                     "processor": processor()}))
+    trained = json.loads(stamp.read_text())
+    train_seconds = trained["train_seconds"]
     start = time.perf_counter()
     report = evaluate(run_dir, split="test")
     metrics = report["metrics"]
@@ -188,6 +190,8 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None
            "metrics": metrics, "baseline": report["constant_baseline"], "train_seconds": train_seconds,
            "inference": report["inference"], "size": report["model_size"],
            "evaluation_dir": _relative(report["output_dir"]), "run_dir": _relative(run_dir), "reused": reused}
+    if trained.get("processor"):  # the machine that trained it (reused runs from before: unrecorded)
+        row["processor"] = trained["processor"]
     targets = load_experiment(experiment)["data"].get("targets")  # data kinds with soft targets (stm)
     if targets:
         row["targets"] = targets
@@ -275,7 +279,7 @@ def run_bench(path: str | Path, out: str | Path, full: bool = False, datasets: s
         certainty = roc_auc_by_label_certainty(bench["dataset"], Path(row["evaluation_dir"]) / "predictions.csv")
         if certainty:
             row["by_label_certainty"] = certainty
-        rows.append({**row, "command": command, "processor": processor()})
+        rows.append({**row, "command": command})
     bench_info = _bench_info(bench)
     if only:
         rows, failures = _with_earlier_rows(out, bench_info, dataset_info, order, rows, failures, log)

@@ -97,12 +97,12 @@ def constant_baseline(y_true: np.ndarray, train_positives: dict[str, int], n_tra
         return {"predicts": classes[majority], "accuracy": float(np.mean(y_true == y_pred)),
                 "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(y_true) else None,
                 "macro_f1": float(f1_score(y_true, y_pred, labels=np.arange(len(classes)), average="macro",
-                                           zero_division=0))}
+                                           zero_division=0)) if len(y_true) else None}
     always = counts > n_train / 2
     y_true = np.asarray(y_true).astype(bool)
     y_pred = np.broadcast_to(always, y_true.shape)
     return {"predicts": {c: bool(a) for c, a in zip(classes, always)},
             "exact_match_accuracy": float(np.mean((y_true == y_pred).all(axis=1))),
             "mean_category_accuracy": float(np.mean(y_true == y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)) if len(y_true) else None,
             "per_category_accuracy": {c: float(np.mean(y_true[:, k] == always[k])) for k, c in enumerate(classes)}}

@@ -33,3 +33,10 @@ def test_single_label_macro_f1_counts_every_class():
     assert m["macro_f1"] == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
     base = constant_baseline(y_true, {"a": 5, "b": 2, "c": 1}, 8, ["a", "b", "c"], multilabel=False)
     assert base["predicts"] == "a" and base["macro_f1"] == pytest.approx((2 / 3) / 3)
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value encountered")  # accuracies: NaN
+def test_constant_predictor_on_an_empty_split_has_no_macro_f1():
+    empty = np.zeros(0, int)
+    assert constant_baseline(empty, {"a": 2, "b": 1}, 3, ["a", "b"], multilabel=False)["macro_f1"] is None
+    assert constant_baseline(np.zeros((0, 2)), {"a": 2, "b": 1}, 3, ["a", "b"], multilabel=True)["macro_f1"] is None

@@ -167,7 +167,6 @@ def model_experiment(entry: dict, data: dict, seed: int) -> dict[str, Any]:
 def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None = None) -> dict[str, Any]:
     """Train one model (or reuse an identical finished run) and evaluate it on the test split
     (and, with ``views``, on K views of every test object for each K and fusion)."""
-    from classifiers.config import load_experiment
     from classifiers.evaluation import evaluate
     from classifiers.training import train
 
@@ -192,13 +191,9 @@ def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None
            "evaluation_dir": _relative(report["output_dir"]), "run_dir": _relative(run_dir), "reused": reused}
     if trained.get("processor"):  # the machine that trained it (reused runs from before: unrecorded)
         row["processor"] = trained["processor"]
-    targets = load_experiment(experiment)["data"].get("targets")  # data kinds with soft targets (stm)
-    if targets:
-        row["targets"] = targets
-    if "maps" in report:
-        row["maps"] = report["maps"]
-    if "family" in report:
-        row["family"] = report["family"]
+    for key in ("targets", "maps", "family"):
+        if key in report:
+            row[key] = report[key]
     if views:
         row["by_views"] = _accuracy_by_views(run_dir, views)
     row["evaluation_seconds"] = time.perf_counter() - start
@@ -1056,14 +1051,13 @@ def _minutes(minutes: float) -> str:
 
 def family_lines(results: dict) -> list[str]:
     """One sentence per majority-polling family row: does it beat the bench's single models of
-    its member architecture that learnt the same targets (``data.targets``; binary for rows from
-    before it was recorded) on mean ROC AUC and on mean balanced accuracy (the test split)?"""
+    its member architecture that learnt the same targets (``data.targets``, on data that has
+    them) on mean ROC AUC and on mean balanced accuracy (the test split)?"""
     lines = []
     for family in (r for r in results["models"] if r.get("family")):
         member, k = family["family"]["member"], family["family"]["group_size"]
-        learnt = family.get("targets", "binary")
         singles = {r["name"]: _auc_and_balanced(r) for r in results["models"]
-                   if r["model"] == member and r.get("targets", "binary") == learnt}
+                   if r["model"] == member and r.get("targets") == family.get("targets")}
         if not singles:
             continue
         auc, balanced = own = _auc_and_balanced(family)

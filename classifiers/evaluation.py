@@ -127,6 +127,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         "model_size": predictor.size_on_disk(),
         "inference": {**inference, **environment()},
     }
+    if "targets" in run.config["data"]:  # what it learnt: binarised labels or the people's mean scores
+        report["targets"] = run.config["data"]["targets"]
     if run.two_stage:
         report["maps"] = _map_scores(predictor, data_cfg, split, views)
     if run.group_size:

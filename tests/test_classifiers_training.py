@@ -221,7 +221,7 @@ def test_multilabel_family_on_stm_layout(members_learn, targets, min_accuracy, t
     report = json.loads((tmp_path / "run" / "evaluation" / "test" / "metrics.json").read_text())
     m, b = report["metrics"], report["constant_baseline"]
     assert report["task"] == "multi-label" and report["family"]["group_size"] == 3
-    assert report["family"]["members_learn"] == members_learn
+    assert report["family"]["members_learn"] == members_learn and report["targets"] == targets
     members = report["family"]["members"]
     assert set(members["per_category"]) == {"dimers", "rows"}
     assert all(len(v["member_roc_auc"]) == 3 for v in members["per_category"].values())

@@ -138,6 +138,10 @@ def prepare_dataset(bench: dict, datasets: Path, jobs: int) -> tuple[dict, Path]
     """The data section for the experiments, and the dataset's folder (made if needed)."""
     dataset = bench["dataset"]
     if "data" in dataset:
+        from classifiers.data import dataset_record
+
+        if isinstance(dataset["data"].get("path"), str):  # an incomplete stemsim dataset: refused before any training
+            dataset_record(dataset["data"]["path"])
         return dataset["data"], Path(dataset["data"]["path"])
     from stemsim.dataset import generate, load_spec
     from stemsim.dataset.spec import spec_hash

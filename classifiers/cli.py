@@ -26,12 +26,23 @@ def train_command(
     data: Annotated[Optional[Path], typer.Option("--data", help="Replace data.path of the experiment.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier run directory at --out.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch lines.")] = False,
+    allow_incomplete: Annotated[bool, typer.Option(
+        "--allow-incomplete", help="Train on the complete shards of a stemsim dataset that is not finished "
+        "(a stopped `stemsim generate`, manifest.csv or spec.yaml missing) instead of refusing it.")] = False,
 ) -> None:
-    """Train a classifier; saves the best-on-validation model, history and resolved config."""
+    """Train a classifier; saves the best-on-validation model, history and resolved config.
+
+    Prints how many images it trained on of how many the dataset's spec promises."""
     _quiet_tensorflow()
+    import json
+
+    from classifiers.data import usage_line
+    from classifiers.run import RUN_FILE
     from classifiers.training import train
 
-    run = train(experiment, out, overwrite=overwrite, data_path=data, verbose=0 if quiet else 2)
+    run = train(experiment, out, overwrite=overwrite, data_path=data, verbose=0 if quiet else 2,
+                allow_incomplete=allow_incomplete)
+    typer.echo(usage_line("train", json.loads((run / RUN_FILE).read_text())["data"], ("train", "val")))
     typer.echo(f"run written to {run}")
 
 
@@ -54,18 +65,23 @@ def evaluate_command(
     spread: Annotated[bool, typer.Option(
         "--spread", help="With --views K: K views evenly spread over every object's views (over a tilt series: "
         "its whole range) instead of the first K.")] = False,
+    allow_incomplete: Annotated[bool, typer.Option(
+        "--allow-incomplete", help="Score the complete shards of a stemsim dataset that is not finished "
+        "(a stopped `stemsim generate`, manifest.csv or spec.yaml missing) instead of refusing it.")] = False,
 ) -> None:
     """Score a run: accuracy, balanced accuracy, P/R/F1, ROC AUC, confusion, baseline, size, speed.
 
     Multi-view data is scored per object: a multiview model pools its views itself, any
     other model's per-view outputs are fused (--fusion). --fusion/--views/--spread, when given,
-    are added to the default report folder name (e.g. evaluation/test-vote-views2).
+    are added to the default report folder name (e.g. evaluation/test-vote-views2). The first
+    line says how many images were used of how many the dataset's spec promises.
     """
     _quiet_tensorflow()
     from classifiers.evaluation import evaluate
 
     report = evaluate(run_dir, data=data, split=split, out=out, batch_size=batch_size, fusion=fusion, views=views,
-                      spread=spread)
+                      spread=spread, allow_incomplete=allow_incomplete)
+    typer.echo(report["usage"])
     m = report["metrics"]
     if report["task"] == "multi-label":
         line = (f"exact match {m['exact_match_accuracy']:.4f} (baseline "
@@ -101,9 +117,12 @@ def predict_command(
         "--maps", help="two_stage runs: also write each image's predicted maps here (NAME.mask.png, "
         "NAME.thickness.tif in nm, NAME.vertices.png/.json).")] = None,
 ) -> None:
-    """Label and probabilities per image file (unreadable files: an error line each, exit 2),
-    or per object with --object FOLDER (a multiview model sees all views at once; a
-    single-view model's per-view probabilities are fused)."""
+    """Label and probabilities per image file, or per object with --object FOLDER (a multiview
+    model sees all views at once; a single-view model's per-view probabilities are fused).
+
+    A file that cannot be read (not an image, or over the size limits of
+    classifiers.limits) gets a row with its error, and one error line on stderr; the other
+    files are still predicted, and the exit status is then 2."""
     _quiet_tensorflow()
     if fmt is None:
         fmt = "json" if out is not None and out.suffix.lower() == ".json" else "csv"
@@ -130,7 +149,8 @@ def predict_command(
     for message in failed:
         typer.echo(f"stemsim: error: {message}", err=True)
     if failed:  # exit status 2 through the program's InputError handling
-        raise InputError(f"{len(failed)} of {len(rows)} file(s) could not be read; the others were predicted")
+        raise InputError(f"{len(failed)} of {len(rows)} file(s) could not be read"
+                         + ("; the others were predicted" if len(failed) < len(rows) else ""))
 
 
 def import_stm_command(
@@ -148,9 +168,23 @@ def import_stm_command(
                "were not found)")
 
 
+def convert_run_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory made by stemsim before models were stored "
+                                            "with skops (it holds *.joblib files).")],
+    trust: Annotated[bool, typer.Option("--trust", help="You made this run or trust its source: converting "
+                                        "unpickles its .joblib files, which can run code.")] = False,
+) -> None:
+    """Rewrite an old run's pickle (.joblib) model files as safe skops files, in place."""
+    from classifiers.model_files import convert_legacy_run
+
+    for old, new in convert_legacy_run(run_dir, trust=trust):
+        typer.echo(f"{old} -> {new.name}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the classifier verbs to ``app``."""
     app.command("train")(train_command)
     app.command("evaluate")(evaluate_command)
     app.command("predict")(predict_command)
     app.command("import-stm")(import_stm_command)
+    app.command("convert-run")(convert_run_command)

@@ -154,6 +154,8 @@ def _check_model(given: Any) -> dict[str, Any]:
     name = given.pop("name")
     if not isinstance(name, str) or name not in MODELS:
         fail("model.name", f"unknown model {name!r} (known: {', '.join(MODELS)})")
+    if name == "inception_v3" and given.get("extractor", "keras") != "keras" and given.get("weights", "") is None:
+        del given["weights"]  # what resolving gives a SavedModel extractor (a run's config.yaml) resolves again
     spec = MODELS[name]
     out = {"name": name, **check_section("model", given, spec.options)}
     if name == "family":

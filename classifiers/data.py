@@ -13,6 +13,15 @@ Such a :class:`Dataset` has ``views = V`` and its splits hold one item per *obje
 object id; every object has the same V. :meth:`Dataset.per_view` turns it into single-view
 data (every view an image, id ``<object_id>/view_<k>``) for single-view networks. Single-view
 data (``views = 1``) is read exactly as before: ``images[i]`` is ``(h, w, c)``.
+
+A ``stemsim generate`` dataset is held to what its generator recorded (:func:`dataset_record`):
+the shards its ``spec.yaml`` plans, each complete once its part is in ``.stemsim/parts``, and
+``manifest.csv`` written last. An incomplete one (a stopped ``generate``, ``spec.yaml`` or
+``manifest.csv`` missing, files deleted) is refused unless ``allow_incomplete`` (``--allow-incomplete``:
+only the complete shards are read); a file the spec does not plan (a shard or image of another
+dataset) is always refused. :func:`usage_line` says how many images were used of how many the
+spec promises. Class folders and bare npz shards without any of these files are read as they are.
+Every npz array is sized from its header before it is loaded (:mod:`classifiers.limits`).
 """
 
 from __future__ import annotations
@@ -25,8 +34,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from classifiers.limits import check_npz
 from classifiers.preprocessing import IMAGE_EXTENSIONS, Preprocessing, content_key, read_image
-from stemsim.errors import InputError
+from stemsim.errors import InputError, reason
 
 SPLITS = ("train", "val", "test")
 
@@ -96,13 +106,19 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def load_dataset(data_cfg: dict[str, Any], preprocessing: Preprocessing,
-                 splits: tuple[str, ...] = SPLITS) -> Dataset:
-    """Load the splits named in ``splits`` of the dataset that ``data_cfg`` describes."""
+                 splits: tuple[str, ...] = SPLITS, allow_incomplete: bool = False) -> Dataset:
+    """Load the splits named in ``splits`` of the dataset that ``data_cfg`` describes.
+
+    A ``stemsim generate`` dataset (a folder with ``spec.yaml``, ``manifest.csv`` or
+    ``.stemsim/``) must be complete (:func:`dataset_record`) unless ``allow_incomplete``; then
+    only its complete shards are read. ``info["record"]`` says how many images it holds of how
+    many its spec promises (None for other data: class folders, STM data, bare npz shards).
+    """
     kind = data_cfg["kind"]
     if kind == "stemsim":
-        dataset = _load_stemsim(data_cfg, preprocessing, splits)
+        dataset = _load_stemsim(data_cfg, preprocessing, splits, allow_incomplete)
     elif kind == "folder":
-        dataset = _load_folder(data_cfg, preprocessing, splits)
+        dataset = _load_folder(data_cfg, preprocessing, splits, allow_incomplete)
     else:
         from classifiers.stm_data import load_stm
 
@@ -113,6 +129,7 @@ def load_dataset(data_cfg: dict[str, Any], preprocessing: Preprocessing,
         for name, split in dataset.splits.items():
             if len(split) > limit:
                 dataset.splits[name] = split.subset(np.sort(rng.permutation(len(split))[:limit]))
+    dataset.info.setdefault("record", None)
     dataset.info.update(kind=kind, path=data_cfg["path"], views=dataset.views,  # split sizes count objects
                         split_sizes={name: len(split) for name, split in dataset.splits.items()})
     _check_disjoint(dataset)
@@ -133,25 +150,163 @@ def _views_text(views: int) -> str:
     return "one image per object" if views == 1 else f"{views} views per object"
 
 
+# ---- the record of a stemsim dataset -------------------------------------------------
+
+RECORD_FILES = ("spec.yaml", "manifest.csv", ".stemsim")
+"""What ``stemsim generate`` leaves in a dataset besides its images: a folder holding any of
+them is a stemsim dataset, held to the spec it records."""
+
+
+@dataclass
+class Record:
+    """What ``stemsim generate`` recorded of a dataset: the shards its ``spec.yaml`` plans
+    (``planned``: shard name → the ids of its objects, in order) and the complete ones (a shard
+    is complete once its part is in ``.stemsim/parts``, written after its images and arrays;
+    ``manifest.csv`` is assembled from all parts last)."""
+
+    root: Path
+    planned: dict[str, list[str]]
+    complete: set[str]
+    manifest: bool
+    views: int
+    classes: list[str]
+
+    def images(self, complete_only: bool = True) -> int:
+        """Images (views counted) in the complete shards, or in all that the spec plans."""
+        return self.views * sum(len(ids) for name, ids in self.planned.items()
+                                if name in self.complete or not complete_only)
+
+    def known_ids(self) -> dict[str, bool]:
+        """Every planned object id → whether its shard is complete."""
+        return {i: name in self.complete for name, ids in self.planned.items() for i in ids}
+
+    def split_objects(self, split: str) -> int:
+        """Objects of ``split`` in the complete shards."""
+        return sum(len(ids) for name, ids in self.planned.items()
+                   if name in self.complete and name.rsplit("-", 1)[0] == split)
+
+    def check_splits(self, dataset: Dataset, splits: tuple[str, ...], allow_incomplete: bool) -> None:
+        """InputError unless every split read holds what its complete shards record (fewer
+        when files were deleted since; never more: other files are refused as they are read)."""
+        what = "images" if self.views == 1 else "objects"
+        for split in splits:
+            found = len(dataset.splits[split]) if split in dataset.splits else 0
+            expected = self.split_objects(split)
+            if found != expected and not (allow_incomplete and found < expected):
+                raise InputError(f"{self.root}: the {split!r} split holds {found} of the {expected} {what} its "
+                                 "complete shards record (files deleted?); use --allow-incomplete to read it as it is")
+
+    def summary(self) -> dict[str, Any]:
+        """``images`` of ``promised`` (views counted), ``shards`` complete of planned, ``complete``."""
+        complete = len(self.complete) == len(self.planned) and self.manifest
+        return {"images": self.images(), "promised": self.images(False),
+                "shards": [len(self.complete), len(self.planned)], "complete": complete}
+
+
+def _recorded_spec(spec_file: Path) -> dict[str, Any]:
+    """A dataset's ``spec.yaml``, checked as ``stemsim generate`` checks a spec (one line naming
+    the file and the key when it is no resolved spec)."""
+    from stemsim.dataset.spec import resolve
+    from stemsim.yamlio import read_yaml
+
+    document = read_yaml(spec_file, "dataset spec")
+    if not isinstance(document, dict) or "spec_hash" not in document:
+        raise InputError(f"{spec_file}: not a dataset's resolved spec (no spec_hash)")
+    spec = {k: v for k, v in document.items() if k not in ("stemsim_version", "spec_hash")}
+    try:
+        return resolve(spec)
+    except InputError as error:
+        raise InputError(f"{spec_file}: {error}") from None
+    except Exception as error:  # a hand-edited spec.yaml of the wrong shape
+        raise InputError(f"{spec_file}: not a dataset's resolved spec ({reason(error)})") from None
+
+
+def dataset_record(root: str | Path, allow_incomplete: bool = False) -> Record | None:
+    """The :class:`Record` of the stemsim dataset at ``root``; None when ``root`` holds none of
+    :data:`RECORD_FILES` (class folders, bare npz shards: nothing to check against).
+
+    Unless ``allow_incomplete``, InputError (one line) for an incomplete dataset: ``spec.yaml``
+    missing (what it should hold is unknown), shards not complete (a ``generate`` that was
+    stopped), or ``manifest.csv`` missing. With ``allow_incomplete`` the complete shards are
+    read (all files, as they are, when ``spec.yaml`` is missing: None is returned).
+    """
+    root = Path(root)
+    present = [name for name in RECORD_FILES if (root / name).exists()]
+    if not present:
+        return None
+    spec_file = root / "spec.yaml"
+    if not spec_file.is_file():
+        if allow_incomplete:
+            return None
+        raise InputError(f"{root}: incomplete stemsim dataset: spec.yaml is missing (it holds "
+                         f"{' and '.join(present)}), so what it should hold is unknown; "
+                         "use --allow-incomplete to read it as it is")
+    from stemsim.dataset.generate import PARTS, shards
+
+    spec = _recorded_spec(spec_file)
+    planned = {shard.name: [item.id for item in shard.items] for shard in shards(spec)}
+    complete = {name for name in planned if (root / PARTS / f"{name}.csv").is_file()}
+    record = Record(root, planned, complete, (root / "manifest.csv").is_file(), spec["views"]["count"],
+                    [str(v) for v in spec["classes"]["values"]])
+    if allow_incomplete:
+        return record
+    if len(complete) < len(planned):
+        missing = [name for name in planned if name not in complete]
+        raise InputError(f"{root}: incomplete stemsim dataset: {len(complete)} of {len(planned)} shards complete "
+                         f"({record.images()} of {record.images(False)} images; missing {missing[0]}"
+                         f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}); finish it with "
+                         "`stemsim generate` (it resumes), or use --allow-incomplete")
+    if not record.manifest:
+        raise InputError(f"{root}: incomplete stemsim dataset: manifest.csv is missing (every shard is complete: "
+                         "`stemsim generate` writes it), or use --allow-incomplete")
+    return record
+
+
+def usage_line(verb: str, info: dict[str, Any], splits: tuple[str, ...] | list[str]) -> str:
+    """How many images a verb used, of how many the data holds and its spec promises:
+    ``evaluate: 1998 of 1998 images (test split: 200)`` (``splits``' sizes after
+    ``max_per_split``; objects × views for multi-view data), or for data without a record
+    ``evaluate: 200 images (test split: 200; no spec.yaml to count against)``."""
+    views = int(info.get("views", 1))
+    sizes = info.get("split_sizes", {})
+    used = [f"{s} split: {sizes.get(s, 0)}" + (f" objects × {views} views" if views > 1 else "")
+            for s in splits]
+    record = info.get("record")
+    if record:
+        extra = "" if record["complete"] else (f", an incomplete dataset ({record['shards'][0]} of "
+                                               f"{record['shards'][1]} shards)")
+        return f"{verb}: {record['images']} of {record['promised']} images{extra} ({', '.join(used)})"
+    total = views * sum(sizes.get(s, 0) for s in splits)
+    return f"{verb}: {total} images ({', '.join(used)}; no spec.yaml to count against)"
+
+
 # ---- stemsim datasets ---------------------------------------------------------------
 
 
-def _load_stemsim(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...]) -> Dataset:
+def _load_stemsim(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...],
+                  allow_incomplete: bool = False) -> Dataset:
     root = Path(cfg["path"])
+    record = dataset_record(root, allow_incomplete)
     shards = sorted((root / "arrays").glob("*.npz")) if (root / "arrays").is_dir() else []
     fmt = cfg.get("format", "auto")
     if fmt == "arrays" or (fmt == "auto" and shards):
         if not shards:
             raise InputError(f"data.path: {root} has no arrays/*.npz shards (data.format: arrays)")
-        return _load_shards(root, shards, pre, splits)
-    if not any((root / s).is_dir() for s in SPLITS):
-        raise InputError(f"data.path: {root} is not a stemsim dataset (no arrays/ shards and no "
-                         "train/val/test class folders)")
-    classes = sorted({d.name for s in SPLITS if (root / s).is_dir() for d in (root / s).iterdir() if d.is_dir()})
-    ids_from = "path" if cfg["kind"] == "folder" else "stem"
-    out = {s: _read_class_folders(root / s, classes, pre, ids_from) for s in splits if (root / s).is_dir()}
-    views = _common_views(root, out)
-    return Dataset(classes, False, out, {"format": "class folders in train/val/test"}, views)
+        dataset = _load_shards(root, shards, pre, splits, record)
+    else:
+        if not any((root / s).is_dir() for s in SPLITS):
+            raise InputError(f"data.path: {root} is not a stemsim dataset (no arrays/ shards and no "
+                             "train/val/test class folders)")
+        classes = sorted({d.name for s in SPLITS if (root / s).is_dir() for d in (root / s).iterdir() if d.is_dir()})
+        ids_from = "path" if cfg["kind"] == "folder" else "stem"
+        known = None if record is None else record.known_ids()
+        out = {s: _read_class_folders(root / s, classes, pre, ids_from, known) for s in splits if (root / s).is_dir()}
+        views = _common_views(root, out)
+        dataset = Dataset(classes, False, out, {"format": "class folders in train/val/test"}, views)
+    if record is not None:
+        record.check_splits(dataset, splits, allow_incomplete)
+        dataset.info["record"] = record.summary()
+    return dataset
 
 
 def _common_views(root: Path, splits: dict[str, Split]) -> int:
@@ -176,16 +331,24 @@ def _shard_views(shard: Path, images: np.ndarray, labels: np.ndarray, ids: list[
     return 1 if images.ndim == 3 else images.shape[1]
 
 
-def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tuple[str, ...]) -> Dataset:
+def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tuple[str, ...],
+                 record: Record | None = None) -> Dataset:
     classes: list[str] | None = None
     views: int | None = None  # per object; the same in every shard
     parts: dict[str, list[tuple[list[np.ndarray], np.ndarray, list[str]]]] = defaultdict(list)
+    if record is not None:  # only the spec's shards, and of those the complete ones
+        for shard in shards:
+            if shard.stem not in record.planned:
+                raise InputError(f"{shard}: not a shard of the dataset that {root / 'spec.yaml'} plans "
+                                 "(a file of another dataset?)")
+        shards = [shard for shard in shards if shard.stem in record.complete]
     for shard in shards:
         split = shard.stem.rsplit("-", 1)[0]
         if split not in SPLITS:
             raise InputError(f"{shard}: shard name must be <train|val|test>-<k>.npz")
         if split not in splits:
             continue
+        check_npz(shard)  # no member may unpack past the limit (classifiers.limits)
         try:
             with np.load(shard, allow_pickle=False) as archive:
                 missing = [k for k in ("images", "labels", "classes", "ids") if k not in archive.files]
@@ -197,6 +360,9 @@ def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tup
             raise
         except Exception as error:
             raise InputError(f"{shard}: not a readable npz shard ({error})") from None
+        if record is not None and ids != record.planned[shard.stem]:
+            raise InputError(f"{shard}: holds other images than {root / 'spec.yaml'} plans for this shard "
+                             "(its ids differ)")
         if classes is None:
             classes = shard_classes
         elif shard_classes != classes:
@@ -211,7 +377,7 @@ def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tup
         prepare = pre.prepare if images.ndim == 3 else pre.prepare_views
         parts[split].append(([prepare(item) for item in images], labels, ids))
     if classes is None:
-        classes = shard_classes(shards[0])
+        classes = shard_classes(shards[0]) if shards else list(record.classes) if record is not None else []
     out = {}
     for split, chunks in parts.items():
         labels = np.concatenate([c[1] for c in chunks])
@@ -222,6 +388,7 @@ def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tup
 
 def shard_classes(shard: Path) -> list[str]:
     """The class names an npz shard of a stemsim dataset lists (the same in every shard)."""
+    check_npz(shard)
     with np.load(shard, allow_pickle=False) as archive:
         return [str(c) for c in archive["classes"]]
 
@@ -289,12 +456,18 @@ def read_object(folder: str | Path, pre: Preprocessing) -> np.ndarray:
     return pre.prepare_views(raw)
 
 
-def _read_class_folders(root: Path, classes: list[str], pre: Preprocessing, ids_from: str = "stem") -> Split:
+def _read_class_folders(root: Path, classes: list[str], pre: Preprocessing, ids_from: str = "stem",
+                        known: dict[str, bool] | None = None) -> Split:
     """Read ``root/<class>/*``; ids are file stems (stemsim ids) or ``class/file`` (``ids_from="path"``).
 
     A class folder of object folders (``root/<class>/<object_id>/view_<k>.png``) gives one item
     per object, ``(V, h, w, c)``, id ``object_id`` (or ``class/object_id``); all objects must
     have the same number of views.
+
+    ``known`` (a stemsim dataset's record, :meth:`Record.known_ids`): every image's (object's)
+    stem must be one the spec plans (InputError otherwise: never a foreign file); one whose
+    shard is not complete is skipped, and of files that differ only in extension (PNG and TIFF
+    of one image) the first in :data:`IMAGE_EXTENSIONS` order is read.
     """
     images, labels, ids = [], [], []
     views: tuple[int, Path] | None = None  # the first object's view count, and the object
@@ -305,6 +478,20 @@ def _read_class_folders(root: Path, classes: list[str], pre: Preprocessing, ids_
         files, objects = image_files(folder), object_folders(folder)
         if files and objects:
             raise InputError(f"{folder}: holds both images and object folders (one layout per dataset)")
+        if known is not None:
+            rank = {ext: k for k, ext in enumerate(IMAGE_EXTENSIONS)}
+            seen: set[str] = set()
+            chosen = []
+            for path in sorted(files, key=lambda p: rank[p.suffix.lower()]) if files else objects:
+                ident = path.stem if files else path.name
+                if ident not in known:
+                    raise InputError(f"{path}: not an image of the dataset that {root.parent / 'spec.yaml'} plans "
+                                     "(a file of another dataset?)")
+                if known[ident] and ident not in seen:
+                    seen.add(ident)
+                    chosen.append(path)
+            chosen.sort()
+            files, objects = (chosen, []) if files else ([], chosen)
         for path in files or objects:
             item = pre.prepare(read_image(path)) if files else read_object(path, pre)
             if objects:
@@ -319,10 +506,11 @@ def _read_class_folders(root: Path, classes: list[str], pre: Preprocessing, ids_
     return Split(images, one_hot(np.asarray(labels, np.int64), len(classes)), ids)
 
 
-def _load_folder(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...]) -> Dataset:
+def _load_folder(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...],
+                 allow_incomplete: bool = False) -> Dataset:
     root = Path(cfg["path"])
     if any((root / s).is_dir() for s in SPLITS) and (root / "train").is_dir():
-        return _load_stemsim({**cfg, "format": "png"}, pre, splits)
+        return _load_stemsim({**cfg, "format": "png"}, pre, splits, allow_incomplete)
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and (image_files(d) or object_folders(d)))
     if len(classes) < 2:
         raise InputError(f"data.path: {root} needs at least two class folders holding images, found {classes}")

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.data import SPLITS, load_dataset
+from classifiers.data import SPLITS, dataset_record, load_dataset, usage_line
 from classifiers.inference import Predictor
 from classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
 from classifiers.run import StagingDir, environment, open_run, write_json
@@ -55,9 +55,13 @@ def align_targets(targets: np.ndarray, data_classes: list[str], model_classes: l
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
              out: str | Path | None = None, batch_size: int = 32, fusion: str | None = None,
-             views: int | None = None, spread: bool = False) -> dict[str, Any]:
+             views: int | None = None, spread: bool = False, allow_incomplete: bool = False) -> dict[str, Any]:
     """Evaluate run ``run_dir`` on ``split`` (train, val, test or all) of its data, or of the
     dataset at ``data`` (same kind as the training data). Returns the metrics dict.
+
+    An incomplete stemsim dataset is refused unless ``allow_incomplete`` (then its complete
+    shards are scored); ``report["usage"]`` says how many images were used of how many the
+    dataset's spec promises (:func:`classifiers.data.usage_line`).
 
     Multi-view data: ``fusion`` (``mean``/``vote``/``features``/``backprojection``; default the
     run's ``evaluation.fusion``) combines a single-view model's per-view outputs; ``views``: use
@@ -77,6 +81,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         data_cfg["path"] = str(Path(data).resolve())
     elif not Path(data_cfg["path"]).is_dir():
         raise InputError(f"data.path: the run's data {data_cfg['path']} is gone; give --data")
+    dataset_record(data_cfg["path"], allow_incomplete)  # an incomplete dataset: refused before the model loads
     if how == "backprojection":
         check_tilt_series(run.info["backprojection"]["tilt_series"], data_cfg["path"])
     target = Path(out) if out is not None else None
@@ -84,7 +89,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         StagingDir(target, overwrite=True, marker="metrics.json")  # refuses a foreign folder early
     predictor = Predictor(run, batch_size)
     wanted = SPLITS if split == "all" else (split,)
-    dataset = load_dataset(data_cfg, predictor.pre, wanted)
+    dataset = load_dataset(data_cfg, predictor.pre, wanted, allow_incomplete)
     parts = [dataset.splits[s] for s in wanted if s in dataset.splits and len(dataset.splits[s])]
     if not parts:
         raise InputError(f"data: the {split!r} split of {data_cfg['path']} is empty")
@@ -119,7 +124,9 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         "model": run.info["model"],
         "weights": run.info["weights"],
         "data": {"kind": data_cfg["kind"], "path": data_cfg["path"], "split": split, "n_images": len(items) * used,
-                 **({"n_objects": len(items)} if by_object else {}), "classes": dataset.classes},
+                 **({"n_objects": len(items)} if by_object else {}), "classes": dataset.classes,
+                 "record": dataset.info["record"]},
+        "usage": usage_line("evaluate", dataset.info, wanted),
         "views": views_report(used, dataset.views, how, run.config["model"].get("pooling"), indices),
         "task": "multi-label" if run.multilabel else "single-label",
         "metrics": metrics,

@@ -37,7 +37,7 @@ Which images, at which pixel size
     the training images' median width). ``evaluate --data`` on another dataset uses the
     run's calibration, not the other dataset's.
 
-What is stored (``RUN_DIR/model.joblib``, :func:`joblib.dump` of a plain dict)
+What is stored (``RUN_DIR/model.skops``, a plain dict in a skops file: :mod:`classifiers.model_files`)
     ``estimator`` (the fitted scikit-learn object), ``classes``, ``feature_names``,
     ``pixel_size_nm``, ``reference_width``, ``length_unit``, ``classifier``, ``format``.
     Loading refuses a file whose feature names are not this version's
@@ -66,11 +66,11 @@ import numpy as np
 
 from classifiers.data import Dataset
 from classifiers.features import FEATURE_NAMES, image_features
+from classifiers.model_files import SUFFIX, read_estimator_file, write_estimator_file
 from classifiers.preprocessing import Preprocessing
-from stemsim.errors import InputError, reason
+from stemsim.errors import InputError
 
-MODEL_FILE = "model.joblib"
-FORMAT = 1
+MODEL_FILE = "model" + SUFFIX
 CLASSIFIERS = {"gbm": "HistGradientBoostingClassifier", "logistic": "LogisticRegression"}
 
 
@@ -201,7 +201,7 @@ class GeometricModel:
 
     @classmethod
     def load(cls, path: Path, feature_names: Sequence[str] | None = None) -> "GeometricModel":
-        """Read ``model.joblib``; InputError (one line) if missing, unreadable or of other features
+        """Read ``model.skops``; InputError (one line) if missing, unreadable or of other features
         than ``feature_names`` (default: the class's)."""
         data = read_estimator_file(path, feature_names or cls.feature_names,
                                    ("classes", "pixel_size_nm", "reference_width", "classifier"))
@@ -217,36 +217,6 @@ def tree_nodes(estimator) -> int:
     if members is not None:
         return sum(tree_nodes(e) for e in members if not isinstance(e, float))
     return int(sum(len(p.nodes) for stage in estimator._predictors for p in stage))
-
-
-def write_estimator_file(path: Path, estimator, feature_names: Sequence[str], **extra: Any) -> None:
-    """A fitted scikit-learn estimator with the names of the features it takes (+ ``extra``)."""
-    import joblib
-
-    joblib.dump({"format": FORMAT, "estimator": estimator, "feature_names": list(feature_names), **extra},
-                path, compress=3)
-
-
-def read_estimator_file(path: Path, feature_names: Sequence[str], keys: Sequence[str] = (),
-                        what: str = "model") -> dict[str, Any]:
-    """What :func:`write_estimator_file` wrote (``estimator`` and ``keys`` checked present);
-    InputError (one line) if missing, unreadable or of other features than ``feature_names``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: {what} file is missing")
-    import joblib
-
-    try:
-        data = joblib.load(path)
-        assert isinstance(data, dict) and data.get("format") == FORMAT
-        for key in ("estimator", *keys):
-            data[key]
-    except Exception as error:
-        raise InputError(f"{path}: cannot load the {what} ({reason(error)})") from None
-    if list(data.get("feature_names", [])) != list(feature_names):
-        raise InputError(f"{path}: trained on other features than this version computes "
-                         "(the feature names changed); train the run again")
-    return data
 
 
 # ---- training ------------------------------------------------------------------------
@@ -294,7 +264,7 @@ def _curve_row(epoch: int, p_train, y_train, p_val, y_val) -> dict[str, Any]:
 def train_geometric(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
                     weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
     """Fit the ``geometric`` model of experiment ``cfg`` on ``dataset`` (single-view form) and
-    save it to ``tmp / model.joblib``; returns what :func:`classifiers.training.train` records."""
+    save it to ``tmp / model.skops``; returns what :func:`classifiers.training.train` records."""
     from classifiers.models import build_model
 
     if dataset.multilabel:
@@ -333,7 +303,7 @@ def fit_feature_model(model: GeometricModel, cfg: dict[str, Any], dataset: Datas
                       weights: np.ndarray | None, verbose: int, feature_info: dict[str, Any],
                       features: tuple[np.ndarray, np.ndarray, float] | None = None) -> dict[str, Any]:
     """Fit ``model``'s estimator on its features of the train split (``features``: those of
-    :func:`train_val_features`, computed here when None), save it to ``tmp / model.joblib``;
+    :func:`train_val_features`, computed here when None), save it to ``tmp / model.skops``;
     returns what :func:`classifiers.training.train` records, run.json's ``features`` being
     the names, ``feature_info`` and the seconds they took. Multi-label data: the estimator
     takes the ``(N, C)`` targets (the training split's soft targets where it has them)."""

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.run import MODEL_FILE, Run
+from classifiers.run import MODEL_FILE, Run, check_model_outputs
 from stemsim.errors import InputError
 
 
@@ -28,6 +28,7 @@ class Predictor:
         self.batch_size = batch_size
         self.pre = run.preprocessing()
         self.model = run.load_model()
+        check_model_outputs(run, self.model)  # run.json's classes are what the model decides
         self.multiview = run.multiview
         self.geometric = run.geometric
         self.cache = None
@@ -131,7 +132,7 @@ class Predictor:
             raise InputError(f"{name}: holds NaN or infinite values")
 
     def size_on_disk(self) -> dict[str, Any]:
-        """Bytes of model.keras (model.joblib for a geometric run), plus the extractor's
+        """Bytes of model.keras (model.skops for a geometric run), plus the extractor's
         weights for a head-only Inception run."""
         model_bytes = self.run.model_path.stat().st_size
         out: dict[str, Any] = {"model_file_bytes": model_bytes}

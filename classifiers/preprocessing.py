@@ -20,6 +20,7 @@ view: :meth:`Preprocessing.prepare_views` → float16 ``(V, h, w, c)``, and
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
+from classifiers.limits import MAX_ARRAY_BYTES, check_image_size, pillow_bomb
 from stemsim.errors import InputError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -41,18 +43,25 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read one image file as ``(H, W)`` gray or ``(H, W, 3)`` RGB.
 
     Keeps the stored type: uint8, uint16 (16-bit PNG/TIFF) or float32 (float TIFF).
-    Raises :class:`InputError` ``"<path>: not a readable image (<reason>)"``.
+    Raises :class:`InputError` ``"<path>: not a readable image (<reason>)"``, or
+    ``"<path>: image too large to read: ..."`` for an image over the limits of
+    :mod:`classifiers.limits` (sized from the file's header, before decoding).
     """
     path = Path(path)
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
             array = _read_tiff(path)
         else:
-            with Image.open(path) as image:
-                image.load()
-                array = _pil_to_array(image)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, never just warn
+                with Image.open(path) as image:
+                    check_image_size(path, *image.size)  # from the header, before decoding
+                    image.load()
+                    array = _pil_to_array(image)
     except InputError:
         raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+        raise pillow_bomb(path, error) from None
     except FileNotFoundError:
         raise InputError(f"{path}: not a readable image (no such file)") from None
     except Exception as error:  # PIL/tifffile raise many types for a broken file
@@ -87,7 +96,14 @@ def _read_tiff(path: Path) -> np.ndarray:
     except ImportError:  # pragma: no cover - tifffile is a dependency
         with Image.open(path) as image:
             return _pil_to_array(image)
-    array = np.asarray(tifffile.imread(path))
+    with tifffile.TiffFile(path) as tif:  # sized from the header before anything is decoded
+        series = tif.series[0]
+        page = series.pages[0] if series.pages else tif.pages[0]
+        check_image_size(path, page.imagewidth, page.imagelength)
+        if series.size * series.dtype.itemsize > MAX_ARRAY_BYTES:
+            raise InputError(f"{path}: image too large to read: its {'×'.join(map(str, series.shape))} "
+                             f"{series.dtype} series is over {MAX_ARRAY_BYTES >> 30} GiB")
+        array = np.asarray(tif.asarray())
     while array.ndim > 3 or (array.ndim == 3 and array.shape[0] == 1):
         array = array[0]
     if array.ndim == 3 and array.shape[2] == 4:

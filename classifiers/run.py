@@ -8,10 +8,15 @@
     run.json       classes, task, pipeline, weights used, data summary, training label counts
     history.json   per-epoch loss/metrics/learning rate (also history.csv)
 
-A ``geometric`` run (no network, :mod:`classifiers.geometric`) holds ``model.joblib``
+A ``geometric`` run (no network, :mod:`classifiers.geometric`) holds ``model.skops``
 instead of ``model.keras`` (run.json ``pipeline: geometric``, ``model_file``); a ``two_stage``
-run holds ``model.joblib`` + ``unet.keras`` (:mod:`classifiers.two_stage`), a ``texture`` run
-``model.joblib`` (:mod:`classifiers.texture`).
+run holds ``model.skops`` + ``unet.keras`` (:mod:`classifiers.two_stage`), a ``texture`` run
+``model.skops`` (:mod:`classifiers.texture`).
+
+Runs are shared, so loading one runs no code of its author's: scikit-learn models are skops
+files checked against a list of trusted types (:mod:`classifiers.model_files`), Keras models
+load with ``safe_mode=True`` (no ``Lambda`` layers, no references to Python code), and every
+file a run names lies inside its directory (:meth:`Run.file`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from classifiers.preprocessing import Preprocessing
 from stemsim.errors import InputError, reason
@@ -41,11 +45,16 @@ def load_keras_model(path: Path, what: str = "model file"):
     """An uncompiled Keras model from ``path``; InputError (one line) if missing or unreadable."""
     if not path.is_file():
         raise InputError(f"{path}: {what} is missing")
+    check_keras_file(path)  # a corrupt file is said to be one (Keras calls it "File not found")
     import keras
 
     try:
-        return keras.saving.load_model(path, compile=False)
+        # safe_mode (Keras' default, made explicit): no Lambda layers or Python references
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:
+        if "safe_mode" in str(error):
+            raise InputError(f"{path}: refusing to load the model: it holds Python code (a Lambda layer or a "
+                             "reference to a function), which Keras' safe mode does not run") from None
         raise InputError(f"{path}: cannot load the model ({reason(error)})") from None
 
 
@@ -80,7 +89,7 @@ class Run:
 
     @property
     def geometric(self) -> bool:
-        """A features + scikit-learn run (``model.joblib``): the ``geometric`` baseline, the
+        """A features + scikit-learn run (``model.skops``): the ``geometric`` baseline, the
         ``two_stage`` model (whose features come from a U-Net's maps) or the ``texture`` model."""
         return self.config["model"]["name"] in ("geometric", "two_stage", "texture")
 
@@ -104,8 +113,25 @@ class Run:
 
     @property
     def model_path(self) -> Path:
-        """The saved model: ``model.keras``, or ``model.joblib`` for a geometric run."""
-        return self.path / self.info.get("model_file", MODEL_FILE)
+        """The saved model: ``model.keras``, or ``model.skops`` for a geometric run."""
+        return self.file(self.info.get("model_file", MODEL_FILE), "model_file")
+
+    def file(self, name: Any, key: str) -> Path:
+        """``self.path / name`` for a file name that ``key`` of the run's files gives; InputError
+        unless it is a plain relative name that stays inside the run directory (no absolute
+        path, no ``..``, no link out): a shared run must not make us read files elsewhere."""
+        text = str(name)
+        if not isinstance(name, str) or not text or "\0" in text:
+            raise InputError(f"{self.path / RUN_FILE}: {key}: expected a file name, got {name!r:.80}")
+        relative = Path(text)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise InputError(f"{self.path / RUN_FILE}: {key}: {text!r:.80} is not a file inside the run directory")
+        path = self.path / relative
+        try:
+            path.resolve().relative_to(self.path.resolve())
+        except ValueError:
+            raise InputError(f"{self.path / RUN_FILE}: {key}: {text!r:.80} leads outside the run directory") from None
+        return path
 
     def preprocessing(self) -> Preprocessing:
         """The evaluation-time preprocessing (no augmentation)."""
@@ -158,22 +184,185 @@ def decide(outputs: np.ndarray, multilabel: bool, group_size: int | None = None)
 
 
 def open_run(path: str | Path) -> Run:
-    """Read a run directory; InputError (one line) if it is not one or its files are damaged."""
+    """Read a run directory and check it against its own schema; InputError (one line naming
+    the file and the key) if it is not one or its files are damaged or disagree.
+
+    ``config.yaml`` is resolved again as an experiment (:func:`classifiers.config.resolve`,
+    paths taken as stored: a shared run names its author's data and weights files), and
+    ``run.json`` must say what that experiment trains (:func:`check_run_info`). The model
+    itself is checked when it is loaded (:func:`check_model_outputs`).
+    """
     path = Path(path)
     if not path.is_dir():
         raise InputError(f"{path}: no such run directory")
     for name in (CONFIG_FILE, RUN_FILE):
         if not (path / name).is_file():
             raise InputError(f"{path}: not a run directory ({name} is missing)")
+    config = _read_run_config(path / CONFIG_FILE)
     try:
-        config = yaml.safe_load((path / CONFIG_FILE).read_text())
         info = json.loads((path / RUN_FILE).read_text())
-        assert isinstance(config, dict) and isinstance(info, dict)
-        for key in ("classes", "multilabel", "channels"):
-            info[key]
-    except Exception:
-        raise InputError(f"{path}: damaged run files ({CONFIG_FILE} / {RUN_FILE} unreadable)") from None
-    return Run(path, config, info)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"{path / RUN_FILE}: not readable JSON ({reason(error)})") from None
+    if not isinstance(info, dict):
+        raise InputError(f"{path / RUN_FILE}: expected a JSON object of run facts, got {type(info).__name__}")
+    run = Run(path, config, info)
+    check_run_info(run)
+    return run
+
+
+def _read_run_config(file: Path) -> dict[str, Any]:
+    """A run's ``config.yaml``, checked and resolved as an experiment (errors name the file)."""
+    from classifiers.config import resolve
+    from classifiers.schema import stored_paths
+    from stemsim.yamlio import read_yaml
+
+    raw = read_yaml(file, "run config")
+    if not isinstance(raw, dict):
+        raise InputError(f"{file}: expected a mapping of experiment keys, got {type(raw).__name__}")
+    try:
+        with stored_paths():
+            return resolve(raw)
+    except InputError as error:
+        raise InputError(f"{file}: {error}") from None
+
+
+PIPELINES = {"geometric": ("geometric",), "texture": ("texture",), "two_stage": ("two_stage",),
+             "inception_v3": ("features", "images")}
+"""The ``run.json`` pipelines each ``model.name`` trains (any other: ``images``)."""
+
+
+def check_run_info(run: Run) -> None:
+    """InputError (``RUN/run.json: KEY: problem``) unless ``run.json`` holds what evaluation
+    and prediction read, of the right types, and agrees with ``config.yaml``: the model, the
+    task (multi-label iff ``data.kind: stm``), the input channels and shape, a family's
+    group size, the pipeline, the training label counts."""
+    file, info, cfg = run.path / RUN_FILE, run.info, run.config
+    name = cfg["model"]["name"]
+
+    def bad(key: str, problem: str) -> None:
+        raise InputError(f"{file}: {key}: {problem}")
+
+    def integer(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if "model" not in info:
+        bad("model", "required key is missing")
+    if info["model"] != name:
+        raise InputError(f"{run.path / CONFIG_FILE}: model.name: {name}, but {RUN_FILE} says the run trained "
+                         f"a {str(info['model'])[:80]!r} model (the files are of different runs, or edited)")
+    for key in ("classes", "multilabel", "channels", "weights", "train_label_counts"):
+        if key not in info:
+            bad(key, "required key is missing")
+    classes, multilabel = info["classes"], info["multilabel"]
+    if not isinstance(classes, list) or not all(isinstance(c, str) and c for c in classes):
+        bad("classes", f"expected a list of class names, got {str(classes)[:80]!r}")
+    if len(set(classes)) != len(classes):
+        bad("classes", "names must not repeat")
+    if not isinstance(multilabel, bool):
+        bad("multilabel", f"expected true or false, got {str(multilabel)[:80]!r}")
+    kind = cfg["data"]["kind"]
+    if multilabel != (kind == "stm"):
+        bad("multilabel", f"{str(multilabel).lower()} does not fit {CONFIG_FILE}'s data.kind {kind} "
+            f"({'multi' if kind == 'stm' else 'single'}-label data)")
+    if len(classes) < (1 if multilabel else 2):
+        bad("classes", f"a {'multi' if multilabel else 'single'}-label run needs at least "
+            f"{1 if multilabel else 2}, got {len(classes)}")
+
+    from classifiers.config import effective_spec
+
+    channels = info["channels"]
+    expected = 3 if cfg["preprocess"]["color"] == "rgb" else effective_spec(cfg["model"]).channels
+    if not integer(channels) or channels not in (1, 3):
+        bad("channels", f"expected 1 or 3, got {str(channels)[:80]!r}")
+    if channels != expected:
+        bad("channels", f"{channels}, but {CONFIG_FILE} (model.name {name}, preprocess.color "
+            f"{cfg['preprocess']['color']}) takes {expected}")
+    size = cfg["preprocess"]["input_size"]
+    if "input_shape" in info and info["input_shape"] != [size, size, channels]:
+        bad("input_shape", f"{str(info['input_shape'])[:80]}, but {CONFIG_FILE} gives {[size, size, channels]}")
+    group = info.get("group_size")
+    wanted = cfg["model"]["group_size"] if name == "family" else None
+    if group != wanted or (group is not None and not integer(group)):
+        bad("group_size", f"{str(group)[:80]}, but {CONFIG_FILE} gives "
+            f"{'model.group_size ' + str(wanted) if wanted else 'no family (null)'}")
+    pipeline = info.get("pipeline", "images")
+    if pipeline not in PIPELINES.get(name, ("images",)):
+        bad("pipeline", f"{str(pipeline)[:80]!r} is not what a {name} run makes "
+            f"({' or '.join(PIPELINES.get(name, ('images',)))})")
+    if not isinstance(info["weights"], str):
+        bad("weights", f"expected a description, got {str(info['weights'])[:80]!r}")
+    if "views" in info and (not integer(info["views"]) or info["views"] < 1):
+        bad("views", f"expected a number of views >= 1, got {str(info['views'])[:80]!r}")
+    counts = info["train_label_counts"]
+    if not isinstance(counts, dict) or not integer(counts.get("n_images")) or counts["n_images"] < 0 \
+            or not isinstance(counts.get("positives"), dict):
+        bad("train_label_counts", "expected {n_images: N, positives: {class: n}}")
+    for label, n in counts["positives"].items():
+        if label not in classes:
+            bad("train_label_counts.positives", f"{str(label)[:80]!r} is not one of the classes")
+        if not integer(n) or n < 0:
+            bad(f"train_label_counts.positives.{label}", f"expected a count, got {str(n)[:80]!r}")
+    if "backprojection" in info:
+        series = info["backprojection"].get("tilt_series") if isinstance(info["backprojection"], dict) else None
+        if not (isinstance(series, dict) and _numbers(series.get("axis"), 3) and _numbers(series.get("angles"))):
+            bad("backprojection.tilt_series", "expected the tilt series it was trained on ({axis: [x, y, z], "
+                "angles: [degrees, ...]})")
+
+
+def _numbers(value: Any, length: int | None = None) -> bool:
+    """A non-empty list of finite numbers (of ``length`` when given)."""
+    import math
+
+    return (isinstance(value, list) and bool(value) and (length is None or len(value) == length)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value))
+
+
+def check_model_outputs(run: Run, model: Any, path: Path | None = None) -> None:
+    """InputError unless a loaded model decides ``run.json``'s classes: a Keras model has
+    ``len(classes)`` outputs (× ``group_size`` for a family), a scikit-learn model
+    (:class:`classifiers.geometric.GeometricModel` and its kinds) holds the same class names
+    in the same order. ``path``: the file to name (default the run's model file)."""
+    path = path or run.model_path
+    n_classes, group = len(run.classes), run.group_size or 1
+    shape = getattr(model, "output_shape", None)
+    if shape is None:
+        classes = getattr(model, "classes", None)
+        if classes is not None and list(classes) != run.classes:
+            raise InputError(f"{path}: the model decides the classes {str(list(classes))[:80]}, but {RUN_FILE} "
+                             f"says {str(run.classes)[:80]}")
+        return
+    if not isinstance(shape, tuple) or not shape or not isinstance(shape[-1], int):
+        raise InputError(f"{path}: the model has outputs of shape {str(shape)[:80]}, not one vector per image")
+    if shape[-1] != n_classes * group:
+        need = f"{n_classes} classes" + (f" × group_size {group}" if run.group_size else "")
+        raise InputError(f"{path}: the model has {shape[-1]} outputs, but {RUN_FILE}'s {need} need "
+                         f"{n_classes * group}")
+
+
+KERAS_MEMBERS = ("config.json", "model.weights.h5")
+
+
+def check_keras_file(path: Path) -> None:
+    """InputError ``PATH: cannot load the model: not a Keras model file (WHY)`` unless ``path``
+    is a zip archive holding a Keras model's ``config.json`` and weights (what Keras itself
+    reports as "File not found" for a damaged file)."""
+    import zipfile
+
+    why = None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            missing = [m for m in KERAS_MEMBERS if m not in names]
+            if missing:
+                why = f"no {' and no '.join(missing)} in the archive"
+    except zipfile.BadZipFile as error:
+        with open(path, "rb") as handle:
+            zip_like = handle.read(4) == b"PK\x03\x04"
+        why = f"corrupt zip: {reason(error)}" if zip_like else "not a zip archive"
+    except OSError as error:
+        why = reason(error)
+    if why:
+        raise InputError(f"{path}: cannot load the model: not a Keras model file ({why})")
 
 
 def write_json(path: Path, data: Any) -> None:

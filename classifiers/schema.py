@@ -8,6 +8,8 @@ No Keras import here: configurations are checked before anything heavy is loaded
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import math
 from dataclasses import dataclass
@@ -129,11 +131,29 @@ def optional(inner: Check) -> Check:
     return check
 
 
+_STORED = contextvars.ContextVar("stored_paths", default=False)
+
+
+@contextlib.contextmanager
+def stored_paths():
+    """Within: :func:`existing_path` takes a path as it is stored, without requiring it to
+    exist, for checking an already resolved configuration (a shared run's ``config.yaml``
+    names its author's data and weights files, which need not exist here)."""
+    token = _STORED.set(True)
+    try:
+        yield
+    finally:
+        _STORED.reset(token)
+
+
 def existing_path(kind: str = "any") -> Check:
-    """A path that must exist (``kind``: any, file or dir); returned absolute, as a string."""
+    """A path that must exist (``kind``: any, file or dir); returned absolute, as a string
+    (inside :func:`stored_paths`: any non-empty string, as it is)."""
 
     def check(path: str, value: Any) -> str:
         string(path, value)
+        if _STORED.get():
+            return value
         p = Path(value).expanduser()
         if not p.exists():
             fail(path, f"no such {'directory' if kind == 'dir' else 'file'}: {value}")

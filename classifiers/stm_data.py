@@ -40,6 +40,7 @@ from PIL import Image
 
 from classifiers.config import STM_CATEGORIES
 from classifiers.data import SPLITS, Dataset, Split, split_groups
+from classifiers.limits import check_npz
 from classifiers.preprocessing import Preprocessing, content_key, read_image
 from stemsim.errors import InputError
 
@@ -274,6 +275,7 @@ def load_stm(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...] = 
     root = Path(cfg["path"])
     table = read_stm_table(root / "labels.csv")
     npz = find_images_npz(root)
+    check_npz(npz)  # no array may unpack past the limit (classifiers.limits)
     try:
         with np.load(npz, allow_pickle=False) as archive:
             images, names = archive["images"], [str(n) for n in archive["names"]]

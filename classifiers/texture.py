@@ -17,7 +17,7 @@ The training split's sample weights (``data.weighting``, ``training.class_weight
 the fit. ``random_state`` is the experiment's ``seed``; ``model.jobs`` processes compute the
 features and as many threads fit. It trains, evaluates and predicts through the ordinary
 paths (``stemsim train`` / ``evaluate`` / ``predict``), so a bench lists it like any network:
-``{model: {name: texture}}``. The run holds ``model.joblib`` (:func:`joblib.dump` of a dict:
+``{model: {name: texture}}``. The run holds ``model.skops`` (a dict in a skops file, :mod:`classifiers.model_files`:
 ``estimator``, ``classes``, ``side``, ``feature_names``, ``format``); loading refuses a file
 of other feature names than this version's.
 
@@ -33,8 +33,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from classifiers.data import Dataset
-from classifiers.geometric import (MODEL_FILE, GeometricModel, finite_rows, fit_feature_model, geometric, gray,
-                                   read_estimator_file, write_estimator_file)
+from classifiers.geometric import MODEL_FILE, GeometricModel, finite_rows, fit_feature_model, geometric, gray
+from classifiers.model_files import read_estimator_file, write_estimator_file
 from classifiers.preprocessing import Preprocessing, resize
 from classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
 
@@ -135,7 +135,7 @@ class TextureModel(GeometricModel):
 
     @classmethod
     def load(cls, path: Path, feature_names: Sequence[str] | None = None) -> "TextureModel":
-        """Read ``model.joblib``; InputError (one line) if missing, unreadable or of other features."""
+        """Read ``model.skops``; InputError (one line) if missing, unreadable or of other features."""
         data = read_estimator_file(path, feature_names or cls.feature_names, ("classes", "side"))
         return cls(data["estimator"], data["classes"], data["side"])
 
@@ -143,7 +143,7 @@ class TextureModel(GeometricModel):
 def train_texture(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
                   weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
     """Fit the ``texture`` model of experiment ``cfg`` on ``dataset`` and save it to
-    ``tmp / model.joblib``; returns what :func:`classifiers.training.train` records."""
+    ``tmp / model.skops``; returns what :func:`classifiers.training.train` records."""
     from classifiers.models import build_model
 
     m = cfg["model"]

@@ -35,11 +35,13 @@ from stemsim.errors import InputError
 
 
 def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite: bool = False,
-          data_path: str | Path | None = None, verbose: int = 0) -> Path:
+          data_path: str | Path | None = None, verbose: int = 0, allow_incomplete: bool = False) -> Path:
     """Train ``experiment`` (YAML path or mapping) into run directory ``out``; returns ``out``.
 
     ``data_path`` replaces ``data.path``. ``verbose``: Keras fit verbosity (0 silent, 2 one
-    line per epoch).
+    line per epoch). ``allow_incomplete``: train on the complete shards of an incomplete
+    stemsim dataset (:func:`classifiers.data.dataset_record`) instead of refusing it; run.json
+    ``data.record`` says how many images it held of how many its spec promises.
     """
     raw = read_yaml(experiment) if not isinstance(experiment, dict) else dict(experiment)
     if data_path is not None:
@@ -67,7 +69,7 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
 
     spec = effective_spec(cfg["model"])
     pre = Preprocessing.from_config(cfg, spec.channels)
-    dataset = load_dataset(cfg["data"], pre, ("train", "val"))
+    dataset = load_dataset(cfg["data"], pre, ("train", "val"), allow_incomplete)
     train_split = dataset.split("train")
     dataset.split("val")  # best-on-validation needs a non-empty validation split
     _check_labels(dataset, train_split)

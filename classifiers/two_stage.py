@@ -15,7 +15,7 @@ the maps are averaged over each image's 8 rotations and mirror images, for stage
 and at every prediction; :func:`classifiers.pixelwise.predict_maps`), ``corner_classifier``
 (false: with true, a third classifier decides for each vertex peak whether that corner is cut,
 :mod:`classifiers.corners`, and stage 2 also gets each image's expected cuts summed up;
-stored as ``corner_model.joblib``; ``run.json`` ``corners`` scores it on the validation
+stored as ``corner_model.skops``; ``run.json`` ``corners`` scores it on the validation
 images), ``corner_patches`` (false: with true, that classifier also reads the image, the
 relative thickness and the deformed heat on a grid around each corner, in the corner's own
 frame; :func:`classifiers.corners.corner_patches`), ``corner_target`` (``near``: that
@@ -23,12 +23,12 @@ classifier learns whether a cut vertex lies within 3 px of each peak; ``count``:
 vertices each peak stands for, :func:`classifiers.corners.cut_counts`). Stage 2 learns from every training
 image's *predicted* maps, as it will see them at test time.
 
-What is stored: ``model.joblib`` (stage 2, as for ``geometric``), ``unet.keras`` (stage 1),
-``unet_history.json``; on multi-view data also ``views_model.joblib``, a second stage-2
+What is stored: ``model.skops`` (stage 2, as for ``geometric``), ``unet.keras`` (stage 1),
+``unet_history.json``; on multi-view data also ``views_model.skops``, a second stage-2
 classifier on view-pooled features (``--fusion features``, :mod:`classifiers.views`: it
 learns from the pooled features of view subsets of every training object; ``run.json``
 ``view_features`` scores it on the validation objects); on a tilt series (``views.mode:
-tilt``) also ``backprojection_model.joblib``, a third on the pooled features plus those of
+tilt``) also ``backprojection_model.skops``, a third on the pooled features plus those of
 the heat-maps back-projected into 3-D along the series' angles (``--fusion backprojection``,
 :mod:`classifiers.tomography`; ``run.json`` ``backprojection``). It takes the views of an
 object to be the first views of the training tilt series, in order. ``run.json``
@@ -54,8 +54,8 @@ from classifiers.corners import (CORNER_SUMMARY_NAMES, Corners, corner_feature_n
 from classifiers.data import Dataset
 from classifiers.features import FEATURE_NAMES
 from classifiers.geometric import (MODEL_FILE, GeometricModel, calibration, finite_rows, fit_estimator,
-                                   fit_feature_model, gray, read_estimator_file, train_val_features,
-                                   write_estimator_file)
+                                   fit_feature_model, gray, train_val_features)
+from classifiers.model_files import SUFFIX, read_estimator_file, write_estimator_file
 from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, load_sites, map_features, map_metrics,
                                    predict_maps, train_unet)
 from classifiers.preprocessing import Preprocessing
@@ -66,9 +66,9 @@ from stemsim.errors import InputError
 
 UNET_FILE = "unet.keras"
 UNET_HISTORY = "unet_history.json"
-VIEWS_MODEL_FILE = "views_model.joblib"
-TILT_MODEL_FILE = "backprojection_model.joblib"
-CORNER_MODEL_FILE = "corner_model.joblib"
+VIEWS_MODEL_FILE = "views_model" + SUFFIX
+TILT_MODEL_FILE = "backprojection_model" + SUFFIX
+CORNER_MODEL_FILE = "corner_model" + SUFFIX
 OBJECT_CHUNK = 32  # objects whose maps are held at once while training the view classifiers
 
 
@@ -246,8 +246,8 @@ class TwoStageModel(GeometricModel):
     @classmethod
     def load(cls, path: Path, symmetric_maps: bool = False, corner_classifier: bool = False,
              corner_patches: bool = False) -> "TwoStageModel":
-        """``model.joblib`` + ``unet.keras`` (+ ``views_model.joblib``, ``backprojection_model.joblib``
-        when there are; + ``corner_model.joblib`` with ``corner_classifier``) beside it;
+        """``model.skops`` + ``unet.keras`` (+ ``views_model.skops``, ``backprojection_model.skops``
+        when there are; + ``corner_model.skops`` with ``corner_classifier``) beside it;
         InputError (one line) if one is missing or unreadable. ``symmetric_maps``,
         ``corner_classifier``, ``corner_patches``: the run's keys of those names."""
         model = super().load(path, cls.map_feature_names + (CORNER_SUMMARY_NAMES if corner_classifier else ()))

@@ -140,8 +140,7 @@ def test_without_candidates_or_without_cut_ones_the_classifier_knows_the_base_ra
 @pytest.mark.parametrize("patches, target", [(False, "near"), (True, "count")])
 def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cubes, tmp_path, capsys, monkeypatch,
                                                                               patches, target):
-    import joblib
-
+    from classifiers.model_files import load_file
     from classifiers.run import open_run
 
     monkeypatch.setattr("classifiers.corners.CANDIDATE_THRESHOLD", 0.0)  # a 2-epoch U-Net's peaks are faint
@@ -159,11 +158,11 @@ def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cu
     assert info["features"]["count"] == len(MAP_FEATURE_NAMES) + 35 + len(CORNER_SUMMARY_NAMES)
     assert info["features"]["names"][-len(CORNER_SUMMARY_NAMES):] == list(CORNER_SUMMARY_NAMES)
     corners = info["corners"]
-    assert corners["file"] == "corner_model.joblib" and (out / "corner_model.joblib").is_file()
+    assert corners["file"] == "corner_model.skops" and (out / "corner_model.skops").is_file()
     assert corners["target"] == target
     assert corners["train_candidates"] > 0 and corners["val_candidates"] > 0
     assert 0.0 <= corners["val_accuracy"] <= 1.0
-    saved = joblib.load(out / "corner_model.joblib")["feature_names"]
+    saved = load_file(out / "corner_model.skops")["feature_names"]
     assert saved == list(CORNER_FEATURE_NAMES) + (list(CORNER_PATCH_NAMES) if patches else [])
     assert ("(with image patches)" in info["weights"]) == patches
     assert info["weights"].endswith("each counting the cut vertices it stands for") == (target == "count")
@@ -183,9 +182,9 @@ def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cu
                                rtol=1e-5)  # a batch and a single image go through the U-Net in other float order
     assert run_cli(["evaluate", out], capsys)[0] == 0
 
-    (out / "corner_model.joblib").unlink()
+    (out / "corner_model.skops").unlink()
     code, _, err = run_cli(["evaluate", out], capsys)
-    assert code == 2 and err == f"stemsim: error: {out / 'corner_model.joblib'}: corner classifier file is missing\n"
+    assert code == 2 and err == f"stemsim: error: {out / 'corner_model.skops'}: corner classifier file is missing\n"
 
 
 def test_on_multi_view_data_the_folds_keep_every_view_of_an_object_together(tmp_path, capsys, monkeypatch):

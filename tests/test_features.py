@@ -195,7 +195,7 @@ def shapes(tmp_path_factory):
 
 
 def test_geometric_classifier_trains_evaluates_and_predicts(shapes, tmp_path, capsys):
-    import joblib
+    from classifiers.model_files import load_file
 
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump({"model": {"name": "geometric", "min_samples_leaf": 4},
@@ -203,7 +203,7 @@ def test_geometric_classifier_trains_evaluates_and_predicts(shapes, tmp_path, ca
     run = tmp_path / "run"
     code, out, err = run_cli(["train", exp, "--out", run, "--quiet"], capsys)
     assert code == 0, err
-    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "history.csv", "history.json", "model.joblib",
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "history.csv", "history.json", "model.skops",
                                                      "run.json"]
     info = json.loads((run / "run.json").read_text())
     assert info["weights"] == "none (scikit-learn HistGradientBoostingClassifier on geometric features)"
@@ -218,14 +218,14 @@ def test_geometric_classifier_trains_evaluates_and_predicts(shapes, tmp_path, ca
     report = json.loads((run / "evaluation" / "test" / "metrics.json").read_text())
     accuracy, baseline = report["metrics"]["accuracy"], report["constant_baseline"]["accuracy"]
     assert accuracy >= 0.9 > baseline == pytest.approx(0.5)
-    assert report["model_size"]["model_file_bytes"] == (run / "model.joblib").stat().st_size
+    assert report["model_size"]["model_file_bytes"] == (run / "model.skops").stat().st_size
     assert report["inference"]["images_per_second"] > 0 and report["weights"] == info["weights"]
     assert "feature extraction + classifier" in (run / "evaluation" / "test" / "report.md").read_text()
     predictions = list(csv.DictReader((run / "evaluation" / "test" / "predictions.csv").read_text().splitlines()))
     assert len(predictions) == report["data"]["n_images"] == 12
 
-    # model.joblib reloads on its own: a plain dict around the scikit-learn estimator
-    saved = joblib.load(run / "model.joblib")
+    # model.skops reloads on its own: a plain dict around the scikit-learn estimator
+    saved = load_file(run / "model.skops")
     assert saved["classes"] == ["cuboid", "sphere"] and saved["feature_names"] == list(FEATURE_NAMES)
     test = np.load(next((shapes / "arrays").glob("test-*.npz")))
     prepare = open_run(run).preprocessing().prepare  # uint8 → [0, 1] at the dataset's own 32²
@@ -266,8 +266,8 @@ def test_logistic_variant_and_refusals(shapes, tmp_path):
 
     with pytest.raises(InputError, match=r"^model.classifier: expected one of gbm, logistic, got 'svm'$"):
         train({**experiment, "model": {"name": "geometric", "classifier": "svm"}}, tmp_path / "x")
-    (run / "model.joblib").write_bytes(b"not a joblib file")
-    with pytest.raises(InputError, match=r"model.joblib: cannot load the model"):
+    (run / "model.skops").write_bytes(b"not a skops file")
+    with pytest.raises(InputError, match=r"model.skops: not a stemsim model file"):
         evaluate(run)
 
 

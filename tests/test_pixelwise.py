@@ -169,7 +169,7 @@ def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path,
     out = tmp_path / "run"
     code, _, err = run_cli(["train", exp, "--out", out, "--quiet"], capsys)
     assert code == 0, err
-    assert {"model.joblib", "unet.keras", "unet_history.json"} <= {p.name for p in out.iterdir()}
+    assert {"model.skops", "unet.keras", "unet_history.json"} <= {p.name for p in out.iterdir()}
     info = json.loads((out / "run.json").read_text())
     assert info["pipeline"] == "two_stage" and info["weights"].startswith("none: U-Net trained here")
     assert info["maps"]["unet_images"] == 24 and info["maps"]["val"]["n_images"] == 8
@@ -201,7 +201,7 @@ def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path,
     assert code == 2 and err == ("stemsim: error: --fusion: features fusion needs a two_stage run trained on "
                                  "multi-view data (it learns from view-pooled map features); this run cannot "
                                  "(use mean or vote)\n")
-    assert not (out / "views_model.joblib").exists() and "view_features" not in info
+    assert not (out / "views_model.skops").exists() and "view_features" not in info
     code, _, err = run_cli(["evaluate", out, "--fusion", "backprojection"], capsys)
     assert code == 2 and err == ("stemsim: error: --fusion: backprojection fusion needs a two_stage run trained on "
                                  "a tilt series (it learns from heat-maps back-projected along the series' angles); "
@@ -249,7 +249,7 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     info = run_json["view_features"]
     assert info["rows"] == 12 * 2 * 2 and info["features"] == 3 * run_json["features"]["count"] + 1
     assert set(info["val_accuracy_by_first_views"]) == {"1", "2"}
-    assert (tmp_path / "run" / "views_model.joblib").is_file()
+    assert (tmp_path / "run" / "views_model.skops").is_file()
     code, out, err = run_cli(["evaluate", tmp_path / "run", "--fusion", "features", "--views", "1"], capsys)
     assert code == 0, err
     assert "4 objects × 1 view (features)" in out
@@ -292,7 +292,7 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     tilt = run_json["backprojection"]
     assert tilt["tilt_series"] == {"axis": [0.0, 1.0, 0.0], "angles": [-30.0, 30.0]}
     assert tilt["rows"] == info["rows"] and tilt["features"] == info["features"] + len(TILT_FEATURE_NAMES)
-    assert (tmp_path / "run" / "backprojection_model.joblib").is_file()
+    assert (tmp_path / "run" / "backprojection_model.skops").is_file()
     assert model.tilt_series.angles == (-30.0, 30.0)
     code, out, err = run_cli(["evaluate", tmp_path / "run", "--fusion", "backprojection"], capsys)
     assert code == 0, err

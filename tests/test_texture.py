@@ -113,7 +113,7 @@ def test_per_category_boosting_on_soft_targets_learns_the_fraction_of_people_who
 
 
 def test_texture_run_on_multi_label_stm_data_trains_evaluates_and_reloads(tmp_path, capsys):
-    import joblib
+    from classifiers.model_files import load_file, write_estimator_file
 
     images, scores = grid_scores(120, 64, seed=3)
     rows = [stm_row(f"img_{i}.png", {"rows": s[0], "dimers": s[1]}) for i, s in enumerate(scores)]
@@ -140,7 +140,7 @@ def test_texture_run_on_multi_label_stm_data_trains_evaluates_and_reloads(tmp_pa
     predictions = {r["id"]: r for r in csv.DictReader((run / "evaluation" / "test" / "predictions.csv").open())}
 
     # the saved estimator on features recomputed image by image gives the evaluation's numbers
-    saved = joblib.load(run / "model.joblib")
+    saved = load_file(run / "model.skops")
     assert saved["side"] == 64 and saved["feature_names"] == list(TEXTURE_FEATURE_NAMES)
     prepare = open_run(run).preprocessing().prepare
     by_name = {r["name"]: i for i, r in enumerate(rows)}
@@ -151,10 +151,11 @@ def test_texture_run_on_multi_label_stm_data_trains_evaluates_and_reloads(tmp_pa
                                atol=1e-5)
 
     # a model file of other features is refused with one line, exit 2
-    joblib.dump({**saved, "feature_names": saved["feature_names"][:-1]}, run / "model.joblib")
+    write_estimator_file(run / "model.skops", saved["estimator"], saved["feature_names"][:-1],
+                         classes=saved["classes"], side=saved["side"])
     code, out, err = run_cli(["evaluate", run, "--out", tmp_path / "again"], capsys)
     assert code == 2 and err.strip().splitlines()[-1] == (
-        f"stemsim: error: {run / 'model.joblib'}: trained on other features than this version computes "
+        f"stemsim: error: {run / 'model.skops'}: trained on other features than this version computes "
         "(the feature names changed); train the run again")
     assert not (tmp_path / "again").exists()
 
@@ -169,7 +170,7 @@ def test_texture_run_on_single_label_data_is_one_multi_class_classifier(tmp_path
     run = train({"model": {"name": "texture", "iterations": 20, "min_samples_leaf": 4},
                  "data": {"kind": "stemsim", "path": str(root)}, "preprocess": {"input_size": 32}, "seed": 0},
                 tmp_path / "run")
-    model = TextureModel.load(run / "model.joblib")
+    model = TextureModel.load(run / "model.skops")
     assert isinstance(model.estimator, HistGradientBoostingClassifier) and model.classes == ["horizontal", "vertical"]
     images, labels = stripes(10, 32, seed=9)
     p = model.predict_proba([im[..., None] / 255.0 for im in images])

@@ -30,7 +30,7 @@ fusion (:mod:`classifiers.views`).
 
 ``geometric`` is no network: hand-crafted features (:mod:`classifiers.features`) and a
 scikit-learn classifier, trained by :func:`classifiers.geometric.train_geometric` (its
-builder returns the unfitted scikit-learn estimator; the run holds ``model.joblib``).
+builder returns the unfitted scikit-learn estimator; the run holds ``model.skops``).
 ``two_stage`` adds a U-Net (:mod:`classifiers.models.unet`) before it, trained on the
 dataset's ground-truth maps by :func:`classifiers.two_stage.train_two_stage`. ``texture`` is
 no network either: texture features of scanning-probe images

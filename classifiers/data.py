@@ -128,6 +128,7 @@ def load_dataset(data_cfg: dict[str, Any], preprocessing: Preprocessing,
         rng = np.random.default_rng(np.random.SeedSequence([data_cfg.get("split_seed", 0), 7]))
         for name, split in dataset.splits.items():
             if len(split) > limit:
+                dataset.info.setdefault("over_max_per_split", {})[name] = len(split) - limit  # left out
                 dataset.splits[name] = split.subset(np.sort(rng.permutation(len(split))[:limit]))
     dataset.info.setdefault("record", None)
     dataset.info.update(kind=kind, path=data_cfg["path"], views=dataset.views,  # split sizes count objects
@@ -206,13 +207,13 @@ class Record:
 def _recorded_spec(spec_file: Path) -> dict[str, Any]:
     """A dataset's ``spec.yaml``, checked as ``stemsim generate`` checks a spec (one line naming
     the file and the key when it is no resolved spec)."""
-    from stemsim.dataset.spec import resolve
+    from stemsim.dataset.spec import resolve, without_stamp
     from stemsim.yamlio import read_yaml
 
     document = read_yaml(spec_file, "dataset spec")
     if not isinstance(document, dict) or "spec_hash" not in document:
         raise InputError(f"{spec_file}: not a dataset's resolved spec (no spec_hash)")
-    spec = {k: v for k, v in document.items() if k not in ("stemsim_version", "spec_hash")}
+    spec = without_stamp(document)
     try:
         return resolve(spec)
     except InputError as error:
@@ -306,7 +307,23 @@ def _load_stemsim(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ..
     if record is not None:
         record.check_splits(dataset, splits, allow_incomplete)
         dataset.info["record"] = record.summary()
+    spec_hash = recorded_spec_hash(root)
+    if spec_hash is not None:
+        dataset.info["spec_hash"] = spec_hash
     return dataset
+
+
+def recorded_spec_hash(root: str | Path) -> str | None:
+    """The ``spec_hash`` a stemsim dataset's ``spec.yaml`` records, or None (no readable
+    spec.yaml): the dataset's identity in whatever folder it lies (same spec, same bytes)."""
+    import yaml
+
+    try:
+        document = yaml.safe_load((Path(root) / "spec.yaml").read_text())
+    except Exception:
+        return None
+    value = document.get("spec_hash") if isinstance(document, dict) else None
+    return str(value) if value else None
 
 
 def _common_views(root: Path, splits: dict[str, Split]) -> int:
@@ -433,11 +450,13 @@ def view_positions(folder: str | Path) -> list[int] | None:
     return positions
 
 
-def read_object(folder: str | Path, pre: Preprocessing) -> np.ndarray:
+def read_object(folder: str | Path, pre: Preprocessing, prepare=None) -> np.ndarray:
     """Read and prepare the views of ONE object (the images in ``folder``) → float16 ``(V, h, w, c)``.
 
     InputError (one line) for a folder without images, an unreadable image, or views of
-    different sizes (naming the folder and every size with its files).
+    different sizes (naming the folder and every size with its files). ``prepare(image, path)``:
+    how each view is prepared (default ``pre.prepare``; ``predict --object``: at the training
+    pixel size, :func:`classifiers.scale.image_preparer`).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -453,6 +472,8 @@ def read_object(folder: str | Path, pre: Preprocessing) -> np.ndarray:
         listed = "; ".join(f"{w}×{h}: {', '.join(names[:3])}{', …' if len(names) > 3 else ''}"
                            for (h, w), names in sizes.items())
         raise InputError(f"{folder}: the views of one object must have one size, got {listed} (width×height)")
+    if prepare is not None:
+        return np.stack([prepare(image, path) for path, image in zip(files, raw)])
     return pre.prepare_views(raw)
 
 

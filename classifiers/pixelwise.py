@@ -124,12 +124,20 @@ def load_sites(root: str | Path, split: str) -> tuple[list[str], np.ndarray]:
 def _ground_truth_shards(root: Path, split: str, keys: Sequence[str]):
     """Per npz shard of ``split``: ``keys`` (+ ``ids``) one row per image (views flattened,
     ids ``<id>/view_<k>``, labels repeated per view)."""
-    shards = sorted((root / "arrays").glob(f"{split}-*.npz"))
+    from classifiers.data import dataset_record
+    from classifiers.limits import check_npz
+
+    # the shards the training data was read from: only complete ones (the dataset loader has
+    # refused an incomplete dataset already, unless --allow-incomplete)
+    record = dataset_record(root, allow_incomplete=True)
+    shards = [shard for shard in sorted((root / "arrays").glob(f"{split}-*.npz"))
+              if record is None or shard.stem in record.complete]
     if not shards:
         raise InputError(f"{root}: no npz shards for the {split!r} split (pixel-wise models need "
                          "output.formats with npz and output.ground_truth: true)")
     for shard in shards:
-        with np.load(shard) as archive:
+        check_npz(shard)  # sized from its headers first
+        with np.load(shard, allow_pickle=False) as archive:
             missing = [k for k in ("images", "labels", "ids", *MAP_KEYS) if k not in archive.files]
             if missing:
                 raise InputError(f"{shard}: holds no {', '.join(missing)} (the dataset was made without "

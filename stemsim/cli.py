@@ -1,16 +1,18 @@
 """The ``stemsim`` command line: one verb per capability.
 
 Every verb turns bad input into one line on stderr and exit status 2
-(:class:`stemsim.errors.InputError`); anything else is a bug and keeps its traceback.
+(:class:`stemsim.errors.InputError`, and every usage error: a missing option, a value of the
+wrong type, an unknown option or verb); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
-from stemsim.errors import InputError
+from stemsim.errors import InputError, one_line
 
 app = typer.Typer(
     name="stemsim",
@@ -24,6 +26,10 @@ app = typer.Typer(
 
 def _register_verbs() -> None:
     # Each capability owns its verbs; importing here keeps `stemsim --help` in one place.
+    # Once per process: main() is called many times in-process (the tests), and a verb added
+    # twice would be listed twice and slow every later call down.
+    if app.registered_commands:
+        return
     from benchmarks import cli as bench_cli
     from classifiers import cli as classifier_cli
     from stemsim.dataset import cli as dataset_cli
@@ -33,26 +39,48 @@ def _register_verbs() -> None:
     bench_cli.register(app)
 
 
+def _click_modules() -> tuple:
+    """The click packages whose exceptions typer may raise: its own copy (``typer._click``,
+    typer >= 0.16) and the separate ``click`` that older typers use."""
+    modules = []
+    for name in ("typer._click", "click"):
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError:
+            pass
+    return tuple(modules)
+
+
+def _usage_line(error) -> str:
+    """A click usage error as one line, with the command to ask for help."""
+    message = " ".join(error.format_message().split())
+    context = getattr(error, "ctx", None)
+    where = f" (see `{context.command_path} --help`)" if context is not None else ""
+    return f"stemsim: error: {message}{where}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``stemsim`` program."""
     _register_verbs()
+    clicks = _click_modules()
+    aborts = (typer.Abort, *(c.exceptions.Abort for c in clicks if hasattr(c.exceptions, "Abort")))
+    exits = (typer.Exit, *(c.exceptions.Exit for c in clicks if hasattr(c.exceptions, "Exit")))
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="stemsim", standalone_mode=False)
     except InputError as error:
-        typer.echo(f"stemsim: error: {error}", err=True)
+        typer.echo(f"stemsim: error: {one_line(str(error))}", err=True)
         sys.exit(2)
-    except typer.Abort:
+    except aborts:
         typer.echo("stemsim: aborted", err=True)
         sys.exit(130)
-    except Exception as error:  # click usage errors come here in non-standalone mode
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        if isinstance(error, click.exceptions.Exit):
-            sys.exit(error.exit_code)
-        raise
+    except tuple(c.exceptions.NoArgsIsHelpError for c in clicks if hasattr(c.exceptions, "NoArgsIsHelpError")):
+        sys.exit(2)  # the help is printed already: a verb's usage was asked for by giving it nothing
+    except tuple(c.exceptions.ClickException for c in clicks) as error:  # usage errors (non-standalone mode)
+        typer.echo(_usage_line(error) if isinstance(error, tuple(c.exceptions.UsageError for c in clicks))
+                   else f"stemsim: error: {one_line(error.format_message())}", err=True)
+        sys.exit(2)
+    except exits as error:
+        sys.exit(error.exit_code)
 
 
 if __name__ == "__main__":

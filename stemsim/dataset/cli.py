@@ -135,6 +135,7 @@ def info_command(directory: Path = typer.Argument(..., help="A dataset directory
     from rich.console import Console
 
     from stemsim.dataset.generate import PARTS, shards
+    from stemsim.dataset.spec import without_stamp
     from stemsim.errors import InputError
 
     spec_file = directory / "spec.yaml"
@@ -147,7 +148,7 @@ def info_command(directory: Path = typer.Argument(..., help="A dataset directory
     if not isinstance(document, dict) or "spec_hash" not in document:
         raise InputError(f"{spec_file}: not a dataset's resolved spec (no spec_hash); is {directory} a dataset?")
     console = Console()
-    spec = {k: v for k, v in document.items() if k not in ("stemsim_version", "spec_hash")}
+    spec = without_stamp(document)
     spec.setdefault("views", {"count": 1})  # made before views existed
     expected = shards(spec)
     complete = sum((directory / PARTS / f"{s.name}.csv").is_file() for s in expected)

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from simulator.materials import atomic_number
-from stemsim.errors import InputError
+from stemsim.errors import InputError, one_line, shown
 from stemsim.yamlio import merge, read_yaml
 
 LABELS = ("deformed", "n_deformations", "configuration", "shape")
@@ -75,35 +75,53 @@ DEFAULTS: dict[str, Any] = {
     "output": {"formats": ["png", "npz"], "dtype": "uint8", "ground_truth": True, "shard_size": 256},
 }
 
-# (low, high, low inclusive) for each numeric parameter; None = unbounded.
+# (low, high, low inclusive) for each numeric parameter; None = unbounded. The bounds are
+# physical plausibility, wide enough for any microscope (aberration-corrected or not, atomic
+# resolution to overview fields), so that an absurd value is refused rather than giving an
+# empty, black or saturated image; limits relative to the pixel and the field follow in
+# _validate_scales.
 RANGES: dict[str, tuple[float | None, float | None, bool]] = {
-    "object.size": (0.0, None, False),
-    "object.aspect": (0.0, None, False),
-    "object.offset": (None, None, True),
+    "image.pixel_size": (0.0, 100.0, False),                # nm per pixel
+    "object.size": (0.0, 1000.0, False),                    # nm
+    "object.aspect": (0.05, 20.0, True),
+    "object.offset": (-1000.0, 1000.0, True),               # nm
     "object.deformation.depth": (0.0, 0.5, False),
     "microscope.z_exponent": (0.0, 2.0, False),
-    "microscope.probe_fwhm": (0.0, None, True),
+    "microscope.probe_fwhm": (0.0, 10.0, True),             # nm
     "microscope.probe_tail_weight": (0.0, 1.0, True),
-    "microscope.probe_tail_width": (0.0, None, False),
-    "microscope.dose": (0.0, None, False),
-    "microscope.scan_noise": (0.0, None, True),
-    "microscope.line_amplitude": (0.0, None, True),
-    "microscope.line_frequency": (0.0, None, True),
-    "microscope.drift": (None, None, True),
-    "microscope.rotation_during_scan": (None, None, True),
-    "microscope.scattering": (0.0, None, False),
-    "support.thickness": (0.0, None, True),
-    "support.roughness": (0.0, None, True),
-    "support.correlation_length": (0.0, None, False),
+    "microscope.probe_tail_width": (0.0, 100.0, False),     # nm
+    "microscope.dose": (0.0, 1.0e8, False),                 # e/Å²
+    "microscope.scan_noise": (0.0, 10.0, True),             # pixels
+    "microscope.line_amplitude": (0.0, 10.0, True),         # pixels
+    "microscope.line_frequency": (0.0, 2048.0, True),       # cycles per frame
+    "microscope.drift": (-4096.0, 4096.0, True),            # pixels per frame
+    "microscope.rotation_during_scan": (-360.0, 360.0, True),  # degrees over the frame
+    "microscope.scattering": (0.0, 1.0e-3, False),          # detected fraction per nm per Z^n
+    "support.thickness": (0.0, 100.0, True),                # nm
+    "support.roughness": (0.0, 20.0, True),                 # nm
+    "support.correlation_length": (0.0, 100.0, False),      # nm
 }
+MAX_IMAGES = 10_000_000  # images (views counted) in one dataset: planning holds one entry each
+MAX_COUNTS = 1.0e9  # electrons per pixel: counts are int32, and no detector sees more
 
 
 def _fail(key: str, problem: str):
-    raise InputError(f"{key}: {problem}")
+    key = one_line(key)
+    raise InputError(f"{key if len(key) <= 80 else key[:79] + '…'}: {problem}")
 
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite(value) -> bool:
+    """A number that is neither NaN nor infinite (YAML's .nan / .inf)."""
+    return _is_number(value) and math.isfinite(value)
+
+
+def _is_vector(value, length: int) -> bool:
+    """A list of ``length`` finite numbers, not all zero."""
+    return isinstance(value, list) and len(value) == length and all(_is_finite(v) for v in value) and any(value)
 
 
 def _check_keys(section: dict, allowed: dict, key: str) -> None:
@@ -125,31 +143,42 @@ def _in_range(key: str, value: float) -> None:
         _fail(key, f"must be <= {high:g}, got {value:g}")
 
 
+def _finite_args(where: str, args: list) -> None:
+    for a in args:
+        if not math.isfinite(a):
+            _fail(where, f"parameters must be finite, got {shown(args)}")
+
+
 def check_numeric(key: str, value, integer: bool = False) -> None:
     """A constant or a distribution for the parameter at ``key``."""
+    if isinstance(value, bool):
+        _fail(key, f"expected a number, got {str(value).lower()}")
     if _is_number(value):
         if integer and not isinstance(value, int):
-            _fail(key, f"expected an integer, got {value!r}")
+            _fail(key, f"expected an integer, got {shown(value)}")
+        if not math.isfinite(value):
+            _fail(key, f"must be finite, got {value}")
         if key in RANGES:
             _in_range(key, float(value))
         return
     if not isinstance(value, dict) or len(value) != 1:
-        _fail(key, f"expected a number or one of {{{', '.join(DISTRIBUTIONS)}: ...}}, got {value!r}")
+        _fail(key, f"expected a number or one of {{{', '.join(DISTRIBUTIONS)}: ...}}, got {shown(value)}")
     (kind, args), = value.items()
     if kind not in DISTRIBUTIONS:
-        _fail(key, f"unknown distribution {kind!r} (allowed: {', '.join(DISTRIBUTIONS)})")
+        _fail(key, f"unknown distribution {shown(kind)} (allowed: {', '.join(DISTRIBUTIONS)})")
     where = f"{key}.{kind}"
     if not isinstance(args, list) or not args or not all(_is_number(a) for a in args):
-        _fail(where, f"expected a list of numbers, got {args!r}")
+        _fail(where, f"expected a list of numbers, got {shown(args)}")
+    _finite_args(where, args)
     if integer and not all(isinstance(a, int) for a in args) and kind in ("uniform", "choice"):
-        _fail(where, f"expected integers, got {args!r}")
+        _fail(where, f"expected integers, got {shown(args)}")
     if kind == "choice":
         for a in args:
             if key in RANGES:
                 _in_range(key, float(a))
         return
     if len(args) != 2:
-        _fail(where, f"expected [{'mean, std' if kind == 'normal' else 'low, high'}], got {args!r}")
+        _fail(where, f"expected [{'mean, std' if kind == 'normal' else 'low, high'}], got {shown(args)}")
     if integer and kind in ("normal", "loguniform"):
         _fail(where, "integer parameters take a constant, uniform or choice")
     if kind == "normal":
@@ -191,7 +220,17 @@ def load_spec(path: str | Path, seed: int | None = None, limit: int | None = Non
     raw = read_yaml(path)
     if raw is not None and not isinstance(raw, dict):
         raise InputError(f"{path}: expected a mapping of spec keys, got {type(raw).__name__}")
-    return resolve(raw if raw is not None else {}, seed=seed, limit=limit)
+    return resolve(without_stamp(raw) if raw is not None else {}, seed=seed, limit=limit)
+
+
+def without_stamp(raw: dict) -> dict:
+    """A spec mapping without the ``stemsim_version`` / ``spec_hash`` that :func:`dump_spec`
+    adds, so that a dataset's ``spec.yaml`` is itself a spec (it regenerates the same
+    dataset); both are recomputed for what is made from it, so an edited copy is fine."""
+    for key in ("stemsim_version", "spec_hash"):
+        if key in raw and not isinstance(raw[key], str):
+            _fail(key, f"expected the string that stemsim wrote, got {shown(raw[key])}")
+    return {k: v for k, v in raw.items() if k not in ("stemsim_version", "spec_hash")}
 
 
 def resolve(raw: dict, seed: int | None = None, limit: int | None = None) -> dict:
@@ -220,6 +259,10 @@ def resolve(raw: dict, seed: int | None = None, limit: int | None = None) -> dic
         if limit < 1:
             _fail("--limit", f"must be >= 1, got {limit}")
         spec["classes"]["per_class"] = min(spec["classes"]["per_class"], limit)
+    images = spec["classes"]["per_class"] * len(spec["classes"]["values"]) * spec["views"]["count"]
+    if images > MAX_IMAGES:
+        _fail("classes.per_class", f"{spec['classes']['per_class']:,} images per class make {images:,} images "
+              f"(views counted), more than the {MAX_IMAGES:,} of one dataset: split it into several")
     return spec
 
 
@@ -227,21 +270,23 @@ def _validate(spec: dict) -> None:
     if not isinstance(spec["name"], str) or not spec["name"].strip():
         _fail("name", "a dataset needs a name (a non-empty string)")
     if not isinstance(spec["seed"], int) or isinstance(spec["seed"], bool) or spec["seed"] < 0:
-        _fail("seed", f"expected a non-negative integer, got {spec['seed']!r}")
+        _fail("seed", f"expected a non-negative integer, got {shown(spec['seed'])}")
 
     image = spec["image"]
     if not isinstance(image["size"], int) or isinstance(image["size"], bool) or not 16 <= image["size"] <= 4096:
-        _fail("image.size", f"expected an integer number of pixels in 16..4096, got {image['size']!r}")
+        _fail("image.size", f"expected an integer number of pixels in 16..4096, got {shown(image['size'])}")
     if not _is_number(image["pixel_size"]) or not image["pixel_size"] > 0:
-        _fail("image.pixel_size", f"must be a positive number of nm, got {image['pixel_size']!r}")
-    if not isinstance(image["supersampling"], int) or not 1 <= image["supersampling"] <= 8:
-        _fail("image.supersampling", f"expected an integer in 1..8, got {image['supersampling']!r}")
+        _fail("image.pixel_size", f"must be a positive number of nm, got {shown(image['pixel_size'])}")
+    _in_range("image.pixel_size", image["pixel_size"])
+    supersampling = image["supersampling"]
+    if not isinstance(supersampling, int) or isinstance(supersampling, bool) or not 1 <= supersampling <= 8:
+        _fail("image.supersampling", f"expected an integer in 1..8, got {shown(image['supersampling'])}")
 
     obj = spec["object"]
     shapes = values_of(obj["shape"])
     for shape in shapes:
         if shape not in SHAPE_NAMES:
-            _fail("object.shape", f"unknown shape {shape!r} (allowed: {', '.join(SHAPE_NAMES)})")
+            _fail("object.shape", f"unknown shape {shown(shape)} (allowed: {', '.join(SHAPE_NAMES)})")
     for key in ("size", "aspect", "offset"):
         check_numeric(f"object.{key}", obj[key])
     for material in values_of(obj["material"]):
@@ -253,7 +298,7 @@ def _validate(spec: dict) -> None:
     deformation = obj["deformation"]
     for kind in values_of(deformation["kind"]):
         if kind not in DEFORMATION_KINDS:
-            _fail("object.deformation.kind", f"unknown kind {kind!r} (allowed: {', '.join(DEFORMATION_KINDS)})")
+            _fail("object.deformation.kind", f"unknown kind {shown(kind)} (allowed: {', '.join(DEFORMATION_KINDS)})")
     check_numeric("object.deformation.depth", deformation["depth"])
     if deformation["count"] is not None:
         check_numeric("object.deformation.count", deformation["count"], integer=True)
@@ -275,50 +320,50 @@ def _validate(spec: dict) -> None:
     _validate_output(spec["output"])
     _validate_classes(spec)
     _validate_fit(spec)
+    _validate_scales(spec)
 
 
 def _validate_orientation(value) -> None:
     if value == "random":
         return
-    if (isinstance(value, list) and len(value) == 4 and all(_is_number(v) for v in value)
-            and any(v != 0 for v in value)):
+    if _is_vector(value, 4):
         return
-    _fail("object.orientation", f"expected 'random' or a quaternion [w, x, y, z], got {value!r}")
+    _fail("object.orientation", f"expected 'random' or a quaternion [w, x, y, z], got {shown(value)}")
 
 
 def _validate_axis(value) -> None:
     if value == "random":
         return
-    if isinstance(value, list) and len(value) == 3 and all(_is_number(v) for v in value) and any(value):
+    if _is_vector(value, 3):
         return
-    _fail("microscope.rotation_axis", f"expected 'random' or a non-zero vector [x, y, z], got {value!r}")
+    _fail("microscope.rotation_axis", f"expected 'random' or a non-zero vector [x, y, z], got {shown(value)}")
 
 
 def _validate_views(views: dict) -> None:
     count = views["count"]
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_VIEWS:
-        _fail("views.count", f"expected an integer number of views in 1..{MAX_VIEWS}, got {count!r}")
+        _fail("views.count", f"expected an integer number of views in 1..{MAX_VIEWS}, got {shown(count)}")
     if views["mode"] not in VIEW_MODES:
-        _fail("views.mode", f"expected one of {', '.join(VIEW_MODES)}, got {views['mode']!r}")
+        _fail("views.mode", f"expected one of {', '.join(VIEW_MODES)}, got {shown(views['mode'])}")
     if views["microscope"] not in VIEW_MICROSCOPE:
         _fail("views.microscope", f"expected object (one draw per object) or view (one per view), "
-              f"got {views['microscope']!r}")
+              f"got {shown(views['microscope'])}")
     jitter = views["jitter"]
-    if not _is_number(jitter) or not 0 <= jitter <= 180:
-        _fail("views.jitter", f"expected an rms angle in degrees in [0, 180], got {jitter!r}")
+    if not _is_finite(jitter) or not 0 <= jitter <= 180:
+        _fail("views.jitter", f"expected an rms angle in degrees in [0, 180], got {shown(jitter)}")
     tilt = views["tilt"]
     axis = tilt["axis"]
-    if not (isinstance(axis, list) and len(axis) == 3 and all(_is_number(v) for v in axis) and any(axis)):
-        _fail("views.tilt.axis", f"expected a non-zero vector [x, y, z], got {axis!r}")
+    if not _is_vector(axis, 3):
+        _fail("views.tilt.axis", f"expected a non-zero vector [x, y, z], got {shown(axis)}")
     span = tilt["range"]
     if not (isinstance(span, list) and len(span) == 2 and all(_is_number(v) and math.isfinite(v) for v in span)):
-        _fail("views.tilt.range", f"expected [first, last] angles in degrees, got {span!r}")
+        _fail("views.tilt.range", f"expected [first, last] angles in degrees, got {shown(span)}")
     if span[0] > span[1]:
-        _fail("views.tilt.range", f"first must be <= last, got {span!r}")
+        _fail("views.tilt.range", f"first must be <= last, got {shown(span)}")
     step = tilt["step"]
     if step is not None:
-        if not _is_number(step) or not step > 0:
-            _fail("views.tilt.step", f"expected a positive angle in degrees (or null), got {step!r}")
+        if not _is_finite(step) or not step > 0:
+            _fail("views.tilt.step", f"expected a positive angle in degrees (or null), got {shown(step)}")
         last = span[0] + (count - 1) * step
         if last > span[1] + 1e-9:
             _fail("views.tilt.step", f"{count} views {step:g}° apart end at {last:g}°, beyond the range's "
@@ -341,9 +386,9 @@ def _validate_splits(splits: dict) -> None:
         _fail("splits", "needs at least one split")
     for name, fraction in splits.items():
         if not isinstance(name, str) or not name.isidentifier():
-            _fail("splits", f"split names must be simple words, got {name!r}")
-        if not _is_number(fraction) or not 0 <= fraction <= 1:
-            _fail(f"splits.{name}", f"must be a fraction in [0, 1], got {fraction!r}")
+            _fail("splits", f"split names must be simple words, got {shown(name)}")
+        if not _is_finite(fraction) or not 0 <= fraction <= 1:
+            _fail(f"splits.{name}", f"must be a fraction in [0, 1], got {shown(fraction)}")
     total = sum(splits.values())
     if abs(total - 1) > 1e-9:
         _fail("splits", f"fractions must sum to 1, got {total:g}")
@@ -352,18 +397,18 @@ def _validate_splits(splits: dict) -> None:
 def _validate_output(output: dict) -> None:
     formats = output["formats"]
     if not isinstance(formats, list) or not formats:
-        _fail("output.formats", f"expected a non-empty list from {', '.join(FORMATS)}, got {formats!r}")
+        _fail("output.formats", f"expected a non-empty list from {', '.join(FORMATS)}, got {shown(formats)}")
     for fmt in formats:
         if fmt not in FORMATS:
-            _fail("output.formats", f"unknown format {fmt!r} (allowed: {', '.join(FORMATS)})")
+            _fail("output.formats", f"unknown format {shown(fmt)} (allowed: {', '.join(FORMATS)})")
     if output["dtype"] not in DTYPES:
-        _fail("output.dtype", f"expected one of {', '.join(DTYPES)}, got {output['dtype']!r}")
+        _fail("output.dtype", f"expected one of {', '.join(DTYPES)}, got {shown(output['dtype'])}")
     if "png" in formats and output["dtype"] == "float32":
         _fail("output.dtype", "PNG holds integers: use uint8/uint16, or the tiff format for float32")
     if not isinstance(output["ground_truth"], bool):
-        _fail("output.ground_truth", f"expected true or false, got {output['ground_truth']!r}")
+        _fail("output.ground_truth", f"expected true or false, got {shown(output['ground_truth'])}")
     if not isinstance(output["shard_size"], int) or isinstance(output["shard_size"], bool) or output["shard_size"] < 1:
-        _fail("output.shard_size", f"expected a positive integer, got {output['shard_size']!r}")
+        _fail("output.shard_size", f"expected a positive integer, got {shown(output['shard_size'])}")
 
 
 def _count_range(spec: dict) -> tuple[int, int] | None:
@@ -379,11 +424,11 @@ def _count_range(spec: dict) -> tuple[int, int] | None:
 def _validate_classes(spec: dict) -> None:
     label = spec["label"]
     if label not in LABELS:
-        _fail("label", f"expected one of {', '.join(LABELS)}, got {label!r}")
+        _fail("label", f"expected one of {', '.join(LABELS)}, got {shown(label)}")
     classes = spec["classes"]
     per_class = classes["per_class"]
     if not isinstance(per_class, int) or isinstance(per_class, bool) or per_class < 1:
-        _fail("classes.per_class", f"expected a positive integer, got {per_class!r}")
+        _fail("classes.per_class", f"expected a positive integer, got {shown(per_class)}")
     shapes = values_of(spec["object"]["shape"])
     counts = _count_range(spec)
     if counts is not None and counts[0] < 0:
@@ -394,7 +439,7 @@ def _validate_classes(spec: dict) -> None:
             _fail("classes.values", "label 'shape' needs the list of shapes")
         for shape in values:
             if shape not in SHAPE_NAMES:
-                _fail("classes.values", f"unknown shape {shape!r} (allowed: {', '.join(SHAPE_NAMES)})")
+                _fail("classes.values", f"unknown shape {shown(shape)} (allowed: {', '.join(SHAPE_NAMES)})")
         shapes = values
     elif len(shapes) > 1 and label == "configuration":
         _fail("object.shape", "configuration labels need one shape (classes differ between shapes)")
@@ -404,14 +449,14 @@ def _validate_classes(spec: dict) -> None:
         values = list(range(fewest + 1)) if values is None else values
         for v in values:
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                _fail("classes.values", f"deformation counts are integers >= 0, got {v!r}")
+                _fail("classes.values", f"deformation counts are integers >= 0, got {shown(v)}")
             if v > fewest:
                 _fail("classes.values", f"{v} deformations asked, but a {smallest.replace('_', ' ')} has {fewest} vertices")
     elif label == "deformed":
         values = list(DEFORMED_VALUES) if values is None else values
         for v in values:
             if v not in DEFORMED_VALUES:
-                _fail("classes.values", f"expected values from {list(DEFORMED_VALUES)}, got {v!r}")
+                _fail("classes.values", f"expected values from {list(DEFORMED_VALUES)}, got {shown(v)}")
         if counts is not None and (counts[0] < 1 or counts[1] > fewest):
             _fail("object.deformation.count", f"deformed objects need 1..{fewest} deformations, got {counts[0]}..{counts[1]}")
     elif label == "configuration":
@@ -425,7 +470,7 @@ def _validate_classes(spec: dict) -> None:
         values = names if values is None else values
         for v in values:
             if v not in names:
-                _fail("classes.values", f"unknown configuration {v!r} for {counts[0]} deformed vertices of a "
+                _fail("classes.values", f"unknown configuration {shown(v)} for {counts[0]} deformed vertices of a "
                       f"{shapes[0].replace('_', ' ')} (classes: {', '.join(names)})")
     elif counts is not None and counts[1] > fewest:  # label == shape
         _fail("object.deformation.count", f"{counts[1]} deformations asked, but a {smallest.replace('_', ' ')} has {fewest} vertices")
@@ -456,6 +501,24 @@ def _validate_fit(spec: dict) -> None:
         if diameter > field:
             _fail("object.size", f"a {name.replace('_', ' ')} of up to {size:g} nm spans up to {diameter:.1f} nm, "
                   f"more than the {field:g} nm field of view (image.size × image.pixel_size)")
+
+
+def _validate_scales(spec: dict) -> None:
+    """Limits relative to the pixel and the field of view (:data:`RANGES` has the absolute ones)."""
+    image, obj, microscope = spec["image"], spec["object"], spec["microscope"]
+    pixel, side = image["pixel_size"], image["size"]
+    smallest = _lower_bound(obj["size"]) * min(1.0, _lower_bound(obj["aspect"]))
+    if smallest < pixel:
+        _fail("object.size", f"down to {smallest:g} nm (× object.aspect) is less than one "
+              f"{pixel:g} nm pixel (image.pixel_size): the object would not be seen")
+    drift = max(abs(upper_bound(microscope["drift"])), abs(_lower_bound(microscope["drift"])))
+    if drift > side:
+        _fail("microscope.drift", f"up to {drift:g} pixels per frame is more than the {side}-pixel field")
+    if microscope["dose"] is not None:
+        electrons = upper_bound(microscope["dose"]) * (10.0 * pixel) ** 2
+        if electrons > MAX_COUNTS:
+            _fail("microscope.dose", f"up to {upper_bound(microscope['dose']):g} e/Å² on {10 * pixel:g} Å pixels is "
+                  f"{electrons:.3g} electrons per pixel, more than the {MAX_COUNTS:.0e} a pixel counts")
 
 
 def _lower_bound(value) -> float:

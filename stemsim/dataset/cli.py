@@ -60,7 +60,8 @@ def generate_command(
     console = Console(stderr=True)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} img/s"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
+    # a bar only where someone watches: piped or logged output gets the summary alone
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
         task = bar.add_task(resolved["name"], total=None, rate="–")
         state = {"first": None}
 
@@ -76,6 +77,9 @@ def generate_command(
 
         try:
             summary = generate(resolved, out, jobs=jobs, backend=backend, scheduler=scheduler, progress=report)
+        except InputError:
+            bar.live.transient = True  # the error is the one line left
+            raise
         except KeyboardInterrupt:
             console.print(f"interrupted: complete shards are kept; run the same command again to resume into {out}")
             raise typer.Exit(130)
@@ -168,6 +172,11 @@ def info_command(directory: Path = typer.Argument(..., help="A dataset directory
         console.print(f"views: {views['count']} per object ({views['mode']}); the table counts views")
     labels = [str(v) for v in spec["classes"]["values"]]
     console.print(_counts_table("images", counts, list(spec["splits"]), labels))
+    order = ", ".join(f"{i} = {label}" for i, label in enumerate(labels))  # sorted() differs: say so
+    alphabetical = "the same here" if labels == sorted(labels) else "here " + ", ".join(sorted(labels))
+    console.print(f"label indices (manifest label_index, npz labels) in the spec's order: {order}; "
+                  f"keras.utils.image_dataset_from_directory numbers class folders alphabetically ({alphabetical})",
+                  markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

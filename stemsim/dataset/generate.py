@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
+import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +32,11 @@ from stemsim.dataset.files import (
     write_atomic,
 )
 from stemsim.dataset.sampling import PlannedImage, acquire, plan, sample_views
-from stemsim.dataset.spec import dump_spec, spec_hash
+from stemsim.dataset.spec import dump_spec, shard_objects, spec_hash
 from stemsim.errors import InputError
 
-PARTS = Path(".stemsim") / "parts"
+STATE = Path(".stemsim")  # the generator's own records inside a dataset
+PARTS = STATE / "parts"
 LOCATION_COLUMNS = ["id", "object_id", "view", "split", "label", "label_index", "path", "shard", "shard_index"]
 PARAMETER_COLUMNS = [
     "seed", "object_seed", "shape", "size", "aspect_b", "aspect_c", "material", "z", "qw", "qx", "qy", "qz", "offset_x", "offset_y",
@@ -72,8 +77,9 @@ class Summary:
 
 def shards(spec: dict) -> list[Shard]:
     """All shards of a spec, split by split, in order; a shard holds whole objects
-    (``output.shard_size`` images, rounded down to whole objects, at least one)."""
-    size = max(1, spec["output"]["shard_size"] // spec["views"]["count"])
+    (:func:`stemsim.dataset.spec.shard_objects`: ``output.shard_size`` images rounded down to
+    whole objects, within a byte budget)."""
+    size = shard_objects(spec)
     by_split: dict[str, list[PlannedImage]] = {}
     for item in plan(spec):
         by_split.setdefault(item.split, []).append(item)
@@ -101,12 +107,36 @@ def image_path(spec: dict, item: PlannedImage, view: int = 0) -> str:
     return f"{item.split}/{item.label}/{name}.{extension}"
 
 
-def make_shard(spec: dict, out: str, shard: Shard) -> tuple[str, Counter]:
-    """Make and write one shard (runs in a worker process).
+_WATCHED: list[int] = []
+
+
+def _die_with(parent: int) -> None:
+    """In a worker process of ``parent``: exit as soon as ``parent`` is gone (killed with
+    ``kill -9``, say), instead of living on for minutes. Only a direct child of ``parent``
+    watches (a Dask worker elsewhere has another parent; ``--jobs 1`` runs in ``parent``
+    itself). Polling ``getppid`` is portable and cannot fire early, unlike
+    ``PR_SET_PDEATHSIG``, which fires when the *thread* that started the worker ends."""
+    if _WATCHED or os.getpid() == parent or os.getppid() != parent:
+        return
+    _WATCHED.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)  # the parent is gone: nothing waits for this shard; the next run remakes it
+
+    threading.Thread(target=watch, name="stemsim-parent-watch", daemon=True).start()
+
+
+def make_shard(spec: dict, out: str, shard: Shard, parent: int | None = None) -> tuple[str, Counter]:
+    """Make and write one shard (runs in a worker process of ``parent``, the pid of the
+    ``generate`` that asked for it).
 
     Arrays hold ``(objects, H, W)`` images, or ``(objects, views, H, W)`` with views; the
     ground truth follows the same layout (vertices ``(..., 8, 3)``, NaN rows past a shape's sites).
     """
+    if parent is not None:
+        _die_with(parent)
     out = Path(out)
     output = spec["output"]
     formats = output["formats"]
@@ -156,26 +186,59 @@ def check_target(spec: dict, out: Path) -> None:
     """Refuse ``out`` if it holds anything but this spec's dataset (writes nothing)."""
     out = Path(out)
     spec_file = out / "spec.yaml"
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file, not a folder; choose another --out")
     if spec_file.is_file():
         try:
             made = yaml.safe_load(spec_file.read_text()).get("spec_hash")
-        except (yaml.YAMLError, AttributeError):
+        except (yaml.YAMLError, AttributeError, OSError, UnicodeDecodeError):
             made = None
         if made != spec_hash(spec):
             raise InputError(f"{out}: holds a dataset made from a different spec or stemsim version "
                              f"(spec_hash {made}, this one {spec_hash(spec)}); choose another --out or delete it")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+    elif out.exists() and any(p.name != STATE.name for p in out.iterdir()):
         raise InputError(f"{out}: exists and is not a stemsim dataset; choose another --out")
 
 
-def prepare(spec: dict, out: Path) -> None:
-    """Claim ``out`` for ``spec`` (after :func:`check_target`) and clear stale temporaries."""
-    check_target(spec, out)
-    spec_file = out / "spec.yaml"
-    out.mkdir(parents=True, exist_ok=True)
-    if not spec_file.is_file():
-        write_atomic(spec_file, dump_spec(spec).encode())
-    remove_partials(out)
+def _os_error(out: Path, error: OSError, where: Path | None = None) -> InputError:
+    """An operating-system failure while writing ``out`` as one line: which path, what."""
+    what = error.strerror or type(error).__name__
+    return InputError(f"{where or error.filename or out}: cannot write the dataset ({what.lower()})")
+
+
+@contextmanager
+def claimed(spec: dict, out: Path):
+    """Hold ``out`` for ``spec``: an exclusive lock (``out/.stemsim/lock``, released when this
+    process ends, however it ends), under which the folder is checked to be this spec's or
+    empty, ``spec.yaml`` written and stale temporaries cleared. A second ``generate`` into the
+    same folder is refused at once rather than mixing two datasets."""
+    from filelock import FileLock, Timeout
+
+    check_target(spec, out)  # before anything is written (also refuses a file in the way)
+    created = not out.exists()
+    try:
+        (out / STATE).mkdir(parents=True, exist_ok=True)
+        lock = FileLock(out / STATE / "lock", timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise InputError(f"{out}: another stemsim generate is writing here (the folder is locked); "
+                         "wait for it, or choose another --out") from None
+    except OSError as error:
+        raise _os_error(out, error, out) from None
+    try:
+        check_target(spec, out)  # again, now that no one else writes
+        spec_file = out / "spec.yaml"
+        if not spec_file.is_file():
+            write_atomic(spec_file, dump_spec(spec).encode())
+        remove_partials(out)
+        yield
+    except OSError as error:
+        remove_partials(out)
+        raise _os_error(out, error) from None
+    finally:
+        lock.release()
+        if created and not (out / PARTS).is_dir():  # nothing complete: leave nothing behind
+            shutil.rmtree(out, ignore_errors=True)
 
 
 def generate(spec: dict, out: str | Path, jobs: int = 1, backend: str = "loky", scheduler: str | None = None,
@@ -185,10 +248,14 @@ def generate(spec: dict, out: str | Path, jobs: int = 1, backend: str = "loky", 
     ``progress(done_images, total_images)`` is called as shards complete.
     Returns a :class:`Summary`; writes ``manifest.csv`` last.
     """
+    out = Path(out)
+    with claimed(spec, out):
+        return _generate(spec, out, jobs, backend, scheduler, progress)
+
+
+def _generate(spec: dict, out: Path, jobs: int, backend: str, scheduler: str | None, progress) -> Summary:
     from joblib import Parallel, delayed, parallel_config
 
-    out = Path(out)
-    prepare(spec, out)
     every = shards(spec)
     todo = [s for s in every if not (out / PARTS / f"{s.name}.csv").is_file()]
     views = spec["views"]["count"]
@@ -207,7 +274,7 @@ def generate(spec: dict, out: str | Path, jobs: int = 1, backend: str = "loky", 
             raise InputError(f"--backend: expected loky or dask, got {backend!r}")
         with context:
             size = {s.name: views * len(s.items) for s in todo}
-            tasks = (delayed(make_shard)(spec, str(out), s) for s in todo)
+            tasks = (delayed(make_shard)(spec, str(out), s, os.getpid()) for s in todo)
             # Batches are whole shards; finished shards report as they land.
             for name, _ in Parallel(return_as="generator_unordered", batch_size=1)(tasks):
                 done += size[name]

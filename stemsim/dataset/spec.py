@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from simulator.materials import atomic_number
@@ -530,11 +531,35 @@ def _lower_bound(value) -> float:
     return float(min(args))
 
 
+SHARD_BYTES = 256 * 2**20  # in-memory arrays of one shard (images + ground truth), at most
+
+
+def image_bytes(spec: dict) -> int:
+    """Bytes one object (all its views) takes in a shard's arrays: the stored image, and with
+    ground truth its float32 thickness map and bool mask."""
+    side = spec["image"]["size"]
+    per_pixel = np.dtype(spec["output"]["dtype"]).itemsize + (5 if spec["output"]["ground_truth"] else 0)
+    return side * side * per_pixel * spec["views"]["count"]
+
+
+def shard_objects(spec: dict) -> int:
+    """Objects per shard: ``output.shard_size`` images rounded down to whole objects, and no
+    more than fit :data:`SHARD_BYTES` (so a worker's memory stays bounded at any image size;
+    at the shipped sizes the byte budget never binds). At least one."""
+    nominal = max(1, spec["output"]["shard_size"] // spec["views"]["count"])
+    return max(1, min(nominal, SHARD_BYTES // image_bytes(spec)))
+
+
 def spec_hash(spec: dict) -> str:
-    """Identity of a resolved spec (with the stemsim version), to refuse mixing datasets."""
+    """Identity of a resolved spec (with the stemsim version), to refuse mixing datasets. A
+    spec whose shards the byte budget cuts (:func:`shard_objects`) hashes that layout too: a
+    dataset begun with other shards is never resumed into."""
     from stemsim import __version__
 
-    canonical = json.dumps({"spec": spec, "version": __version__}, sort_keys=True, separators=(",", ":"))
+    identity = {"spec": spec, "version": __version__}
+    if shard_objects(spec) != max(1, spec["output"]["shard_size"] // spec["views"]["count"]):
+        identity["shard_objects"] = shard_objects(spec)
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

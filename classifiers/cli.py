@@ -1,23 +1,54 @@
 """The classifier verbs of ``stemsim``: train, evaluate, predict, import-stm.
 
 :func:`register` adds them to the program's Typer app. TensorFlow/Keras are imported inside
-the command bodies only, so ``stemsim --help`` stays fast. Bad input raises
+the command bodies only, and only for models that need them (:mod:`classifiers.backend`: a
+geometric or texture run never imports them), so ``stemsim --help`` stays fast. Every verb
+starts with :func:`_start` (TensorFlow's log level set before it can be imported) and runs
+inside :func:`stemsim.errors.command_line`, so that its errors name options as the command
+line spells them (``--overwrite``, not ``overwrite=True``). Bad input raises
 :class:`stemsim.errors.InputError`, which ``stemsim.cli.main`` prints as one line (exit 2).
+train, evaluate and predict print one line ``model: NAME (backend, device)`` on stderr.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from stemsim.errors import InputError
+from stemsim.errors import InputError, command_line
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def _start() -> None:
+    """What every classifier verb does first: TensorFlow's C++ log level to errors only
+    (``TF_CPP_MIN_LOG_LEVEL=3``), before anything can import it (:mod:`classifiers.backend`)."""
+    from classifiers.backend import quiet_tensorflow
+
+    quiet_tensorflow()
+
+
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"stemsim: warning: {message}", err=True)
+
+
+def _keras_first(run_dir: Path) -> str | None:
+    """The run's model name; Keras imported quietly first when the run needs it (nothing, and
+    None, when ``run_dir`` is no readable run: the verb itself then says why)."""
+    from classifiers.backend import import_keras, needs_keras
+    from classifiers.run import open_run
+
+    try:
+        name = open_run(run_dir).info["model"]
+    except InputError:
+        return None
+    if needs_keras(name):
+        import_keras()
+    return name
 
 
 def train_command(
@@ -32,24 +63,27 @@ def train_command(
 ) -> None:
     """Train a classifier; saves the best-on-validation model, history and resolved config.
 
-    Prints how many images it trained on of how many the dataset's spec promises."""
-    _quiet_tensorflow()
-    import json
+    Prints how many images it trained on of how many the dataset's spec promises, and on stderr
+    which library and device train the model."""
+    _start()
+    with command_line():
+        import json
 
-    from classifiers.data import usage_line
-    from classifiers.run import RUN_FILE
-    from classifiers.training import train
+        from classifiers.data import usage_line
+        from classifiers.run import RUN_FILE
+        from classifiers.training import train
 
-    run = train(experiment, out, overwrite=overwrite, data_path=data, verbose=0 if quiet else 2,
-                allow_incomplete=allow_incomplete)
-    typer.echo(usage_line("train", json.loads((run / RUN_FILE).read_text())["data"], ("train", "val")))
-    typer.echo(f"run written to {run}")
+        run = train(experiment, out, overwrite=overwrite, data_path=data, verbose=0 if quiet else 2,
+                    allow_incomplete=allow_incomplete, announce=_say)
+        typer.echo(usage_line("train", json.loads((run / RUN_FILE).read_text())["data"], ("train", "val")))
+        typer.echo(f"run written to {run}")
 
 
 def evaluate_command(
     run_dir: Annotated[Path, typer.Argument(help="Run directory made by `stemsim train`.")],
     data: Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this dataset instead.")] = None,
-    split: Annotated[str, typer.Option("--split", help="train, val, test or all.")] = "test",
+    split: Annotated[str, typer.Option("--split", help="auto, train, val, test or all. auto: the test split of "
+                                       "the run's own data, every image (all) of other --data.")] = "auto",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Report folder "
                                                 "(default RUN_DIR/evaluation/<split>).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
@@ -74,14 +108,22 @@ def evaluate_command(
     Multi-view data is scored per object: a multiview model pools its views itself, any
     other model's per-view outputs are fused (--fusion). --fusion/--views/--spread, when given,
     are added to the default report folder name (e.g. evaluation/test-vote-views2). The first
-    line says how many images were used of how many the dataset's spec promises.
+    line says how many images were used of how many the dataset's spec promises, the second
+    what the run's data rules dropped (classes the model does not know, ...).
     """
-    _quiet_tensorflow()
+    _start()
+    with command_line():
+        _evaluate(run_dir, data, split, out, batch_size, fusion, views, spread, allow_incomplete)
+
+
+def _evaluate(run_dir, data, split, out, batch_size, fusion, views, spread, allow_incomplete) -> None:
     from classifiers.evaluation import evaluate
 
+    _keras_first(run_dir)
     report = evaluate(run_dir, data=data, split=split, out=out, batch_size=batch_size, fusion=fusion, views=views,
-                      spread=spread, allow_incomplete=allow_incomplete)
+                      spread=spread, allow_incomplete=allow_incomplete, announce=_say)
     typer.echo(report["usage"])
+    typer.echo(report["dropped"])
     m = report["metrics"]
     if report["task"] == "multi-label":
         line = (f"exact match {m['exact_match_accuracy']:.4f} (baseline "
@@ -116,14 +158,24 @@ def predict_command(
     maps: Annotated[Optional[Path], typer.Option(
         "--maps", help="two_stage runs: also write each image's predicted maps here (NAME.mask.png, "
         "NAME.thickness.tif in nm, NAME.vertices.png/.json).")] = None,
+    pixel_size: Annotated[Optional[float], typer.Option(
+        "--pixel-size", metavar="<nm>", help="nm per pixel of the given images. A run trained on a stemsim "
+        "dataset resamples them to its training pixel size and centre-crops or pads them to its field of "
+        "view; without it they are taken to be at the training pixel size (with a warning).")] = None,
 ) -> None:
     """Label and probabilities per image file, or per object with --object FOLDER (a multiview
     model sees all views at once; a single-view model's per-view probabilities are fused).
 
-    A file that cannot be read (not an image, or over the size limits of
-    classifiers.limits) gets a row with its error, and one error line on stderr; the other
-    files are still predicted, and the exit status is then 2."""
-    _quiet_tensorflow()
+    The CSV's p_<class> columns are in the run's class order (run.json classes: a stemsim
+    dataset's spec order, not alphabetical). A file that cannot be read (not an image, or over
+    the size limits of classifiers.limits) gets a row with its error, and one error line on
+    stderr; the other files are still predicted, and the exit status is then 2."""
+    _start()
+    with command_line():
+        _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel_size)
+
+
+def _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel_size) -> None:
     if fmt is None:
         fmt = "json" if out is not None and out.suffix.lower() == ".json" else "csv"
     if fmt not in ("csv", "json"):
@@ -134,12 +186,19 @@ def predict_command(
         raise InputError("--maps: only with image files (not --object)")
     if fusion is not None and not objects:
         raise InputError("--fusion: only with --object (image files are predicted one by one)")
+    from classifiers.backend import model_line
     from classifiers.prediction import format_predictions, predict_files, predict_objects
     from classifiers.run import open_run
 
-    rows = (predict_objects(run_dir, objects, batch_size, fusion) if objects
-            else predict_files(run_dir, images, batch_size, maps))
+    name = _keras_first(run_dir)
+    said: list[str] = []  # the scale warnings: shown once the files are predicted (a failure is one line)
+    rows = (predict_objects(run_dir, objects, batch_size, fusion, pixel_size, said.append) if objects
+            else predict_files(run_dir, images, batch_size, maps, pixel_size, said.append))
     text = format_predictions(rows, open_run(run_dir).classes, fmt)
+    for message in said:
+        _warn(message)
+    if name is not None and any(row["error"] is None for row in rows):
+        _say(model_line(name))
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -161,11 +220,13 @@ def import_stm_command(
     size: Annotated[int, typer.Option("--size", min=8, help="Side of the box-resampled images.")] = 128,
 ) -> None:
     """Rebuild the real STM set (data kind: stm) from the original public layout."""
-    from classifiers.stm_data import import_original
+    _start()
+    with command_line():
+        from classifiers.stm_data import import_original
 
-    result = import_original(images_dir, summary, out, size=size, agreement=agreement)
-    typer.echo(f"{result['images']} images written to {out} ({result['missing_images']} named in the summary "
-               "were not found)")
+        result = import_original(images_dir, summary, out, size=size, agreement=agreement)
+        typer.echo(f"{result['images']} images written to {out} ({result['missing_images']} named in the summary "
+                   "were not found)")
 
 
 def convert_run_command(
@@ -175,10 +236,12 @@ def convert_run_command(
                                         "unpickles its .joblib files, which can run code.")] = False,
 ) -> None:
     """Rewrite an old run's pickle (.joblib) model files as safe skops files, in place."""
-    from classifiers.model_files import convert_legacy_run
+    _start()
+    with command_line():
+        from classifiers.model_files import convert_legacy_run
 
-    for old, new in convert_legacy_run(run_dir, trust=trust):
-        typer.echo(f"{old} -> {new.name}")
+        for old, new in convert_legacy_run(run_dir, trust=trust):
+            typer.echo(f"{old} -> {new.name}")
 
 
 def register(app: typer.Typer) -> None:
@@ -188,3 +251,6 @@ def register(app: typer.Typer) -> None:
     app.command("predict")(predict_command)
     app.command("import-stm")(import_stm_command)
     app.command("convert-run")(convert_run_command)
+    from classifiers.serve import serve_command  # imports FastAPI only when the page is served
+
+    app.command("serve")(serve_command)

@@ -17,6 +17,21 @@ first ones) and ``data.n_objects``. ``fusion`` overrides the run's ``evaluation.
 ``views=K`` uses the first K views of every object, ``spread=True`` K views evenly spread over
 them. Each, when given, is added to the default folder name (``test-vote``, ``test-views2``,
 ``test-views4-spread``) so that such evaluations sit side by side.
+
+Which images: ``split="auto"`` (the default) scores the test split of the run's own data and
+*every* image (``all``) of other data; the run's own data is the one it was trained on, found
+by its path or, for a stemsim dataset, by its ``spec_hash`` (the same dataset in another
+folder). What the run's data rules leave out is counted in ``metrics.json`` ``data.dropped``
+and said in one line (``report["dropped"]``): images of classes the model does not know
+(single-label data; scored are the others), STM images under ``data.min_agreement`` or stopped
+early (``data.min_height_fraction``, counted over the whole set), images over
+``data.max_per_split``.
+
+Backend and calibration: ``inference`` says which library ran the model on which device
+(:func:`classifiers.backend.environment`: scikit-learn for geometric/texture runs, Keras for
+networks, both for two_stage). Single-label metrics include the expected calibration error
+(:func:`classifiers.metrics.calibration`, 10 bins): gradient-boosted trees (geometric, texture,
+two_stage) give probabilities near 0 or 1 even for wrong decisions, and the report says so.
 """
 
 from __future__ import annotations
@@ -31,10 +46,14 @@ import numpy as np
 from classifiers.data import SPLITS, dataset_record, load_dataset, usage_line
 from classifiers.inference import Predictor
 from classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
-from classifiers.run import StagingDir, environment, open_run, write_json
+from classifiers.run import Run, StagingDir, environment, open_run, write_json
 from classifiers.tomography import check_tilt_series
 from classifiers.views import POOLED_FUSIONS, fusion_for, take_views, view_indices, views_report
-from stemsim.errors import InputError
+from stemsim.errors import InputError, argument
+
+DATA, SPLIT = argument("--data", "data"), argument("--split", "split")
+SKLEARN_CLASSIFIERS = ("geometric", "texture", "two_stage")
+"""Runs whose decision is a scikit-learn gradient-boosting (or logistic) classifier."""
 
 
 def align_targets(targets: np.ndarray, data_classes: list[str], model_classes: list[str],
@@ -53,11 +72,56 @@ def align_targets(targets: np.ndarray, data_classes: list[str], model_classes: l
     return out
 
 
-def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
+def unknown_classes(targets: np.ndarray, data_classes: list[str], model_classes: list[str]) -> dict[str, int]:
+    """Single-label data: how many items of each class the model does not know (class → count)."""
+    counts = targets.sum(axis=0).astype(int) if len(targets) else np.zeros(len(data_classes), int)
+    return {c: int(n) for c, n in zip(data_classes, counts) if c not in model_classes and n}
+
+
+def own_data(run: Run, path: str | Path) -> bool:
+    """Whether the dataset at ``path`` is the one the run was trained on: the same folder, or a
+    stemsim dataset of the same ``spec_hash`` (the run recorded one)."""
+    from classifiers.data import recorded_spec_hash
+
+    trained = run.config["data"]["path"]
+    if Path(path).resolve() == Path(trained).resolve():
+        return True
+    recorded = (run.info.get("data") or {}).get("spec_hash")
+    return recorded is not None and recorded == recorded_spec_hash(path)
+
+
+def dropped_line(dropped: dict[str, Any], data_cfg: dict[str, Any], what: str = "images") -> str:
+    """One line of what the run's data rules left out (``data.dropped``), or ``dropped: none``."""
+    parts = []
+    unknown = dropped.get("unknown_classes") or {}
+    if unknown:
+        listed = ", ".join(f"{c}: {n}" for c, n in unknown.items())
+        parts.append(f"{sum(unknown.values())} {what} of classes the model does not know ({listed})")
+    if dropped.get("low_agreement"):
+        parts.append(f"{dropped['low_agreement']} of agreement < data.min_agreement {data_cfg['min_agreement']:g} "
+                     "(whole set)")
+    if dropped.get("stopped_early"):
+        parts.append(f"{dropped['stopped_early']} scans stopped early (orig_height < data.min_height_fraction "
+                     f"{data_cfg['min_height_fraction']:g} × orig_width; whole set)")
+    over = dropped.get("max_per_split") or {}
+    if over:
+        parts.append(f"{sum(over.values())} over data.max_per_split {data_cfg['max_per_split']} "
+                     f"({', '.join(f'{s}: {n}' for s, n in over.items())})")
+    return "dropped by the run's data rules: " + ("; ".join(parts) if parts else "none")
+
+
+def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "auto",
              out: str | Path | None = None, batch_size: int = 32, fusion: str | None = None,
-             views: int | None = None, spread: bool = False, allow_incomplete: bool = False) -> dict[str, Any]:
-    """Evaluate run ``run_dir`` on ``split`` (train, val, test or all) of its data, or of the
-    dataset at ``data`` (same kind as the training data). Returns the metrics dict.
+             views: int | None = None, spread: bool = False, allow_incomplete: bool = False,
+             announce=None) -> dict[str, Any]:
+    """Evaluate run ``run_dir`` on ``split`` (auto, train, val, test or all) of its data, or of
+    the dataset at ``data`` (same kind as the training data). Returns the metrics dict.
+
+    ``split="auto"``: the test split of the run's own data, every image (``all``) of other data
+    (:func:`own_data`); ``report["data"]["split"]`` says which. Images the run's data rules
+    drop are counted in ``report["data"]["dropped"]`` and said in ``report["dropped"]`` (module
+    doc). ``announce(line)``, when given, gets the ``model: NAME (backend, device)`` line once the
+    data is loaded and predicted (:func:`classifiers.backend.model_line`).
 
     An incomplete stemsim dataset is refused unless ``allow_incomplete`` (then its complete
     shards are scored); ``report["usage"]`` says how many images were used of how many the
@@ -68,8 +132,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     the first K views of every object (default all), or with ``spread`` K views evenly spread
     over them (:func:`classifiers.views.view_indices`). See the module doc.
     """
-    if split not in (*SPLITS, "all"):
-        raise InputError(f"--split: expected train, val, test or all, got {split!r}")
+    if split not in ("auto", *SPLITS, "all"):
+        raise InputError(f"{SPLIT}: expected auto, train, val, test or all, got {split!r}")
     if spread and views is None:
         raise InputError("--spread: needs --views K (the number of views to spread over each object's views)")
     run = open_run(run_dir)
@@ -77,10 +141,13 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     data_cfg = dict(run.config["data"])
     if data is not None:
         if not Path(data).is_dir():
-            raise InputError(f"--data: no such directory: {data}")
+            raise InputError(f"{DATA}: no such directory: {data}")
         data_cfg["path"] = str(Path(data).resolve())
     elif not Path(data_cfg["path"]).is_dir():
-        raise InputError(f"data.path: the run's data {data_cfg['path']} is gone; give --data")
+        raise InputError(f"data.path: the run's data {data_cfg['path']} is gone; give {DATA}")
+    requested = split
+    if split == "auto":
+        split = "test" if data is None or own_data(run, data_cfg["path"]) else "all"
     dataset_record(data_cfg["path"], allow_incomplete)  # an incomplete dataset: refused before the model loads
     if how == "backprojection":
         check_tilt_series(run.info["backprojection"]["tilt_series"], data_cfg["path"])
@@ -95,10 +162,28 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         raise InputError(f"data: the {split!r} split of {data_cfg['path']} is empty")
     items = [im for p in parts for im in p.images]
     ids = [i for p in parts for i in p.ids]
-    targets = align_targets(np.concatenate([p.targets for p in parts]), dataset.classes, run.classes,
-                            run.multilabel)
+    raw_targets = np.concatenate([p.targets for p in parts])
+    dropped = _dropped(dataset.info, wanted)
+    if not run.multilabel:  # single-label: images of classes the model does not know are left out
+        unknown = unknown_classes(raw_targets, dataset.classes, run.classes)
+        keep = [dataset.classes[k] in run.classes for k in raw_targets.argmax(axis=1)] if unknown else None
+        if unknown and any(keep):
+            dropped["unknown_classes"] = unknown
+            items = [im for im, k in zip(items, keep) if k]
+            ids = [i for i, k in zip(ids, keep) if k]
+            raw_targets = raw_targets[np.asarray(keep)]
+    if "unknown_classes" in dropped:
+        columns = [k for k, c in enumerate(dataset.classes) if c in run.classes]
+        targets = align_targets(raw_targets[:, columns], [dataset.classes[k] for k in columns], run.classes, False)
+    else:
+        targets = align_targets(raw_targets, dataset.classes, run.classes, run.multilabel)
 
     probs, decisions, indices, timed, outputs = _predict(predictor, items, dataset.views, views, spread, how)
+    env = environment(run.info["model"])
+    if announce is not None:
+        from classifiers.backend import model_line
+
+        announce(model_line(run.info["model"], env))
     used = len(indices)
     classes = run.classes
     counts = run.info["train_label_counts"]
@@ -114,6 +199,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
             baseline = constant_baseline(truth, counts["positives"], counts["n_images"], classes, False)
 
     name = split if data is None else f"{Path(data_cfg['path']).name}-{split}"
+    what = "objects" if dataset.views > 1 or run.multiview else "images"
     name += (f"-{fusion}" if fusion else "") + (f"-views{views}" if views else "") + ("-spread" if spread else "")
     by_object = dataset.views > 1 or run.multiview
     inference = predictor.throughput(timed)
@@ -123,16 +209,17 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         "run": str(run.path.resolve()),
         "model": run.info["model"],
         "weights": run.info["weights"],
-        "data": {"kind": data_cfg["kind"], "path": data_cfg["path"], "split": split, "n_images": len(items) * used,
-                 **({"n_objects": len(items)} if by_object else {}), "classes": dataset.classes,
-                 "record": dataset.info["record"]},
+        "data": {"kind": data_cfg["kind"], "path": data_cfg["path"], "split": split, "split_asked": requested,
+                 "n_images": len(items) * used, **({"n_objects": len(items)} if by_object else {}),
+                 "classes": dataset.classes, "record": dataset.info["record"], "dropped": dropped},
         "usage": usage_line("evaluate", dataset.info, wanted),
+        "dropped": dropped_line(dropped, data_cfg, what),
         "views": views_report(used, dataset.views, how, run.config["model"].get("pooling"), indices),
         "task": "multi-label" if run.multilabel else "single-label",
         "metrics": metrics,
         "constant_baseline": baseline,
         "model_size": predictor.size_on_disk(),
-        "inference": {**inference, **environment()},
+        "inference": {**inference, **env},
     }
     if "targets" in run.config["data"]:  # what it learnt: binarised labels or the people's mean scores
         report["targets"] = run.config["data"]["targets"]
@@ -156,6 +243,18 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         _write_predictions(tmp / "predictions.csv", ids, truth, decisions, probs, classes, run.multilabel)
     report["output_dir"] = str(target)
     return report
+
+
+def _dropped(info: dict[str, Any], splits: tuple[str, ...]) -> dict[str, Any]:
+    """What loading the data left out (:func:`classifiers.data.load_dataset`'s ``info``)."""
+    out: dict[str, Any] = {}
+    for key, name in (("dropped_low_agreement", "low_agreement"), ("dropped_stopped_early", "stopped_early")):
+        if info.get(key):
+            out[name] = int(info[key])
+    over = {s: n for s, n in (info.get("over_max_per_split") or {}).items() if s in splits}
+    if over:
+        out["max_per_split"] = over
+    return out
 
 
 def _map_scores(predictor: Predictor, data_cfg: dict[str, Any], split: str, views: int | None) -> dict[str, Any]:
@@ -204,7 +303,10 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
     d, size, inf = report["data"], report["model_size"], report["inference"]
     lines = [f"# Evaluation of `{report['model']}`", "",
              f"- run: `{report['run']}`", f"- weights: {report['weights']}",
-             f"- data: {d['kind']} `{d['path']}`, split **{d['split']}**, {_items(report)} ({report['task']})",
+             f"- data: {d['kind']} `{d['path']}`, split **{d['split']}**"
+             + (" (auto: the run's own data → test, other data → all)" if d.get("split_asked") == "auto" else "")
+             + f", {_items(report)} ({report['task']})",
+             f"- {report['dropped']}" if "dropped" in report else "",
              "", "| metric | model | constant baseline |", "|---|---|---|"]
     if report["task"] == "multi-label":
         lines += [f"| exact-match accuracy | {_fmt(m['exact_match_accuracy'])} | {_fmt(b['exact_match_accuracy'])} |",
@@ -224,8 +326,10 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
         lines += [f"| accuracy | {_fmt(m['accuracy'])} | {_fmt(b['accuracy'])} (always `{b['predicts']}`) |",
                   f"| balanced accuracy | {_fmt(m['balanced_accuracy'])} | {_fmt(b['balanced_accuracy'])} |",
                   f"| macro-F1 | {_fmt(m['macro_f1'])} | {_fmt(b['macro_f1'])} |",
-                  f"| macro ROC AUC | {_fmt(m['roc_auc_macro'])} | 0.5000 |", "",
-                  "| class | precision | recall | F1 | ROC AUC | support |", "|---|---|---|---|---|---|"]
+                  f"| macro ROC AUC | {_fmt(m['roc_auc_macro'])} | 0.5000 |",
+                  f"| expected calibration error (10 bins) | {_fmt(m.get('expected_calibration_error'))} | – |", "",
+                  *_calibration_note(report), "| class | precision | recall | F1 | ROC AUC | support |",
+                  "|---|---|---|---|---|---|"]
         for c in classes:
             v = m["per_class"][c]
             lines.append(f"| {c} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | {_fmt(v['f1'])} | "
@@ -240,7 +344,7 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
               + (f" (head {size['model_file_bytes']} B + extractor {size['extractor_bytes']} B)"
                  if "extractor_bytes" in size else ""),
               f"- inference: {_fmt(ips)} images/s{per_object} ({inf['timed_images']} images, batch "
-              f"{inf.get('batch_size')}, {inf['backend']} on {inf['device']}; "
+              f"{inf.get('batch_size')}, {inf.get('description') or inf['backend'] + ' on ' + inf['device']}; "
               f"{inf.get('timed', 'network only')}, no preprocessing)", ""]
     maps = report.get("maps")
     if maps is not None:
@@ -248,6 +352,16 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
 
         lines += maps_markdown(maps) if "skipped" not in maps else [f"Pixel-wise maps not scored: {maps['skipped']}", ""]
     return "\n".join(lines)
+
+
+def _calibration_note(report: dict[str, Any]) -> list[str]:
+    """A scikit-learn classifier's probabilities are not calibrated: say so under the table."""
+    if report["model"] not in SKLEARN_CLASSIFIERS:
+        return []
+    return ["The probabilities of this model's scikit-learn classifier (gradient-boosted trees by default) are "
+            "not calibrated: they sit near 0 or 1 even for wrong decisions (0.99 on a wrong class happens), so "
+            "read them as a ranking, not as chances; the expected calibration error above measures the gap "
+            "(0: a probability of 0.9 is right 9 times in 10).", ""]
 
 
 def _items(report: dict[str, Any]) -> str:

@@ -23,10 +23,15 @@ from stemsim.errors import InputError
 class Predictor:
     """A run's model with its preprocessing (and, for head-only Inception, its extractor)."""
 
-    def __init__(self, run: Run, batch_size: int = 32):
+    def __init__(self, run: Run, batch_size: int = 32, warn=None):
+        from classifiers.scale import image_preparer
+
         self.run = run
         self.batch_size = batch_size
         self.pre = run.preprocessing()
+        self.prepare_image = image_preparer(run, warn)
+        """``prepare_image(image, pixel_size=None, name="image")``: a raw image of ``pixel_size``
+        nm per pixel → the model's prepared input (:func:`classifiers.scale.image_preparer`)."""
         self.model = run.load_model()
         check_model_outputs(run, self.model)  # run.json's classes are what the model decides
         self.multiview = run.multiview

@@ -129,9 +129,9 @@ def _ground_truth_shards(root: Path, split: str, keys: Sequence[str]):
 
     # the shards the training data was read from: only complete ones (the dataset loader has
     # refused an incomplete dataset already, unless --allow-incomplete)
-    record = dataset_record(root, allow_incomplete=True)
-    shards = [shard for shard in sorted((root / "arrays").glob(f"{split}-*.npz"))
-              if record is None or shard.stem in record.complete]
+    shards = sorted((root / "arrays").glob(f"{split}-*.npz"))
+    record = dataset_record(root, allow_incomplete=True) if shards else None
+    shards = [shard for shard in shards if record is None or shard.stem in record.complete]
     if not shards:
         raise InputError(f"{root}: no npz shards for the {split!r} split (pixel-wise models need "
                          "output.formats with npz and output.ground_truth: true)")

@@ -1,8 +1,11 @@
 """``stemsim predict``: label and probabilities for image files, with a trained run.
 
-Every file is read and prepared as in training (any size: resized, or short side resized
-and centre-cropped, per the run's ``preprocess``). A file that cannot be read as an image
-gets a row with its ``error`` and no label; the others are still predicted.
+Every file is read, brought to the training pixel size and field of view when the run knows
+them and ``pixel_size`` (nm per pixel of the given images) is given
+(:mod:`classifiers.scale`: resampled, then centre-cropped or padded; unknown: taken to be at
+the training pixel size, with a warning), and prepared as in training (any size: resized, or
+short side resized and centre-cropped, per the run's ``preprocess``). A file that cannot be
+read as an image gets a row with its ``error`` and no label; the others are still predicted.
 
 :func:`predict_objects` predicts whole objects instead: each folder holds the views of ONE
 object (``view_0.png``, ``view_1.png``, ... in natural name order) and gets one row: a
@@ -23,33 +26,57 @@ from classifiers.data import read_object, view_positions
 from classifiers.inference import Predictor
 from classifiers.preprocessing import read_image
 from classifiers.run import Run, open_run
+from classifiers.scale import PIXEL_SIZE, TrainingScale, check_pixel_size, image_preparer
 from classifiers.views import fusion_for, views_report
-from stemsim.errors import InputError
+from stemsim.errors import InputError, render
+
+
+def _check_scale(run: Run, pixel_size: float | None, warn) -> float | None:
+    """``pixel_size`` checked; a warning (once) when the run knows no training pixel size."""
+    pixel_size = check_pixel_size(pixel_size)
+    if pixel_size is not None and not TrainingScale.of_run(run.info).known:
+        message = render(f"{PIXEL_SIZE}: {run.path} records no training pixel size (data without a spec.yaml, or "
+                         "a run made before it was recorded): the images are resized to the model's input as "
+                         "they are")
+        if warn is not None:
+            warn(message)
+        else:
+            import warnings
+
+            from classifiers.scale import ScaleWarning
+
+            warnings.warn(message, ScaleWarning, stacklevel=3)
+    return pixel_size
 
 
 def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: int = 32,
-                  maps_dir: str | Path | None = None) -> list[dict[str, Any]]:
+                  maps_dir: str | Path | None = None, pixel_size: float | None = None,
+                  warn=None, predictor: Predictor | None = None) -> list[dict[str, Any]]:
     """One dict per file, in order: ``file``, ``label``, ``probabilities`` {class: p},
     ``votes`` {class: yes-votes} for a family, and ``error`` (None when predicted).
 
     ``label``: the class (single-label) or the categories that hold joined by ``;``
     (multi-label; empty when none holds). ``maps_dir`` (a ``two_stage`` run only): also write
     every image's predicted maps there (:func:`classifiers.pixelwise.write_maps`; the row gets
-    ``maps``, the files' common stem).
+    ``maps``, the files' common stem). ``pixel_size``: nm per pixel of the files (None:
+    unknown); ``warn(message)``: where the scale warnings go (default a
+    :class:`classifiers.scale.ScaleWarning`), see :mod:`classifiers.scale`. ``predictor``: the
+    run's model, loaded already (``stemsim serve`` loads each run once; its run and batch
+    size are then used, and ``run_dir`` is not read).
     """
-    run = open_run(run_dir)
+    run = open_run(run_dir) if predictor is None else predictor.run
     if maps_dir is not None and not run.two_stage:
         raise InputError(f"--maps: {run.path} is a {run.config['model']['name']} run, which makes no maps "
                          "(only model.name two_stage does)")
-    predictor = Predictor(run, batch_size)
+    pixel_size = _check_scale(run, pixel_size, warn)
+    if predictor is None:
+        predictor = Predictor(run, batch_size, warn)
     rows: list[dict[str, Any]] = []
     good, images = [], []
     for f in files:
         row: dict[str, Any] = {"file": str(f), "label": None, "probabilities": None, "error": None}
         try:
-            raw = read_image(f)
-            predictor.check_input(str(f), raw)
-            images.append(predictor.pre.prepare(raw))
+            images.append(predictor.prepare_image(read_image(f), pixel_size, str(f)))
             good.append(row)
         except InputError as error:
             row["error"] = str(error)
@@ -90,7 +117,7 @@ def _write_all_maps(folder: Path, rows: list[dict[str, Any]], maps: list[dict[st
 
 
 def predict_objects(run_dir: str | Path, folders: Sequence[str | Path], batch_size: int = 32,
-                    fusion: str | None = None) -> list[dict[str, Any]]:
+                    fusion: str | None = None, pixel_size: float | None = None, warn=None) -> list[dict[str, Any]]:
     """One dict per object folder, in order: ``file`` (the folder), ``label``, ``probabilities``,
     ``views`` ({count, available, fusion}) and ``error`` (None).
 
@@ -99,13 +126,16 @@ def predict_objects(run_dir: str | Path, folders: Sequence[str | Path], batch_si
     angle is that of view ``k`` of the training tilt series for a file ``view_k`` (as
     ``stemsim generate`` names them; otherwise the views are the series' first ones, in file
     order). Every folder is read first; a bad one raises InputError before anything is predicted.
+    ``pixel_size``, ``warn``: as for :func:`predict_files` (every view is a file of that pixel size).
     """
     run = open_run(run_dir)
     how = fusion_for(run, fusion)
-    pre = run.preprocessing()
-    objects = [read_object(folder, pre) for folder in folders]
+    pixel_size = _check_scale(run, pixel_size, warn)
+    prepare = image_preparer(run, warn)
+    objects = [read_object(folder, run.preprocessing(),
+                           lambda image, path: prepare(image, pixel_size, str(path))) for folder in folders]
     positions = [view_positions(folder) for folder in folders]
-    predictor = Predictor(run, batch_size)
+    predictor = Predictor(run, batch_size, warn)
     pooling = run.config["model"].get("pooling")
     rows = []
     for folder, obj, index in zip(folders, objects, positions):  # one at a time: view counts may differ
@@ -127,7 +157,12 @@ def _fill(row: dict[str, Any], run: Run, probs, decision) -> dict[str, Any]:
 
 
 def format_predictions(rows: list[dict[str, Any]], classes: list[str], fmt: str) -> str:
-    """Rows as CSV (``file,label,p_<class>...,error``) or JSON (a list of the row dicts)."""
+    """Rows as CSV (``file,label,p_<class>...,error``) or JSON (a list of the row dicts).
+
+    The ``p_<class>`` columns (and a JSON row's ``probabilities``) are in ``classes`` order: the
+    run's ``run.json`` ``classes``, i.e. the label indices of its training data (a stemsim
+    dataset's spec order, not the alphabetical order of
+    ``keras.utils.image_dataset_from_directory``)."""
     if fmt == "json":
         return json.dumps(rows, indent=2) + "\n"
     buffer = io.StringIO()

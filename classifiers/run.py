@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from classifiers.preprocessing import Preprocessing
-from stemsim.errors import InputError, reason
+from stemsim.errors import InputError, argument, reason
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.yaml"
@@ -46,7 +46,9 @@ def load_keras_model(path: Path, what: str = "model file"):
     if not path.is_file():
         raise InputError(f"{path}: {what} is missing")
     check_keras_file(path)  # a corrupt file is said to be one (Keras calls it "File not found")
-    import keras
+    from classifiers.backend import import_keras
+
+    keras = import_keras()
 
     try:
         # safe_mode (Keras' default, made explicit): no Lambda layers or Python references
@@ -293,6 +295,12 @@ def check_run_info(run: Run) -> None:
         bad("weights", f"expected a description, got {str(info['weights'])[:80]!r}")
     if "views" in info and (not integer(info["views"]) or info["views"] < 1):
         bad("views", f"expected a number of views >= 1, got {str(info['views'])[:80]!r}")
+    if "scale" in info:
+        from classifiers.scale import check_scale
+
+        problem = check_scale(info["scale"])
+        if problem:
+            bad("scale", problem)
     counts = info["train_label_counts"]
     if not isinstance(counts, dict) or not integer(counts.get("n_images")) or counts["n_images"] < 0 \
             or not isinstance(counts.get("positives"), dict):
@@ -392,8 +400,8 @@ class StagingDir:
         self.target = Path(target)
         if self.target.exists() and (not self.target.is_dir() or any(self.target.iterdir())):
             if not overwrite:
-                raise InputError(f"{self.target}: already exists and is not empty "
-                                 "(choose another --out or --overwrite)")
+                raise InputError(f"{self.target}: already exists and is not empty (choose another "
+                                 f"{argument('--out', 'out')} or {argument('--overwrite', 'overwrite=True')})")
             if not (self.target / marker).is_file():
                 raise InputError(f"{self.target}: not empty and not an earlier output ({marker} missing); "
                                  "refusing to replace it")
@@ -417,31 +425,9 @@ class StagingDir:
         return False
 
 
-def environment() -> dict[str, Any]:
-    """Library versions, Keras backend and the device that runs the model."""
-    import keras
+def environment(model_name: str | None = None) -> dict[str, Any]:
+    """Library versions, backend and device of a model (:func:`classifiers.backend.environment`):
+    scikit-learn for geometric/texture runs, Keras and its backend otherwise (None: Keras)."""
+    from classifiers.backend import environment as describe
 
-    backend = keras.config.backend()
-    env: dict[str, Any] = {"keras": keras.__version__, "backend": backend, "numpy": np.__version__}
-    device = "cpu"
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            env["tensorflow"] = tf.__version__
-            gpus = tf.config.list_physical_devices("GPU")
-            device = f"{len(gpus)} GPU(s)" if gpus else "cpu"
-        elif backend == "jax":
-            import jax
-
-            env["jax"] = jax.__version__
-            device = ", ".join(sorted({d.platform for d in jax.devices()}))
-        elif backend == "torch":
-            import torch
-
-            env["torch"] = torch.__version__
-            device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    except Exception:  # the description is informative only
-        device = "unknown"
-    env["device"] = device
-    return env
+    return describe(model_name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -30,23 +31,28 @@ from classifiers.data import Dataset, Split, load_dataset
 from classifiers.preprocessing import Preprocessing
 from classifiers.run import (CONFIG_FILE, HISTORY_CSV, HISTORY_FILE, MODEL_FILE, RUN_FILE, StagingDir,
                              environment, write_json)
+from classifiers.scale import training_scale
 from classifiers.views import POOLED_FUSIONS
-from stemsim.errors import InputError
+from stemsim.errors import InputError, argument
 
 
 def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite: bool = False,
-          data_path: str | Path | None = None, verbose: int = 0, allow_incomplete: bool = False) -> Path:
+          data_path: str | Path | None = None, verbose: int = 0, allow_incomplete: bool = False,
+          announce=None) -> Path:
     """Train ``experiment`` (YAML path or mapping) into run directory ``out``; returns ``out``.
 
     ``data_path`` replaces ``data.path``. ``verbose``: Keras fit verbosity (0 silent, 2 one
     line per epoch). ``allow_incomplete``: train on the complete shards of an incomplete
     stemsim dataset (:func:`classifiers.data.dataset_record`) instead of refusing it; run.json
     ``data.record`` says how many images it held of how many its spec promises.
+    ``announce(line)``, when given, gets the line ``model: NAME (backend, device)``
+    (:func:`classifiers.backend.model_line`) once the data is loaded, before fitting. run.json
+    ``scale`` records the training images' pixel size and size (:mod:`classifiers.scale`).
     """
     raw = read_yaml(experiment) if not isinstance(experiment, dict) else dict(experiment)
     if data_path is not None:
         if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
-            raise InputError("data: the experiment has no data section to take --data")
+            raise InputError(f"data: the experiment has no data section to take {argument('--data', 'data_path')}")
         raw = {**raw, "data": {**raw["data"], "path": str(data_path)}}
     cfg = load_experiment(raw)
     name, kind = cfg["model"]["name"], cfg["data"]["kind"]
@@ -65,8 +71,9 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
                          f"model.name {name} fuses views by mean or vote")
     staging = StagingDir(out, overwrite)  # refuses a non-empty --out before any work
 
-    import keras
+    from classifiers.backend import import_keras, needs_keras
 
+    keras = import_keras() if needs_keras(name) else None  # geometric, texture: scikit-learn only
     spec = effective_spec(cfg["model"])
     pre = Preprocessing.from_config(cfg, spec.channels)
     dataset = load_dataset(cfg["data"], pre, ("train", "val"), allow_incomplete)
@@ -78,9 +85,18 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
     dataset = _as_model_takes(cfg["model"], dataset)
     train_split = dataset.split("train")
     weights = _sample_weights(cfg, dataset, train_split)
+    env = environment(name)
+    if announce is not None:
+        from classifiers.backend import model_line
+
+        announce(model_line(name, env))
     started = time.time()
     with staging as tmp:
-        keras.utils.set_random_seed(cfg["seed"])
+        if keras is not None:
+            keras.utils.set_random_seed(cfg["seed"])
+        else:  # what keras.utils.set_random_seed seeds, but TensorFlow
+            random.seed(cfg["seed"])
+            np.random.seed(cfg["seed"])
         if cfg["model"]["name"] == "inception_v3":
             from classifiers.transfer import train_inception
 
@@ -112,8 +128,9 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
             "views": views,
             **({"view_pooling": cfg["model"]["pooling"]} if cfg["model"]["name"] == "multiview" else {}),
             "data": dataset.info,
+            "scale": training_scale(cfg["data"]),
             "seconds": round(time.time() - started, 2),
-            "environment": environment(),
+            "environment": env,
             **{k: v for k, v in result.items() if k not in ("history", "pipeline", "weights")},
         }
         history = result["history"]

@@ -8,9 +8,11 @@ wrong type, an unknown option or verb); anything else is a bug and keeps its tra
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 
 import typer
+from typer.core import TyperCommand
 
 from stemsim.errors import InputError, one_line
 
@@ -37,6 +39,40 @@ def _register_verbs() -> None:
     dataset_cli.register(app)
     classifier_cli.register(app)
     bench_cli.register(app)
+    tidy_help(app)
+
+
+class TidyHelpCommand(TyperCommand):
+    """A verb whose ``--help`` shows no type for flags (``--spread``, ``--help``: no ``<bool>``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+def help_text(function) -> str:
+    """A verb's docstring as help: each paragraph one line (rich wraps it to the terminal
+    instead of keeping the source's line breaks), paragraphs kept apart."""
+    doc = inspect.cleandoc(function.__doc__ or "")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in doc.split("\n\n"))
+
+
+def tidy_help(app: typer.Typer, callbacks=None) -> None:
+    """Give the verbs of ``app`` registered for ``callbacks`` (default: all) whole-paragraph help
+    (:func:`help_text`) and no ``<bool>`` for flags (:class:`TidyHelpCommand`)."""
+    for info in app.registered_commands:
+        if (callbacks is None or info.callback in callbacks) and info.cls in (None, TyperCommand):
+            info.cls = TidyHelpCommand
+            if info.help is None and info.callback is not None:
+                info.help = help_text(info.callback)
 
 
 def _click_modules() -> tuple:
@@ -66,7 +102,9 @@ def main(argv: list[str] | None = None) -> None:
     aborts = (typer.Abort, *(c.exceptions.Abort for c in clicks if hasattr(c.exceptions, "Abort")))
     exits = (typer.Exit, *(c.exceptions.Exit for c in clicks if hasattr(c.exceptions, "Exit")))
     try:
-        app(args=argv, prog_name="stemsim", standalone_mode=False)
+        code = app(args=argv, prog_name="stemsim", standalone_mode=False)
+        if isinstance(code, int) and code:  # a typer.Exit(code) comes back as the return value here
+            sys.exit(code)
     except InputError as error:
         typer.echo(f"stemsim: error: {one_line(str(error))}", err=True)
         sys.exit(2)

@@ -527,14 +527,15 @@ def test_data_without_a_record_is_read_and_said_to_be_uncounted(made, tmp_path, 
     data = Path(shutil.copytree(made["data"], tmp_path / "data"))
     (data / "spec.yaml").unlink()
     code, out, err = run_cli(["evaluate", made["cnn"], "--data", data, "--out", tmp_path / "r1",
-                              "--allow-incomplete"], capsys)
+                              "--allow-incomplete", "--split", "test"], capsys)  # not known as the run's own
     assert code == 0, err
     assert out.splitlines()[0] == "evaluate: 6 images (test split: 6; no spec.yaml to count against)"
     # bare npz shards (no spec.yaml, manifest.csv or .stemsim/): not a generated dataset, read as they are
     bare = write_stemsim_arrays(tmp_path / "bare", size=SIZE, counts=(4, 4, 4), classes=("0", "8"))
     code, out, err = run_cli(["evaluate", made["cnn"], "--data", bare, "--out", tmp_path / "r2"], capsys)
-    assert code == 0, err
-    assert out.splitlines()[0] == "evaluate: 4 images (test split: 4; no spec.yaml to count against)"
+    assert code == 0, err  # other data: every image (--split auto)
+    assert out.splitlines()[0] == ("evaluate: 12 images (train split: 4, val split: 4, test split: 4; no spec.yaml "
+                                   "to count against)")
 
 
 def test_a_shared_run_needs_none_of_its_authors_paths(made, tmp_path, capsys):

@@ -168,7 +168,7 @@ def test_bad_runs_models_and_labels_exit_2(stemsim_data, tmp_path, capsys):
     code, out, err = run_cli(["evaluate", run, "--out", tmp_path / "mine"], capsys)
     assert code == 2 and "refusing to replace it" in err and (tmp_path / "mine" / "notes.txt").exists()
     code, out, err = run_cli(["evaluate", run, "--split", "dev"], capsys)
-    assert code == 2 and "--split: expected train, val, test or all" in err
+    assert code == 2 and "--split: expected auto, train, val, test or all" in err
 
 
 def test_step_schedule_and_early_stopping(stemsim_data, tmp_path):

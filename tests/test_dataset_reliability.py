@@ -5,6 +5,7 @@ written, and what was complete stays valid and resumable."""
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import pathlib
 import signal
@@ -18,7 +19,7 @@ import yaml
 from cli_runner import run
 from test_dataset import TINY, tree, write_spec
 
-from stemsim.dataset.generate import PARTS, shards
+from stemsim.dataset.generate import PARTS, shard_files, shards
 from stemsim.dataset.spec import SHARD_BYTES, image_bytes, resolve, shard_objects, spec_hash
 
 
@@ -30,6 +31,16 @@ def one_error_line(capsys) -> str:
 
 def no_partials(root: Path) -> bool:
     return not [p for p in root.rglob("*") if ".partial" in p.name]
+
+
+def only_complete_shards(out: Path, spec_file: Path) -> int:
+    """``out`` holds its spec, its lock and the files of its complete shards, nothing else (no
+    half shard, no temporary); returns how many shards are complete."""
+    spec = resolve(yaml.safe_load(spec_file.read_text()))
+    complete = [s for s in shards(spec) if (out / PARTS / f"{s.name}.csv").is_file()]
+    expected = {"spec.yaml", ".stemsim/lock"} | {name for s in complete for name in shard_files(spec, s)}
+    assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} == expected
+    return len(complete)
 
 
 def test_a_locked_folder_is_refused_at_once(tmp_path, capsys):
@@ -97,9 +108,7 @@ def test_a_full_disk_is_one_line_and_the_complete_shards_resume(tmp_path, capsys
     assert run("generate", spec, "--out", out) == 2
     line = one_error_line(capsys)
     assert line.startswith(str(out)) and line.endswith(": cannot write the dataset (no space left on device)")
-    assert no_partials(out)
-    complete = sorted((out / PARTS).glob("*.csv"))
-    assert 0 < len(complete) < len(shards(resolve(yaml.safe_load(spec.read_text()))))
+    assert 0 < only_complete_shards(out, spec) < len(shards(resolve(yaml.safe_load(spec.read_text()))))
     monkeypatch.undo()
     assert run("generate", spec, "--out", out) == 0  # resumes
     assert run("generate", spec, "--out", tmp_path / "clean") == 0
@@ -113,6 +122,104 @@ def test_a_disk_full_at_the_first_write_leaves_nothing(tmp_path, capsys, monkeyp
     assert run("generate", spec, "--out", out) == 2
     assert one_error_line(capsys).endswith(": cannot write the dataset (no space left on device)")
     assert not out.exists()
+
+
+FULL_IN_WORKERS = """
+import errno, os, pathlib
+_real = pathlib.Path.write_bytes
+def _write_bytes(self, data):
+    if "val-00000.npz" in self.name and os.environ.get("FULL_DISK_AT") == "val-00000":
+        _real(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+    return _real(self, data)
+pathlib.Path.write_bytes = _write_bytes
+"""
+
+
+def test_a_full_disk_in_a_worker_process(tmp_path):
+    """``--jobs 2``: the disk fills up in a loky worker, in the middle of a shard (its PNGs
+    written, its npz not): one line naming the file, the half shard and every temporary gone,
+    and the same command resumes to the bytes of a clean run."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(FULL_IN_WORKERS)  # loaded by the workers too
+    spec = write_spec(tmp_path, TINY)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]),
+           "FULL_DISK_AT": "val-00000"}
+    command = [sys.executable, "-m", "stemsim.cli", "generate", spec, "--out", out, "--jobs", "2"]
+    failed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 2, failed.stderr
+    assert failed.stderr == (f"stemsim: error: {out / 'arrays' / 'val-00000.npz'}: "
+                             "cannot write the dataset (no space left on device)\n")
+    only_complete_shards(out, spec)
+    assert not (out / "val").exists()  # the failing shard was val's only one: its PNGs went too
+    resumed = subprocess.run(command, env={**env, "FULL_DISK_AT": ""}, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert run("generate", spec, "--out", tmp_path / "clean") == 0
+    assert tree(out) == tree(tmp_path / "clean")
+
+
+def test_ctrl_c_in_the_middle_of_a_shard_leaves_no_half_shard(tmp_path, monkeypatch):
+    generate = importlib.import_module("stemsim.dataset.generate")  # the package exports a function of that name
+
+    real, calls = generate.write_atomic, {"n": 0}
+
+    def write_atomic(path, data):
+        calls["n"] += 1
+        if calls["n"] == 14:  # spec.yaml, two shards of 4 PNGs + npz + part, then 3 PNGs of the third
+            raise KeyboardInterrupt
+        return real(path, data)
+
+    monkeypatch.setattr(generate, "write_atomic", write_atomic)
+    spec = write_spec(tmp_path, TINY)
+    out = tmp_path / "out"
+    assert run("generate", spec, "--out", out) == 130
+    assert only_complete_shards(out, spec) == 2
+    monkeypatch.undo()
+    assert run("generate", spec, "--out", out) == 0
+    assert run("generate", spec, "--out", tmp_path / "clean") == 0
+    assert tree(out) == tree(tmp_path / "clean")
+
+
+def test_a_lock_file_removed_while_it_is_taken_is_taken_again(tmp_path, monkeypatch):
+    """A failing run removes the folder it made (lock file too) just after a second run opened
+    that lock file: the second run's lock must be on the file now at the path, not the old one."""
+    generate = importlib.import_module("stemsim.dataset.generate")  # the package exports a function of that name
+
+    path = tmp_path / "out" / ".stemsim" / "lock"
+    real, opened = os.open, []
+
+    def open_then_removed(name, *args, **kwargs):
+        handle = real(name, *args, **kwargs)
+        if not opened:
+            os.unlink(name)  # what the other run's clean-up does
+        opened.append(handle)
+        return handle
+
+    monkeypatch.setattr(generate.os, "open", open_then_removed)
+    handle = generate._lock(path)
+    try:
+        assert len(opened) == 2 and os.path.samestat(os.fstat(handle), os.stat(path))
+        with pytest.raises(generate._Busy):
+            generate._lock(path)  # and it is held
+    finally:
+        generate._unlock(handle)
+
+
+def test_a_folder_that_cannot_be_read(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    real = pathlib.Path.iterdir
+
+    def iterdir(self):
+        if self == out:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real(self)
+
+    monkeypatch.setattr(pathlib.Path, "iterdir", iterdir)
+    assert run("generate", write_spec(tmp_path, TINY), "--out", out) == 2
+    assert one_error_line(capsys) == f"{out}: cannot read the dataset (permission denied)"
 
 
 @pytest.mark.parametrize("code, words", [(errno.EACCES, "permission denied"), (errno.EROFS, "read-only file system")])
@@ -179,9 +286,12 @@ def test_shards_are_sized_by_bytes_at_any_image_size():
     # layout is refused, not resumed into); the shipped sizes keep their layout and hash
     from stemsim.dataset.spec import load_spec
 
-    small = load_spec(Path(__file__).parents[1] / "configs" / "n_deformations.yaml")
-    assert shard_objects(small) == small["output"]["shard_size"] == 256
-    assert spec_hash(small) == hash_without_layout(small)
+    shipped = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+    assert len(shipped) >= 8
+    for path in shipped:
+        small = load_spec(path)
+        assert shard_objects(small) == small["output"]["shard_size"] // small["views"]["count"], path
+        assert spec_hash(small) == hash_without_layout(small), path
     assert spec_hash(big) != hash_without_layout(big)
 
 

@@ -82,7 +82,9 @@ def generate_command(
             raise
         except KeyboardInterrupt:
             console.print(f"interrupted: complete shards are kept; run the same command again to resume into {out}")
-            raise typer.Exit(130)
+            # SystemExit, not typer.Exit: a verb's typer.Exit code is returned by app() outside
+            # standalone mode, and stemsim.cli.main would exit 0
+            raise SystemExit(130) from None
     splits = list(resolved["splits"])
     labels = [str(v) for v in resolved["classes"]["values"]]
     console.print(_counts_table(f"{resolved['name']} → {out}", summary.counts, splits, labels))

@@ -1,10 +1,19 @@
 """Generate a dataset: shards of images made in parallel processes, written atomically.
 
-Work is cut into *shards*: shard ``k`` of a split holds that split's images with ranks
-``k·S … (k+1)·S − 1`` (S = ``output.shard_size``).  A worker makes one whole shard: its
-PNG/TIFF files, then ``arrays/{split}-{k:05d}.npz``, then its manifest part, the marker
-that the shard is complete.  Shards depend only on the spec, so any ``--jobs`` (or a Dask
-cluster) writes the same bytes, and a re-run skips complete shards (resume).
+Work is cut into *shards*: shard ``k`` of a split holds that split's objects with ranks
+``k·S … (k+1)·S − 1``, where S is ``output.shard_size`` images rounded down to whole
+objects and capped so that a shard's in-memory arrays (images and ground truth, every view)
+stay within :data:`stemsim.dataset.spec.SHARD_BYTES` (256 MiB; binds only for large images,
+e.g. 2 objects at 4096²; see :func:`stemsim.dataset.spec.shard_objects`).  A worker makes one
+whole shard: its PNG/TIFF files, then ``arrays/{split}-{k:05d}.npz``, then its manifest
+part, the marker that the shard is complete.  Shards depend only on the spec, so any
+``--jobs`` (or a Dask cluster) writes the same bytes, and a re-run skips complete shards
+(resume).
+
+One ``generate`` at a time writes a folder (:func:`claimed`: an exclusive lock on
+``.stemsim/lock``, the spec checked under it). When a run fails (a full disk, a read-only
+file system, Ctrl-C), the files of its incomplete shards and its temporaries are removed;
+the complete shards stay, and the same command resumes.
 """
 
 from __future__ import annotations
@@ -97,6 +106,22 @@ def render(measurement, dtype: str) -> np.ndarray:
     return measurement.normalized(np.dtype(dtype).type)
 
 
+def shard_files(spec: dict, shard: Shard) -> list[str]:
+    """The files of ``shard``, relative to the dataset: images, npz, then its manifest part."""
+    formats = spec["output"]["formats"]
+    files = []
+    for item in shard.items:
+        for view in range(spec["views"]["count"]):
+            path = image_path(spec, item, view)
+            if "png" in formats:
+                files.append(path)
+            if "tiff" in formats:
+                files.append(str(Path(path).with_suffix(".tif")))
+    if "npz" in formats:
+        files.append(f"arrays/{shard.name}.npz")
+    return files + [str(PARTS / f"{shard.name}.csv")]
+
+
 def image_path(spec: dict, item: PlannedImage, view: int = 0) -> str:
     """``{split}/{label}/{id}.png``, or ``{split}/{label}/{object_id}/view_{k}.png`` with views."""
     formats = spec["output"]["formats"]
@@ -115,7 +140,10 @@ def _die_with(parent: int) -> None:
     ``kill -9``, say), instead of living on for minutes. Only a direct child of ``parent``
     watches (a Dask worker elsewhere has another parent; ``--jobs 1`` runs in ``parent``
     itself). Polling ``getppid`` is portable and cannot fire early, unlike
-    ``PR_SET_PDEATHSIG``, which fires when the *thread* that started the worker ends."""
+    ``PR_SET_PDEATHSIG``, which fires when the *thread* that started the worker ends (loky
+    starts replacement workers from a management thread). Loky runs this as each worker's
+    initializer, so an idle worker watches too; :func:`make_shard` calls it again (a no-op
+    once watching)."""
     if _WATCHED or os.getpid() == parent or os.getppid() != parent:
         return
     _WATCHED.append(parent)
@@ -185,6 +213,13 @@ def make_shard(spec: dict, out: str, shard: Shard, parent: int | None = None) ->
 def check_target(spec: dict, out: Path) -> None:
     """Refuse ``out`` if it holds anything but this spec's dataset (writes nothing)."""
     out = Path(out)
+    try:
+        _check_target(spec, out)
+    except OSError as error:  # a folder that cannot be listed, say
+        raise _os_error(out, error, verb="read") from None
+
+
+def _check_target(spec: dict, out: Path) -> None:
     spec_file = out / "spec.yaml"
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: is a file, not a folder; choose another --out")
@@ -200,10 +235,85 @@ def check_target(spec: dict, out: Path) -> None:
         raise InputError(f"{out}: exists and is not a stemsim dataset; choose another --out")
 
 
-def _os_error(out: Path, error: OSError, where: Path | None = None) -> InputError:
+def _os_error(out: Path, error: OSError, where: Path | None = None, verb: str = "write") -> InputError:
     """An operating-system failure while writing ``out`` as one line: which path, what."""
     what = error.strerror or type(error).__name__
-    return InputError(f"{where or error.filename or out}: cannot write the dataset ({what.lower()})")
+    return InputError(f"{where or error.filename or out}: cannot {verb} the dataset ({what.lower()})")
+
+
+class _Busy(Exception):
+    """Another process holds the folder's lock."""
+
+
+def _lock(path: Path):
+    """Take an exclusive lock on ``path`` (created if missing) without waiting: a handle to pass
+    to :func:`_unlock`, or :class:`_Busy`. POSIX ``flock``, which the kernel releases however the
+    holder ends (``kill -9`` too); it is taken on the file now *at* ``path``: a lock file that a
+    failing run removed (with the folder it had made) after this one opened it locks nothing,
+    so that is tried again. Where ``fcntl`` is missing (Windows), :mod:`filelock`."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(path, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise _Busy from None
+        return lock
+    for _ in range(20):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.path.samestat(os.fstat(handle), os.stat(path)):
+                return handle
+        except BlockingIOError:
+            os.close(handle)
+            raise _Busy from None
+        except FileNotFoundError:
+            pass  # removed while we took it: take the new one
+        except BaseException:
+            os.close(handle)
+            raise
+        os.close(handle)
+    raise _Busy
+
+
+def _unlock(handle) -> None:
+    if isinstance(handle, int):
+        os.close(handle)  # closing the last descriptor releases the flock
+    else:  # pragma: no cover - Windows
+        handle.release()
+
+
+def _quietly(action, *args) -> None:
+    """Clean-up after a failure: best effort (on a read-only file system it cannot), so that
+    the failure itself is what is reported."""
+    try:
+        action(*args)
+    except Exception:
+        pass
+
+
+def remove_incomplete(spec: dict, out: Path) -> int:
+    """Delete the files of every shard without its manifest part (a failed or killed run's
+    half shards) and the folders that leaves empty; returns how many files went."""
+    removed = 0
+    for shard in shards(spec):
+        if (out / PARTS / f"{shard.name}.csv").is_file():
+            continue
+        for name in shard_files(spec, shard):
+            path = out / name
+            if path.is_file():
+                _quietly(path.unlink)
+                removed += 1
+                parent = path.parent
+                while parent != out and parent.is_dir() and not any(parent.iterdir()):
+                    _quietly(parent.rmdir)
+                    parent = parent.parent
+    return removed
 
 
 @contextmanager
@@ -211,34 +321,41 @@ def claimed(spec: dict, out: Path):
     """Hold ``out`` for ``spec``: an exclusive lock (``out/.stemsim/lock``, released when this
     process ends, however it ends), under which the folder is checked to be this spec's or
     empty, ``spec.yaml`` written and stale temporaries cleared. A second ``generate`` into the
-    same folder is refused at once rather than mixing two datasets."""
-    from filelock import FileLock, Timeout
+    same folder is refused at once rather than mixing two datasets.
 
+    If the body fails, still under the lock: its temporaries and the files of incomplete
+    shards are removed (complete shards stay, to resume), and a folder this run made that holds
+    no complete shard is removed whole. An ``OSError`` becomes one line naming the path."""
     check_target(spec, out)  # before anything is written (also refuses a file in the way)
     created = not out.exists()
     try:
-        (out / STATE).mkdir(parents=True, exist_ok=True)
-        lock = FileLock(out / STATE / "lock", timeout=0)
-        lock.acquire()
-    except Timeout:
+        handle = _lock(out / STATE / "lock")
+    except _Busy:
         raise InputError(f"{out}: another stemsim generate is writing here (the folder is locked); "
                          "wait for it, or choose another --out") from None
     except OSError as error:
+        if created:  # what mkdir made of it, if anything (nothing else: it may be someone's now)
+            _quietly((out / STATE).rmdir)
+            _quietly(out.rmdir)
         raise _os_error(out, error, out) from None
     try:
-        check_target(spec, out)  # again, now that no one else writes
-        spec_file = out / "spec.yaml"
-        if not spec_file.is_file():
-            write_atomic(spec_file, dump_spec(spec).encode())
-        remove_partials(out)
-        yield
-    except OSError as error:
-        remove_partials(out)
-        raise _os_error(out, error) from None
+        check_target(spec, out)  # again, now that no one else writes; if refused, touch nothing
+        try:
+            spec_file = out / "spec.yaml"
+            if not spec_file.is_file():
+                write_atomic(spec_file, dump_spec(spec).encode())
+            remove_partials(out)
+            yield
+        except BaseException as failure:
+            _quietly(remove_partials, out)
+            _quietly(remove_incomplete, spec, out)
+            if created and not any((out / PARTS).glob("*.csv")):  # nothing complete: leave nothing
+                shutil.rmtree(out, ignore_errors=True)
+            if isinstance(failure, OSError):
+                raise _os_error(out, failure) from None
+            raise
     finally:
-        lock.release()
-        if created and not (out / PARTS).is_dir():  # nothing complete: leave nothing behind
-            shutil.rmtree(out, ignore_errors=True)
+        _unlock(handle)  # last: whoever takes the folder next finds it clean
 
 
 def generate(spec: dict, out: str | Path, jobs: int = 1, backend: str = "loky", scheduler: str | None = None,
@@ -269,7 +386,8 @@ def _generate(spec: dict, out: Path, jobs: int, backend: str, scheduler: str | N
         if backend == "dask":
             context = _dask_context(scheduler)
         elif backend == "loky":
-            context = parallel_config(backend="loky", n_jobs=jobs)
+            # every worker watches this process from its start, not only from its first shard
+            context = parallel_config(backend="loky", n_jobs=jobs, initializer=_die_with, initargs=(os.getpid(),))
         else:
             raise InputError(f"--backend: expected loky or dask, got {backend!r}")
         with context:

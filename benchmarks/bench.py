@@ -980,7 +980,7 @@ def accuracy_interval(accuracy: float, n: int, level: float = 0.95) -> dict[str,
 
 def target_line(results: dict) -> str:
     """``Target: accuracy ≥ 98.0 % with 4 views: NOT reached (best: …, 97.8 %; 95 % interval
-    92.3–99.4 % over 90 test items).`` (report and README), or ``""`` without a target. With
+    92.3–99.4 % over 90 test items).`` (report and docs/benchmarks.md), or ``""`` without a target. With
     spread-view curves, a second sentence reads the target on those."""
     lines = []
     for selection in ("first", "spread"):

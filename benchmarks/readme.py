@@ -1,6 +1,7 @@
-"""Write the README's classifier-bench tables from committed ``results.json`` files.
+"""Write the classifier-bench tables of ``docs/benchmarks.md`` from committed ``results.json`` files.
 
-    python -m benchmarks.readme stm shape     # names under benchmarks/results/
+    python -m benchmarks.readme stm shape     # names under benchmarks/results/, in this order
+    python -m benchmarks.readme               # the benches the page shows now, in its order
 
 The block between ``<!-- bench-results -->`` markers is replaced; ``tests/test_readme.py``
 checks that its numbers are the committed ones.
@@ -16,6 +17,8 @@ from pathlib import Path
 from benchmarks.bench import ceiling_line, family_lines, observer_line, target_line, time_line
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "docs" / "benchmarks.md"
+BLOCK = re.compile(r"<!-- bench-results -->.*<!-- /bench-results -->", re.S)
 LEAD = ("Classifier benches committed so far (this 2-core CPU, no GPU; the models each command ran — pretrained "
         "models that need downloads are listed as not run in the reports). Each says whether its target is reached; "
         "the reports show where the errors are:")
@@ -105,12 +108,19 @@ def section(name: str) -> str:
     return "\n".join(lines + [""])
 
 
+def shown(text: str) -> list[str]:
+    """The bench names whose sections the page's block holds, in its order."""
+    match = BLOCK.search(text)
+    if not match:
+        raise SystemExit(f"{PAGE}: no <!-- bench-results --> block")
+    return list(dict.fromkeys(re.findall(r"full report: `benchmarks/results/([^/`]+)/report\.md`", match.group(0))))
+
+
 def main(names: list[str]) -> None:
+    text = PAGE.read_text()
+    names = names or shown(text)
     block = "\n".join(["<!-- bench-results -->", LEAD, "", *map(section, names), "<!-- /bench-results -->"])
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    text = re.sub(r"<!-- bench-results -->.*<!-- /bench-results -->", lambda _: block, text, flags=re.S)
-    readme.write_text(text)
+    PAGE.write_text(BLOCK.sub(lambda _: block, text))
 
 
 if __name__ == "__main__":

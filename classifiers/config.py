@@ -3,7 +3,7 @@
 :func:`load_experiment` reads a YAML file (or takes a dict) and returns the *resolved*
 configuration: every key present, model-dependent defaults filled in, paths absolute.
 The resolved configuration is what a run directory stores as ``config.yaml``; loading
-that file again gives the same configuration. See the README section "Experiment YAML"
+that file again gives the same configuration. See the section "Experiment YAML" of docs/classifiers.md
 for the annotated schema; :data:`SCHEMA` is the single source of truth.
 """
 

@@ -1,4 +1,4 @@
-"""Labelled datasets from YAML specs: plan, sample, simulate, write (see README: "The spec")."""
+"""Labelled datasets from YAML specs: plan, sample, simulate, write (see docs/datasets.md: "The spec")."""
 
 from stemsim.dataset.generate import MANIFEST_COLUMNS, Summary, generate
 from stemsim.dataset.sampling import (

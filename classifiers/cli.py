@@ -12,6 +12,7 @@ train, evaluate and predict print one line ``model: NAME (backend, device)`` on 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -52,7 +53,7 @@ def _keras_first(run_dir: Path) -> str | None:
 
 
 def train_command(
-    experiment: Annotated[Path, typer.Argument(help="Experiment YAML (see README: Experiment YAML).")],
+    experiment: Annotated[Path, typer.Argument(help="Experiment YAML (see docs/classifiers.md: Experiment YAML).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create.")],
     data: Annotated[Optional[Path], typer.Option("--data", help="Replace data.path of the experiment.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier run directory at --out.")] = False,
@@ -73,10 +74,24 @@ def train_command(
         from classifiers.run import RUN_FILE
         from classifiers.training import train
 
-        run = train(experiment, out, overwrite=overwrite, data_path=data, verbose=0 if quiet else 2,
+        # Keras' own bar within each epoch (steps, ETA) where someone watches; one line per epoch
+        # in pipes and logs (Keras writes both to stdout)
+        watched = sys.stdout.isatty() and sys.stderr.isatty()
+        run = train(experiment, out, overwrite=overwrite, data_path=data, verbose=0 if quiet else 1 if watched else 2,
                     allow_incomplete=allow_incomplete, announce=_say)
-        typer.echo(usage_line("train", json.loads((run / RUN_FILE).read_text())["data"], ("train", "val")))
+        info = json.loads((run / RUN_FILE).read_text())
+        typer.echo(usage_line("train", info["data"], ("train", "val")))
+        typer.echo(kept_line(info))
         typer.echo(f"run written to {run}")
+
+
+def kept_line(info: dict) -> str:
+    """``kept epoch K (val_loss X)``: which epoch's model the run keeps (run.json ``best``)."""
+    best = info.get("best")
+    if not best:
+        return f"kept the last epoch ({info.get('epochs_run', 0)} run; no {info.get('monitor', 'monitor')} to choose by)"
+    stage = f" of stage {best['stage']}" if best.get("stage") else ""
+    return f"kept epoch {best['epoch']}{stage} ({best['monitor']} {best['value']:.4g})"
 
 
 def evaluate_command(

@@ -68,6 +68,7 @@ from classifiers.data import Dataset
 from classifiers.features import FEATURE_NAMES, image_features
 from classifiers.model_files import SUFFIX, read_estimator_file, write_estimator_file
 from classifiers.preprocessing import Preprocessing
+from classifiers.progress import tracked
 from stemsim.errors import InputError
 
 MODEL_FILE = "model" + SUFFIX
@@ -148,9 +149,10 @@ class GeometricModel:
         if self.jobs > 1 and len(grays) > 1:
             from joblib import Parallel, delayed
 
-            rows = Parallel(n_jobs=self.jobs)(delayed(image_features)(g, p) for g, p in zip(grays, pixels))
+            rows = list(tracked(Parallel(n_jobs=self.jobs, return_as="generator")(
+                delayed(image_features)(g, p) for g, p in zip(grays, pixels)), "geometric features", len(grays)))
         else:
-            rows = [image_features(g, p) for g, p in zip(grays, pixels)]
+            rows = [image_features(g, p) for g, p in tracked(zip(grays, pixels), "geometric features", len(grays))]
         return finite_rows(rows, len(FEATURE_NAMES))
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from classifiers.data import Dataset
 from classifiers.geometric import MODEL_FILE, GeometricModel, finite_rows, fit_feature_model, geometric, gray
 from classifiers.model_files import read_estimator_file, write_estimator_file
 from classifiers.preprocessing import Preprocessing, resize
+from classifiers.progress import tracked
 from classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
 
 
@@ -120,9 +121,10 @@ class TextureModel(GeometricModel):
         if self.jobs > 1 and len(grays) > 1:
             from joblib import Parallel, delayed
 
-            rows = Parallel(n_jobs=self.jobs)(delayed(texture_features)(g) for g in grays)
+            rows = list(tracked(Parallel(n_jobs=self.jobs, return_as="generator")(
+                delayed(texture_features)(g) for g in grays), "texture features", len(grays)))
         else:
-            rows = [texture_features(g) for g in grays]
+            rows = [texture_features(g) for g in tracked(grays, "texture features", len(grays))]
         return finite_rows(rows, len(self.feature_names))
 
     def _square(self, image: np.ndarray) -> np.ndarray:

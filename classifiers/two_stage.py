@@ -59,6 +59,7 @@ from classifiers.model_files import SUFFIX, read_estimator_file, write_estimator
 from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, load_sites, map_features, map_metrics,
                                    predict_maps, train_unet)
 from classifiers.preprocessing import Preprocessing
+from classifiers.progress import tracked
 from classifiers.run import load_keras_model, write_json
 from classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
 from classifiers.views import curve_counts, pool_view_features, pooled_feature_names, view_subsets
@@ -164,8 +165,9 @@ class TwoStageModel(GeometricModel):
         if self.jobs > 1 and len(items) > 1:
             from joblib import Parallel, delayed
 
-            return Parallel(n_jobs=self.jobs)(delayed(_map_parts)(*item) for item in items)
-        return [_map_parts(*item) for item in items]
+            return list(tracked(Parallel(n_jobs=self.jobs, return_as="generator")(
+                delayed(_map_parts)(*item) for item in items), "map features", len(items)))
+        return [_map_parts(*item) for item in tracked(items, "map features", len(items))]
 
     def with_corner_summary(self, rows: np.ndarray, corners: Sequence[Corners | None],
                             probabilities: Sequence[np.ndarray] | None = None) -> np.ndarray:

@@ -13,6 +13,11 @@ scan; a static object has one line):
 - ``bounds``   (L, 4): ``(xmin, xmax, ymin, ymax)`` of the object, to skip empty pixels.
 
 Kernels are single-threaded on purpose: images are made in parallel processes.
+
+Every kernel is compiled with ``cache=True``: the first run on a machine compiles them (a few
+seconds) and writes numba's cache (``__pycache__`` beside this file, or numba's user-wide cache
+folder when that is read-only, or ``NUMBA_CACHE_DIR`` if set); later runs and worker processes
+load it. They read no mutable globals (only the constants below), so a cached kernel is exact.
 """
 
 from __future__ import annotations
@@ -301,3 +306,16 @@ def shift_periodic(field, dx, dy, out):
             c1 = (c0 + 1) % width
             out[i, j] = ((1.0 - fy) * ((1.0 - fx) * field[r0, c0] + fx * field[r0, c1])
                          + fy * ((1.0 - fx) * field[r1, c0] + fx * field[r1, c1]))
+
+
+def cache_is_cold() -> bool:
+    """Whether the next acquisition will compile the kernels: numba's cache index of one of the
+    kernels a measurement calls is missing. Cheap (three ``stat`` calls); it reads numba's
+    private ``_cache`` attributes, and says False (nothing to announce) if they change."""
+    import os
+
+    try:
+        return any(not os.path.exists(kernel._cache._cache_file._index_path)
+                   for kernel in (project_thickness, sample_poisson, shift_periodic))
+    except AttributeError:
+        return False

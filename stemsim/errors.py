@@ -18,15 +18,32 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
-def shown(value, limit: int = 80) -> str:
-    """A user's value for an error message: its repr, built with bounded work (deep or huge
-    structures are summarised, as :mod:`reprlib` does) and cut to ``limit`` characters."""
-    import reprlib
+class _Short(__import__("reprlib").Repr):
+    """:mod:`reprlib` with YAML's spelling of true, false and null (a spec's reader wrote them so),
+    and a size instead of the digits of an integer too long to print."""
 
-    short = reprlib.Repr()
-    short.maxlevel, short.maxstring, short.maxother, short.maxlong = 3, limit, limit, limit
-    short.maxlist = short.maxdict = short.maxtuple = short.maxset = 8
-    text = one_line(short.repr(value))
+    def __init__(self, limit: int, yaml: bool):
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxother, self.maxlong = 3, limit, limit, limit
+        self.maxlist = self.maxdict = self.maxtuple = self.maxset = self.maxfrozenset = 8
+        self.yaml = yaml
+
+    def repr1(self, x, level):
+        if self.yaml and (x is None or isinstance(x, bool)):
+            return {None: "null", True: "true", False: "false"}[x]
+        return super().repr1(x, level)
+
+    def repr_int(self, x, level):
+        if x.bit_length() > 1000:  # repr would be slow, or refused (Python's 4300-digit limit)
+            return f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
+        return super().repr_int(x, level)
+
+
+def shown(value, limit: int = 80, yaml: bool = False) -> str:
+    """A user's value for an error message: its repr, built with bounded work (deep or huge
+    structures are summarised, as :mod:`reprlib` does) and cut to ``limit`` characters, on one
+    line. ``yaml``: true, false and null spelt as a YAML file spells them (not True, False, None)."""
+    text = one_line(_Short(limit, yaml).repr(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

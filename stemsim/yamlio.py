@@ -46,6 +46,16 @@ class _Loader(_Loader):  # noqa: F811  (the same loader, refusing duplicate keys
                 seen.add(key)
         return super().construct_mapping(node, deep)
 
+    def construct_yaml_int(self, node):
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more digits than Python converts (4300): no number of a spec is that long
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {len(node.value)} characters is too long", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
 
 def _check_tree(path: Path, root) -> None:
     """Refuse a document nested deeper than :data:`MAX_DEPTH` or expanding to more than

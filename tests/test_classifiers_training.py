@@ -87,6 +87,8 @@ def test_cli_train_evaluate_predict(stemsim_data, tmp_path, capsys):
     history = json.loads((run / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]
     assert "val_loss" in history[0] and "learning_rate" in history[0]
+    best = json.loads((run / "run.json").read_text())["best"]
+    assert f"kept epoch {best['epoch']} (val_loss {best['value']:.4g})" in out.splitlines()
 
     code, out, err = run_cli(["evaluate", run], capsys)
     assert code == 0, err

@@ -260,3 +260,50 @@ def test_dask_backend_writes_the_same_dataset(tiny_dataset, tmp_path):
         assert run("generate", spec, "--out", tmp_path / "dask", "--backend", "dask",
                    "--scheduler", cluster.scheduler_address) == 0
     assert tree(one) == tree(tmp_path / "dask")
+
+
+def test_progress_counts_images_not_shards(tmp_path):
+    """The bar moves per image: the parent counts the image files of unfinished shards (workers
+    cannot call back into it), and the callback ends at the total."""
+    from stemsim.dataset import generate
+    from stemsim.dataset.generate import _ImageCounter, image_markers, shards
+
+    spec = load_spec(write_spec(tmp_path, TINY))
+    todo = shards(spec)
+    total = sum(len(s.items) for s in todo)
+    calls = []
+    counter = _ImageCounter(spec, tmp_path / "out", todo, 0, total, lambda done, all_: calls.append((done, all_)))
+    for marker in image_markers(spec, todo[0])[:3]:
+        (tmp_path / "out" / marker).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "out" / marker).write_bytes(b"")
+    counter.scan()
+    assert calls == [(3, total)]  # three images of a four-image shard, before the shard is done
+    counter.shard_done(todo[0].name, len(todo[0].items))
+    assert calls[-1] == (len(todo[0].items), total)
+
+    seen = []
+    generate(spec, tmp_path / "made", progress=lambda done, all_: seen.append(done))
+    assert seen[-1] == total and seen == sorted(seen)
+
+
+def test_preview_display_shows_the_support(tmp_path):
+    """uint8/min-max leaves the carbon support nearly black; preview's default log display
+    lifts it; --display minmax is the stored scaling."""
+    from stemsim.dataset import plan, sample_views
+    from stemsim.dataset.display import display_scaled
+
+    spec = load_spec("configs/quickstart.yaml")
+    measurement = acquire(sample_views(spec, plan(spec)[0])[0])
+    background = ~measurement.mask.astype(bool)
+    minmax = display_scaled(measurement.image, "minmax")
+    stored = measurement.normalized(np.uint8)
+    assert np.abs(np.rint(minmax * 255) - stored).max() <= 1  # minmax is what uint8 stores
+    assert np.median(stored[background]) < 10
+    assert np.median(display_scaled(measurement.image, "log")[background]) > 10 / 255
+    percentile = display_scaled(measurement.image, "percentile")
+    assert percentile.min() == 0 and percentile.max() == 1
+
+    path = write_spec(tmp_path, TINY)
+    for display in ("log", "minmax", "percentile"):
+        assert run("preview", path, "-n", 1, "--display", display, "--out", tmp_path / f"{display}.png") == 0
+    assert (tmp_path / "log.png").read_bytes() != (tmp_path / "minmax.png").read_bytes()

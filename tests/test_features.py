@@ -289,3 +289,15 @@ def test_multiview_data_is_fused_per_object(tmp_path):
     folder = next((tmp_path / "ds" / "test" / "sphere").iterdir())
     [row] = predict_objects(model, [folder])
     assert row["error"] is None and row["views"]["count"] == 3 and set(row["probabilities"]) == {"cuboid", "sphere"}
+
+
+def test_progress_bars_only_on_a_terminal(monkeypatch):
+    """Feature extraction draws a bar only where stderr is a terminal; the items are the same."""
+    from classifiers.progress import tracked
+
+    items = [3, 1, 2]
+    assert tracked(items, "features", 3) is items  # piped/tested stderr: untouched
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("TTY_INTERACTIVE", "1")
+    assert list(tracked(iter(items), "features", 3)) == items

@@ -20,6 +20,62 @@ def _human(size: float) -> str:
     return f"{size:.1f} GB"
 
 
+MAX_PREVIEW = 256  # images in one preview grid
+JOBS_PER_CORE = 4  # --jobs at most this many local worker processes per CPU core
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"stemsim: warning: {message}", err=True)
+
+
+def _say_if_compiling() -> None:
+    """Say once, to someone watching (stderr a terminal), that the simulator's kernels are
+    being compiled: the first run on a machine spends seconds there, silently otherwise.
+    Piped and logged output stays as it is."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if console.is_terminal:
+        from simulator.kernels import cache_is_cold
+
+        if cache_is_cold():
+            console.print("compiling the simulator's kernels (first run only) ...", highlight=False)
+
+
+def check_generate_options(jobs: int, backend: str, scheduler: str | None) -> None:
+    """Refuse the options of ``generate`` that cannot work, before the spec is read."""
+    import os
+
+    from stemsim.errors import InputError, shown
+
+    if backend not in ("loky", "dask"):
+        raise InputError(f"--backend: expected loky or dask, got {shown(backend)}")
+    if jobs < 1:
+        raise InputError(f"--jobs: must be >= 1, got {jobs}")
+    most = JOBS_PER_CORE * (os.cpu_count() or 1)
+    if backend == "loky" and jobs > most:
+        raise InputError(f"--jobs: at most {most} worker processes here ({JOBS_PER_CORE} per CPU core), got {jobs}")
+    if scheduler is not None and backend != "dask":
+        raise InputError("--scheduler: only with --backend dask")
+
+
+def check_preview_options(n: int, out: Path) -> None:
+    """Refuse the options of ``preview`` that cannot work, before anything is drawn."""
+    from stemsim.errors import InputError
+
+    if n < 1:
+        raise InputError(f"-n: must be >= 1, got {n}")
+    if n > MAX_PREVIEW:
+        raise InputError(f"-n: at most {MAX_PREVIEW} images in a grid, got {n}")
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; give --out the PNG file to write")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{parent}: is a file, not a folder; choose another --out")
+            break
+
+
 def _counts_table(title: str, counts: Counter, splits: list[str], labels: list[str]):
     from rich.table import Table
 
@@ -53,10 +109,10 @@ def generate_command(
     from stemsim.dataset.generate import check_target
     from stemsim.errors import InputError
 
-    if jobs < 1:
-        raise InputError(f"--jobs: must be >= 1, got {jobs}")
-    resolved = load_spec(spec, seed=seed, limit=limit)
+    check_generate_options(jobs, backend, scheduler)
+    resolved = load_spec(spec, seed=seed, limit=limit, warn=_warn)
     check_target(resolved, out)
+    _say_if_compiling()
     console = Console(stderr=True)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} img/s"), TimeRemainingColumn())
@@ -96,8 +152,12 @@ def generate_command(
 def preview_command(
     spec: Path = typer.Argument(..., help="Dataset spec (YAML)."),
     n: int = typer.Option(16, "-n", help="Number of sample images."),
-    out: Path = typer.Option(Path("preview.png"), "--out", "-o", help="Grid image to write (PNG)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Grid image to write (PNG)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the spec's seed."),
+    display: str = typer.Option("log", "--display", help=(
+        "How images are scaled for the eye: log (shows the thin carbon support), percentile "
+        "(0.5-99.5 % clipped, then min-max) or minmax (as uint8/uint16 datasets store them, the support "
+        "nearly black). Datasets are not affected.")),
 ) -> None:
     """A labelled grid of sample images from a spec, without writing a dataset."""
     import matplotlib
@@ -108,11 +168,17 @@ def preview_command(
     from stemsim.dataset import acquire, load_spec, plan, sample_views
     from stemsim.dataset.files import write_atomic
     from stemsim.dataset.generate import render
-    from stemsim.errors import InputError
+    from stemsim.errors import InputError, shown
 
-    if n < 1:
-        raise InputError(f"-n: must be >= 1, got {n}")
-    resolved = load_spec(spec, seed=seed)
+    from stemsim.dataset.display import DISPLAYS, display_scaled
+
+    if spec.is_dir():
+        raise InputError(f"{spec}: is a folder; preview takes a spec file (a dataset's spec.yaml works too)")
+    if display not in DISPLAYS:
+        raise InputError(f"--display: expected {', '.join(DISPLAYS)}, got {shown(display)}")
+    check_preview_options(n, out)
+    resolved = load_spec(spec, seed=seed, warn=_warn)
+    _say_if_compiling()
     views = resolved["views"]["count"]
     # With views, the grid shows whole objects: their views side by side.
     items = [(item, params) for item in plan(resolved)[:math.ceil(n / views)]
@@ -123,7 +189,7 @@ def preview_command(
     for axis in axes.ravel():
         axis.axis("off")
     for position, (axis, (item, params)) in enumerate(zip(axes.ravel(), items)):
-        axis.imshow(render(acquire(params), "float32"), cmap="gray")
+        axis.imshow(display_scaled(render(acquire(params), "float32"), display), cmap="gray", vmin=0.0, vmax=1.0)
         title = str(item.label) if resolved["label"] == "shape" else f"{item.label} ({params['shape']})"
         axis.set_title(title + (f" view {position % views}" if views > 1 else ""), fontsize=8)
     figure.suptitle(resolved["name"], fontsize=10)
@@ -131,31 +197,34 @@ def preview_command(
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
-    write_atomic(out, buffer.getvalue())
+    try:
+        write_atomic(out, buffer.getvalue())
+    except OSError as error:
+        raise InputError(f"{error.filename or out}: cannot write the preview "
+                         f"({(error.strerror or type(error).__name__).lower()})") from None
     typer.echo(f"wrote {out} ({len(items)} images)")
 
 
 def info_command(directory: Path = typer.Argument(..., help="A dataset directory made by stemsim generate.")) -> None:
     """What a dataset holds: spec, counts per split and label, formats, the version that made it."""
-    import yaml
     from rich.console import Console
 
     from stemsim.dataset.generate import PARTS, shards
-    from stemsim.dataset.spec import without_stamp
+    from stemsim.dataset.spec import resolve, without_stamp
     from stemsim.errors import InputError
+    from stemsim.yamlio import read_yaml
 
     spec_file = directory / "spec.yaml"
     if not spec_file.is_file():
         raise InputError(f"{directory}: not a stemsim dataset (no spec.yaml)")
-    try:
-        document = yaml.safe_load(spec_file.read_text())
-    except yaml.YAMLError:
-        document = None
+    document = read_yaml(spec_file, "dataset spec")  # the limits of every spec: no alias bomb, no key twice
     if not isinstance(document, dict) or "spec_hash" not in document:
         raise InputError(f"{spec_file}: not a dataset's resolved spec (no spec_hash); is {directory} a dataset?")
     console = Console()
-    spec = without_stamp(document)
-    spec.setdefault("views", {"count": 1})  # made before views existed
+    try:
+        spec = resolve(without_stamp(document))  # every key there and valid (views: made before they existed)
+    except InputError as error:
+        raise InputError(f"{spec_file}: {error}") from None
     expected = shards(spec)
     complete = sum((directory / PARTS / f"{s.name}.csv").is_file() for s in expected)
     counts: Counter = Counter()

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from stemsim.dataset.files import (
     csv_bytes,
@@ -43,6 +42,7 @@ from stemsim.dataset.files import (
 from stemsim.dataset.sampling import PlannedImage, acquire, plan, sample_views
 from stemsim.dataset.spec import dump_spec, shard_objects, spec_hash
 from stemsim.errors import InputError
+from stemsim.yamlio import read_yaml
 
 STATE = Path(".stemsim")  # the generator's own records inside a dataset
 PARTS = STATE / "parts"
@@ -225,8 +225,8 @@ def _check_target(spec: dict, out: Path) -> None:
         raise InputError(f"{out}: is a file, not a folder; choose another --out")
     if spec_file.is_file():
         try:
-            made = yaml.safe_load(spec_file.read_text()).get("spec_hash")
-        except (yaml.YAMLError, AttributeError, OSError, UnicodeDecodeError):
+            made = read_yaml(spec_file, "dataset spec").get("spec_hash")
+        except (InputError, AttributeError):  # unreadable, not YAML, nested or expanding too far
             made = None
         if made != spec_hash(spec):
             raise InputError(f"{out}: holds a dataset made from a different spec or stemsim version "
@@ -362,7 +362,8 @@ def generate(spec: dict, out: str | Path, jobs: int = 1, backend: str = "loky", 
              progress=None) -> Summary:
     """Make (or finish) the dataset of a resolved ``spec`` in ``out``.
 
-    ``progress(done_images, total_images)`` is called as shards complete.
+    ``progress(done_images, total_images)`` is called as images are made (see
+    :class:`_ImageCounter`; from a background thread too).
     Returns a :class:`Summary`; writes ``manifest.csv`` last.
     """
     out = Path(out)
@@ -370,8 +371,73 @@ def generate(spec: dict, out: str | Path, jobs: int = 1, backend: str = "loky", 
         return _generate(spec, out, jobs, backend, scheduler, progress)
 
 
+def image_markers(spec: dict, shard: Shard) -> list[str]:
+    """One file per image of ``shard``, in the order :func:`make_shard` writes them (the last
+    format of each image): the n-th exists once n images are made. Empty without PNG/TIFF."""
+    formats = spec["output"]["formats"]
+    if "png" not in formats and "tiff" not in formats:
+        return []
+    paths = [image_path(spec, item, view) for item in shard.items for view in range(spec["views"]["count"])]
+    return [str(Path(path).with_suffix(".tif")) if "tiff" in formats else path for path in paths]
+
+
+class _ImageCounter:
+    """Images made so far, for the progress callback, counted per image although workers make
+    whole shards: workers in other processes (or on a Dask cluster) cannot call back into this
+    one, so a thread here looks for the image files of unfinished shards every
+    :data:`POLL_SECONDS` (each shard writes its images in order through ``write_atomic``, so a
+    file is there whole or not at all, and only the next one of each shard is looked for).
+    It only reads: what is written does not depend on it. Without PNG/TIFF output, shards
+    count as they complete. ``progress`` is called from that thread and from the caller's."""
+
+    POLL_SECONDS = 0.5
+
+    def __init__(self, spec: dict, out: Path, todo: list[Shard], done: int, total: int, progress) -> None:
+        self.out, self.total, self.progress = out, total, progress
+        self.finished = done  # images of complete shards
+        self.pending = {s.name: (image_markers(spec, s), [0]) for s in todo}  # markers, how many seen
+        self.shown = -1
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._poll, name="stemsim-progress", daemon=True)
+
+    def _report(self) -> None:  # under self.lock
+        done = self.finished + sum(seen[0] for _, seen in self.pending.values())
+        if done > self.shown:
+            self.shown = done
+            self.progress(done, self.total)
+
+    def scan(self) -> None:
+        """Look once for new image files, and report if there are."""
+        with self.lock:
+            for markers, seen in list(self.pending.values()):
+                while seen[0] < len(markers) and (self.out / markers[seen[0]]).is_file():
+                    seen[0] += 1
+            self._report()
+
+    def _poll(self) -> None:
+        while not self.stop.wait(self.POLL_SECONDS):
+            self.scan()
+
+    def shard_done(self, name: str, size: int) -> None:
+        with self.lock:
+            self.pending.pop(name, None)
+            self.finished += size
+            self._report()
+
+    def __enter__(self) -> "_ImageCounter":
+        with self.lock:
+            self._report()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def _generate(spec: dict, out: Path, jobs: int, backend: str, scheduler: str | None, progress) -> Summary:
-    from joblib import Parallel, delayed, parallel_config
+    from contextlib import nullcontext
 
     every = shards(spec)
     todo = [s for s in every if not (out / PARTS / f"{s.name}.csv").is_file()]
@@ -379,31 +445,40 @@ def _generate(spec: dict, out: Path, jobs: int, backend: str, scheduler: str | N
     total = views * sum(len(s.items) for s in every)
     done = total - views * sum(len(s.items) for s in todo)
     summary = Summary(skipped=done)
-    if progress:
-        progress(done, total)
+    # a killed run's half shards (remade whole below) would count as progress
+    remove_incomplete(spec, out)
+    counter = _ImageCounter(spec, out, todo, done, total, progress) if progress else None
     start = time.perf_counter()
-    if todo:
-        if backend == "dask":
-            context = _dask_context(scheduler)
-        elif backend == "loky":
-            # every worker watches this process from its start, not only from its first shard
-            context = parallel_config(backend="loky", n_jobs=jobs, initializer=_die_with, initargs=(os.getpid(),))
-        else:
-            raise InputError(f"--backend: expected loky or dask, got {backend!r}")
-        with context:
-            size = {s.name: views * len(s.items) for s in todo}
-            tasks = (delayed(make_shard)(spec, str(out), s, os.getpid()) for s in todo)
-            # Batches are whole shards; finished shards report as they land.
-            for name, _ in Parallel(return_as="generator_unordered", batch_size=1)(tasks):
-                done += size[name]
-                summary.made += size[name]
-                if progress:
-                    progress(done, total)
+    with counter or nullcontext():
+        if todo:
+            _make_shards(spec, out, todo, jobs, backend, scheduler, summary, counter)
     summary.seconds = time.perf_counter() - start
     rows = assemble_manifest(out, every)
     summary.counts = Counter((row["split"], row["label"]) for row in rows)
     summary.bytes_on_disk = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return summary
+
+
+def _make_shards(spec: dict, out: Path, todo: list[Shard], jobs: int, backend: str, scheduler: str | None,
+                 summary: Summary, counter: _ImageCounter | None) -> None:
+    from joblib import Parallel, delayed, parallel_config
+
+    views = spec["views"]["count"]
+    if backend == "dask":
+        context = _dask_context(scheduler)
+    elif backend == "loky":
+        # every worker watches this process from its start, not only from its first shard
+        context = parallel_config(backend="loky", n_jobs=jobs, initializer=_die_with, initargs=(os.getpid(),))
+    else:
+        raise InputError(f"--backend: expected loky or dask, got {backend!r}")
+    with context:
+        size = {s.name: views * len(s.items) for s in todo}
+        tasks = (delayed(make_shard)(spec, str(out), s, os.getpid()) for s in todo)
+        # Batches are whole shards; images are counted as they land (_ImageCounter).
+        for name, _ in Parallel(return_as="generator_unordered", batch_size=1)(tasks):
+            summary.made += size[name]
+            if counter:
+                counter.shard_done(name, size[name])
 
 
 def _dask_context(scheduler: str | None):

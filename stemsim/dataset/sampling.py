@@ -34,7 +34,7 @@ from simulator import (
 from simulator.materials import symbol
 from simulator.rotation import axis_angle
 from simulator.shapes import Shape
-from stemsim.dataset.spec import tilt_angles
+from stemsim.dataset.spec import RANGES, tilt_angles
 
 
 def build_shape(name: str, size: float, aspect_b: float = 1.0, aspect_c: float = 1.0) -> Shape:
@@ -146,6 +146,12 @@ def draw(value, rng: np.random.Generator, low=None, high=None):
     return float(args[0])
 
 
+def drawn(value, rng: np.random.Generator, key: str):
+    """One draw of the parameter ``key`` (``normal`` redrawn into its range, :data:`RANGES`)."""
+    low, high, _ = RANGES[key]
+    return draw(value, rng, low=float(low), high=float(high))
+
+
 def sample_parameters(spec: dict, item: PlannedImage) -> dict:
     """Every sampled parameter of one image (the manifest row without file locations)."""
     seed = image_seed(spec["seed"], item.index)
@@ -153,15 +159,15 @@ def sample_parameters(spec: dict, item: PlannedImage) -> dict:
     obj = spec["object"]
     label = spec["label"]
     shape_name = item.label if label == "shape" else draw(obj["shape"], rng)
-    size = draw(obj["size"], rng, low=0.0)
-    aspect_b = draw(obj["aspect"], rng, low=0.0) if shape_name == "cuboid" else 1.0
-    aspect_c = draw(obj["aspect"], rng, low=0.0) if shape_name == "cuboid" else 1.0
+    size = drawn(obj["size"], rng, "object.size")
+    aspect_b = drawn(obj["aspect"], rng, "object.aspect") if shape_name == "cuboid" else 1.0
+    aspect_c = drawn(obj["aspect"], rng, "object.aspect") if shape_name == "cuboid" else 1.0
     material = draw(obj["material"], rng)
     orientation = random_rotation(rng) if obj["orientation"] == "random" else np.quaternion(*obj["orientation"]).normalized()
-    offset_x = draw(obj["offset"], rng)
-    offset_y = draw(obj["offset"], rng)
+    offset_x = drawn(obj["offset"], rng, "object.offset")
+    offset_y = drawn(obj["offset"], rng, "object.offset")
     kind = draw(obj["deformation"]["kind"], rng)
-    depth = draw(obj["deformation"]["depth"], rng, low=0.0, high=0.5)
+    depth = drawn(obj["deformation"]["depth"], rng, "object.deformation.depth")
     shape = build_shape(shape_name, size, aspect_b, aspect_c)
     vertices = _deformed_vertices(spec, item, shape_name, shape.n_sites, rng)
     w, x, y, z = quaternion.as_float_array(orientation).tolist()
@@ -195,28 +201,29 @@ def sample_parameters(spec: dict, item: PlannedImage) -> dict:
 def sample_acquisition(spec: dict, rng: np.random.Generator) -> dict:
     """The microscope and support parameters of one acquisition (the rotation during the scan first)."""
     microscope = spec["microscope"]
-    angle = draw(microscope["rotation_during_scan"], rng)
+    angle = drawn(microscope["rotation_during_scan"], rng, "microscope.rotation_during_scan")
     axis = _axis(microscope["rotation_axis"], rng)
-    drift = draw(microscope["drift"], rng)
+    drift = drawn(microscope["drift"], rng, "microscope.drift")
     drift_direction = rng.uniform(0, 2 * math.pi)
     support = spec["support"]
     return {
-        "z_exponent": draw(microscope["z_exponent"], rng, low=0.0, high=2.0),
-        "probe_fwhm": draw(microscope["probe_fwhm"], rng, low=0.0),
-        "probe_tail_weight": draw(microscope["probe_tail_weight"], rng, low=0.0, high=1.0),
-        "probe_tail_width": draw(microscope["probe_tail_width"], rng, low=0.0),
-        "dose": "" if microscope["dose"] is None else draw(microscope["dose"], rng, low=0.0),
-        "scan_noise": draw(microscope["scan_noise"], rng, low=0.0),
-        "line_amplitude": draw(microscope["line_amplitude"], rng, low=0.0),
-        "line_frequency": draw(microscope["line_frequency"], rng, low=0.0),
+        "z_exponent": drawn(microscope["z_exponent"], rng, "microscope.z_exponent"),
+        "probe_fwhm": drawn(microscope["probe_fwhm"], rng, "microscope.probe_fwhm"),
+        "probe_tail_weight": drawn(microscope["probe_tail_weight"], rng, "microscope.probe_tail_weight"),
+        "probe_tail_width": drawn(microscope["probe_tail_width"], rng, "microscope.probe_tail_width"),
+        "dose": "" if microscope["dose"] is None else drawn(microscope["dose"], rng, "microscope.dose"),
+        "scan_noise": drawn(microscope["scan_noise"], rng, "microscope.scan_noise"),
+        "line_amplitude": drawn(microscope["line_amplitude"], rng, "microscope.line_amplitude"),
+        "line_frequency": drawn(microscope["line_frequency"], rng, "microscope.line_frequency"),
         "drift_x": drift * math.cos(drift_direction),
         "drift_y": drift * math.sin(drift_direction),
         "rotation_angle": angle,
         "rotation_axis": " ".join(f"{v:.17g}" for v in axis),
-        "scattering": draw(microscope["scattering"], rng, low=0.0),
-        "support_thickness": "" if support is None else draw(support["thickness"], rng, low=0.0),
-        "support_roughness": "" if support is None else draw(support["roughness"], rng, low=0.0),
-        "support_correlation_length": "" if support is None else draw(support["correlation_length"], rng, low=0.0),
+        "scattering": drawn(microscope["scattering"], rng, "microscope.scattering"),
+        "support_thickness": "" if support is None else drawn(support["thickness"], rng, "support.thickness"),
+        "support_roughness": "" if support is None else drawn(support["roughness"], rng, "support.roughness"),
+        "support_correlation_length": "" if support is None else drawn(support["correlation_length"], rng,
+                                                                        "support.correlation_length"),
     }
 
 

@@ -1,6 +1,6 @@
 """How well the 3-D back-projection counts deformed corners with a perfect stage 1.
 
-    python -m benchmarks.ceiling DATASET --out benchmarks/results/multiview_n_deformations/ceiling
+    python -m benchmarks.ceiling DATASET --out results/multiview_n_deformations/ceiling
 
 The two-stage model's ``backprojection`` fusion reads the number of deformed corners from its
 U-Net's vertex heat-maps back-projected along the tilt angles. This benchmark gives it the
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.analysis import analysis_main
+from stemsim.dataset.store import open_dataset
 from stemsim.errors import InputError
 
 LEVELS = (0.5, 0.6, 0.7, 0.8)
@@ -34,23 +35,22 @@ def count_accuracy(root: str | Path, split: str = "test") -> dict:
     peak count above each level equals their label."""
     from classifiers.pixelwise import load_maps, vertex_heatmaps
     from classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
-    from classifiers.data import shard_classes
     from classifiers.views import curve_subsets
 
     root = Path(root)
+    store = open_dataset(root)
     series = TiltSeries.of_dataset(root)
     if series is None:
         raise InputError(f"{root}: not a stemsim tilt series (a spec.yaml with views.mode: tilt)")
-    spec = _spec(root)
+    spec = store.document
     if spec.get("label") != "n_deformations":
-        raise InputError(f"{root / 'spec.yaml'}: label: the ceiling counts deformed corners, so it needs "
+        raise InputError(f"{store.spec_file}: label: the ceiling counts deformed corners, so it needs "
                          f"label: n_deformations, got {spec.get('label')!r}")
     data = load_maps(root, split)
-    views = len(series.angles)
+    views = store.views.count
     n_objects = len(data.labels) // views
     # labels index the class names, which are the counts ('0', '2', ...): a label is not itself a count
-    shard = sorted((root / "arrays").glob("*.npz"))[0]  # load_maps found shards
-    counts = np.array([int(c) for c in shard_classes(shard)])[data.labels[::views]]
+    counts = np.array([int(c) for c in store.classes])[data.labels[::views]]
     projections = series.projections()
     columns = [TILT_FEATURE_NAMES.index(f"bp_deformed_peaks_above_{level:g}") for level in LEVELS]
     subsets = []
@@ -64,12 +64,6 @@ def count_accuracy(root: str | Path, split: str = "test") -> dict:
                         "accuracy": {f"{level:g}": round(float(a), 4) for level, a in zip(LEVELS, accuracy)}})
     return {"dataset": str(root), "split": split, "n_objects": n_objects,
             "tilt_series": series.describe(), "levels": list(LEVELS), "subsets": subsets}
-
-
-def _spec(root: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load((root / "spec.yaml").read_text())
 
 
 def markdown(results: dict) -> str:

@@ -1,6 +1,6 @@
 """The ideal observer: the accuracy no classifier of a simulated test set can exceed.
 
-    python -m benchmarks.observer DATASET --out benchmarks/results/deformed/observer
+    python -m benchmarks.observer DATASET --out results/deformed/observer
 
 A bench target that is not reached raises one question: is the label in the images at this
 dose, or is the model the limit? This benchmark answers it from the physics. For every test
@@ -33,7 +33,6 @@ subsets of the curves (:func:`classifiers.views.view_indices`, first K and sprea
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 from pathlib import Path
@@ -41,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.analysis import analysis_main
+from stemsim.dataset.store import open_dataset
 from stemsim.errors import InputError
 
 LABELS = ("deformed", "n_deformations", "configuration")
@@ -123,23 +123,20 @@ def _cut(spec: dict, row: dict, rng: np.random.Generator) -> tuple[str, float]:
 def read_dataset(root: str | Path, split: str = "test") -> tuple[dict, list[list[dict]]]:
     """``(resolved spec, objects)`` of a stemsim dataset; an object is its manifest rows in view
     order. InputError (one line) for a folder that is not a dataset this observer covers."""
-    import yaml
-
-    root = Path(root)
-    for name in ("spec.yaml", "manifest.csv"):
-        if not (root / name).is_file():
-            raise InputError(f"{root}: not a stemsim dataset (no {name})")
-    spec = yaml.safe_load((root / "spec.yaml").read_text())
+    store = open_dataset(root)
+    for path in (store.spec_file, store.manifest_file):
+        if not path.is_file():
+            raise InputError(f"{store.root}: not a stemsim dataset (no {path.name})")
+    spec = store.document
     if spec.get("label") not in LABELS:
-        raise InputError(f"{root / 'spec.yaml'}: label: the ideal observer covers {', '.join(LABELS)}, "
+        raise InputError(f"{store.spec_file}: label: the ideal observer covers {', '.join(LABELS)}, "
                          f"got {spec.get('label')!r}")
     if spec["microscope"].get("dose") is None:
-        raise InputError(f"{root / 'spec.yaml'}: microscope.dose: the images are noise-free, so an observer "
+        raise InputError(f"{store.spec_file}: microscope.dose: the images are noise-free, so an observer "
                          f"that knows everything but the label makes no errors")
-    with open(root / "manifest.csv", newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["split"] == split]
+    rows = store.rows(split)
     if not rows:
-        raise InputError(f"{root / 'manifest.csv'}: no images in split {split!r}")
+        raise InputError(f"{store.manifest_file}: no images in split {split!r}")
     objects: dict[str, list[dict]] = {}
     for row in rows:
         objects.setdefault(row["object_id"], []).append(row)

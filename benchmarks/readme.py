@@ -1,10 +1,14 @@
-"""Write the classifier-bench tables of ``docs/benchmarks.md`` from committed ``results.json`` files.
+"""Write the docs' bench pages from the committed ``results/<bench>/results.json`` files.
 
-    python -m benchmarks.readme stm shape     # names under benchmarks/results/, in this order
-    python -m benchmarks.readme               # the benches the page shows now, in its order
+    python -m benchmarks.readme               # every committed bench
+    python -m benchmarks.readme stm shape     # these pages only (names under results/)
 
-The block between ``<!-- bench-results -->`` markers is replaced; ``tests/test_readme.py``
-checks that its numbers are the committed ones.
+Each bench gets ``docs/benchmarks/<bench>.md``: its commands, the results table, the views
+table and pixel-wise scores where it has them, the summary sections of its report
+(:mod:`benchmarks.sections`: target, ideal observer, label ceiling, families, time) and its
+figures, linked from ``results/<bench>/``. The block between ``<!-- bench-results -->``
+markers of ``docs/benchmarks.md`` becomes the index of the pages there are;
+``tests/test_readme.py`` checks that their numbers are the committed ones.
 """
 
 from __future__ import annotations
@@ -14,17 +18,20 @@ import re
 import sys
 from pathlib import Path
 
-from benchmarks.bench import ceiling_line, family_lines, observer_line, target_line, time_line
+from benchmarks.sections import summary_lines
+from benchmarks.sections.target import target_line
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = ROOT / "docs" / "benchmarks.md"
+RESULTS = ROOT / "results"
+INDEX = ROOT / "docs" / "benchmarks.md"
+PAGES = ROOT / "docs" / "benchmarks"
 BLOCK = re.compile(r"<!-- bench-results -->.*<!-- /bench-results -->", re.S)
-LEAD = ("Classifier benches committed so far (this 2-core CPU, no GPU; the models each command ran — pretrained "
-        "models that need downloads are listed as not run in the reports). Each says whether its target is reached; "
-        "the reports show where the errors are:")
+NOT_BENCHES = ("simulator",)
+"""Folders of ``results/`` that are not classifier benches (the simulator benchmark's)."""
 
 
 def _trained(model: dict) -> str:
+    """How a row's model learnt, for the table: the one place here that reads the model kind."""
     if model["model"] in ("geometric", "texture"):
         return "no deep learning"
     if model["model"] == "two_stage":
@@ -68,16 +75,11 @@ def _maps_lines(results: dict) -> list[str]:
     return [item for m in results["models"] if "mask_iou" in m.get("maps", {}) for item in ("", maps_line(m))]
 
 
-def section(name: str) -> str:
-    results = json.loads((ROOT / "benchmarks" / "results" / name / "results.json").read_text())
-    bench = results["bench"]
-    commands = "; ".join(f"`{c}`" for c in results.get("commands", [results["command"]]))
-    mode = " (`--full` list)" if bench.get("mode") == "full" else ""
-    lines = [f"**{bench['title']}**{mode} ({commands}; full report: `benchmarks/results/{name}/report.md`)", ""]
+def _table(results: dict) -> list[str]:
     base = results["models"][0]["baseline"]
     if any("exact_match_accuracy" in m["metrics"] for m in results["models"]):
-        lines += ["| model | exact match | mean category acc. | mean balanced acc. | macro-F1 | mean ROC AUC |",
-                  "|---|---|---|---|---|---|"]
+        lines = ["| model | exact match | mean category acc. | mean balanced acc. | macro-F1 | mean ROC AUC |",
+                 "|---|---|---|---|---|---|"]
         for model in results["models"]:
             x = model["metrics"]
             lines.append(f"| {model['name']} ({_trained(model)}) | {100 * x['exact_match_accuracy']:.1f} % | "
@@ -86,41 +88,89 @@ def section(name: str) -> str:
                          f"{x['roc_auc_macro']:.3f} |")
         lines.append(f"| constant predictor | {100 * base['exact_match_accuracy']:.1f} % | "
                      f"{100 * base['mean_category_accuracy']:.1f} % | 50.0 % | {100 * base['macro_f1']:.1f} % | 0.500 |")
-    else:
-        lines += ["| model | accuracy | balanced acc. | macro-F1 | ROC AUC |", "|---|---|---|---|---|"]
-        for model in results["models"]:
-            x = model["metrics"]
-            lines.append(f"| {model['name']} ({_trained(model)}) | {100 * x['accuracy']:.1f} % | "
-                         f"{100 * x['balanced_accuracy']:.1f} % | {100 * x['macro_f1']:.1f} % | "
-                         f"{x['roc_auc_macro']:.3f} |")
-        lines.append(f"| constant predictor | {100 * base['accuracy']:.1f} % | "
-                     f"{100 * base['balanced_accuracy']:.1f} % | {100 * base['macro_f1']:.1f} % | 0.500 |")
+        return lines
+    lines = ["| model | accuracy | balanced acc. | macro-F1 | ROC AUC |", "|---|---|---|---|---|"]
+    for model in results["models"]:
+        x = model["metrics"]
+        lines.append(f"| {model['name']} ({_trained(model)}) | {100 * x['accuracy']:.1f} % | "
+                     f"{100 * x['balanced_accuracy']:.1f} % | {100 * x['macro_f1']:.1f} % | "
+                     f"{x['roc_auc_macro']:.3f} |")
+    lines.append(f"| constant predictor | {100 * base['accuracy']:.1f} % | "
+                 f"{100 * base['balanced_accuracy']:.1f} % | {100 * base['macro_f1']:.1f} % | 0.500 |")
+    return lines
+
+
+def _figures(name: str, results: dict) -> list[str]:
+    """The report's figures, linked from the page (``docs/benchmarks/``) to ``results/<name>/``."""
+    folder, link = RESULTS / name, f"../../results/{name}"
+    lines = ["", "## Figures", ""]
+    for figure, title in (("samples.png", "test images of each class"), ("views.png", "accuracy against views")):
+        if (folder / figure).is_file():
+            lines += [f"![{title}]({link}/{figure})", ""]
+    for model in results["models"]:
+        shown = [f"![{title}]({link}/{sub}/{model['name']}.png)" for sub, title in
+                 (("confusion", "confusion"), ("curves", "learning curves"), ("maps", "maps"))
+                 if (folder / sub / f"{model['name']}.png").is_file()]
+        if shown:
+            lines += [f"**{model['name']}**: " + " ".join(shown), ""]
+    return lines
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / name / "results.json").read_text())
+
+
+def _mode(results: dict) -> str:
+    return " (`--full` list)" if results["bench"].get("mode") == "full" else ""
+
+
+def page(name: str) -> str:
+    """``docs/benchmarks/<name>.md`` from ``results/<name>/results.json``."""
+    results = _load(name)
+    bench = results["bench"]
+    commands = "; ".join(f"`{c}`" for c in results.get("commands", [results["command"]]))
+    lines = [f"# {bench['title']}{_mode(results)}", "", *([bench["note"], ""] if bench.get("note") else []),
+             f"Commands: {commands}; full report: [`results/{name}/report.md`](../../results/{name}/report.md).", ""]
+    lines += _table(results)
     lines += _views_table(results)
     lines += _maps_lines(results)
     prior = bench.get("prior")
     if prior:
         lines += ["", f"Prior work: {prior['note']}: {100 * prior['value']:.1f} % "
                       f"({prior['metric'].replace('_', ' ')})."]
-    lines += [item for line in (target_line(results), observer_line(results), ceiling_line(results),
-                                *family_lines(results)) if line
-              for item in ("", line)]
-    lines += ["", time_line(results)]
-    return "\n".join(lines + [""])
+    lines += summary_lines(results)
+    lines += _figures(name, results)
+    return "\n".join(lines)
 
 
-def shown(text: str) -> list[str]:
-    """The bench names whose sections the page's block holds, in its order."""
-    match = BLOCK.search(text)
-    if not match:
-        raise SystemExit(f"{PAGE}: no <!-- bench-results --> block")
-    return list(dict.fromkeys(re.findall(r"full report: `benchmarks/results/([^/`]+)/report\.md`", match.group(0))))
+def index(names: list[str]) -> str:
+    """The block of ``docs/benchmarks.md``: one line per bench page, with its target's outcome."""
+    machines = sorted({f"{r['environment'].get('device', 'cpu')}, {r['environment'].get('cpus', '?')} cpus"
+                       for r in map(_load, names)})
+    lines = ["<!-- bench-results -->",
+             f"Classifier benches committed so far ({'; '.join(machines)}; the models each command ran — "
+             "pretrained models that need downloads are listed as not run in the reports), one page each with its "
+             "tables and figures (`python -m benchmarks.readme` writes them from `results/NAME/results.json`):", ""]
+    for name in names:
+        results = _load(name)
+        outcome = target_line(results)
+        lines.append(f"- [{results['bench']['title']}{_mode(results)}](benchmarks/{name}.md)"
+                     + (f": {outcome}" if outcome else ""))
+    return "\n".join(lines + ["<!-- /bench-results -->"])
+
+
+def committed() -> list[str]:
+    """The benches under ``results/``, default before ``-full``, in name order."""
+    names = sorted(p.parent.name for p in RESULTS.glob("*/results.json") if p.parent.name not in NOT_BENCHES)
+    return sorted(names, key=lambda n: (n.removesuffix("-full"), n.endswith("-full")))
 
 
 def main(names: list[str]) -> None:
-    text = PAGE.read_text()
-    names = names or shown(text)
-    block = "\n".join(["<!-- bench-results -->", LEAD, "", *map(section, names), "<!-- /bench-results -->"])
-    PAGE.write_text(BLOCK.sub(lambda _: block, text))
+    PAGES.mkdir(exist_ok=True)
+    for name in names or committed():
+        (PAGES / f"{name}.md").write_text(page(name) + "\n")
+    text = INDEX.read_text()
+    INDEX.write_text(BLOCK.sub(lambda _: index(committed()), text))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Simulator benchmark: images/s against the voxel reference, and exactness of both.
 
-    python -m benchmarks.simulator --out benchmarks/results/simulator
+    python -m benchmarks.simulator --out results/simulator
 
 The scene is the prior work's: a cuboid (6–9 nm edges) with 3 truncated corners, rotated
 uniformly over SO(3), on a 3 nm carbon film, Au, n = 1.7, 0.12 nm probe, 5·10³ e/Å².
@@ -181,7 +181,7 @@ def markdown(results: dict, command: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/simulator"))
+    parser.add_argument("--out", type=Path, default=Path("results/simulator"))
     parser.add_argument("--quick", action="store_true", help="10× fewer images (a smoke run)")
     args = parser.parse_args()
     command = "python -m benchmarks.simulator" + (" --quick" if args.quick else "") + f" --out {args.out}"

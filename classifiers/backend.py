@@ -1,9 +1,13 @@
 """Which library runs a model, on which device, and TensorFlow kept quiet.
 
 * ``geometric`` and ``texture`` runs are scikit-learn only: their training, evaluation and
-  prediction never import TensorFlow or Keras (:func:`needs_keras`).
+  prediction never import TensorFlow or Keras (their pipeline's ``needs_keras`` is false,
+  :mod:`classifiers.pipelines`).
 * Every other model is Keras 3 (on its backend, TensorFlow by default); ``two_stage`` is both:
   a Keras U-Net (stage 1, the maps) and a scikit-learn classifier (stage 2).
+
+Which of these a model is, is its pipeline's ``stack`` (``scikit-learn``, ``keras``,
+``keras + scikit-learn``); this module knows no model names.
 
 :func:`quiet_tensorflow` is the first thing every classifier verb of the command line does:
 it sets ``TF_CPP_MIN_LOG_LEVEL=3`` before TensorFlow can be imported (no C++ info/warning
@@ -29,13 +33,8 @@ from typing import Any
 
 import numpy as np
 
-SKLEARN_MODELS = ("geometric", "texture")
-"""Models with no network: scikit-learn only."""
-
-
-def needs_keras(model_name: str) -> bool:
-    """Whether a model of ``model.name`` needs Keras (every model but geometric and texture)."""
-    return model_name not in SKLEARN_MODELS
+SKLEARN, KERAS, KERAS_AND_SKLEARN = "scikit-learn", "keras", "keras + scikit-learn"
+"""The libraries that run a model (a pipeline's ``stack``)."""
 
 
 def verbose_tensorflow() -> bool:
@@ -123,18 +122,19 @@ def _keras_text(env: dict[str, Any]) -> str:
     return f"keras {env['keras']} on {env['backend']}{f' {version}' if version else ''}, {env['device']}"
 
 
-def environment(model_name: str | None = None) -> dict[str, Any]:
-    """Library versions, backend and device of the model ``model_name`` (None: a Keras model).
+def environment(stack: str = KERAS) -> dict[str, Any]:
+    """Library versions, backend and device of a model run by ``stack`` (:data:`SKLEARN`,
+    :data:`KERAS` or :data:`KERAS_AND_SKLEARN`; a pipeline's ``stack``).
 
     ``backend``: ``scikit-learn`` (geometric, texture), Keras's backend (``tensorflow``, ...),
-    or for ``two_stage`` ``tensorflow + scikit-learn`` with ``stages`` saying which does what;
-    ``description``: the same as one phrase (``scikit-learn 1.6.1, cpu``)."""
-    if model_name in SKLEARN_MODELS:
+    or for both (``two_stage``) ``tensorflow + scikit-learn`` with ``stages`` saying which does
+    what; ``description``: the same as one phrase (``scikit-learn 1.6.1, cpu``)."""
+    if stack == SKLEARN:
         env = {"backend": "scikit-learn", **sklearn_environment()}
         env["description"] = f"scikit-learn {env['scikit-learn']}, cpu"
         return env
     env = keras_environment()
-    if model_name != "two_stage":
+    if stack != KERAS_AND_SKLEARN:
         return {**env, "description": _keras_text(env)}
     sk = sklearn_environment()
     stages = {"maps": f"U-Net: {_keras_text(env)}", "classifier": f"classifier: scikit-learn {sk['scikit-learn']}, cpu"}
@@ -142,7 +142,7 @@ def environment(model_name: str | None = None) -> dict[str, Any]:
             "stages": stages, "description": f"{stages['maps']}; {stages['classifier']}"}
 
 
-def model_line(model_name: str, env: dict[str, Any] | None = None) -> str:
-    """``model: NAME (DESCRIPTION)``, the line every classifier verb prints on stderr."""
-    env = env if env is not None else environment(model_name)
+def model_line(model_name: str, env: dict[str, Any]) -> str:
+    """``model: NAME (DESCRIPTION)``, the line every classifier verb prints on stderr (``env``:
+    :func:`classifiers.run.environment` of the model)."""
     return f"model: {model_name} ({env['description']})"

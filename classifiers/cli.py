@@ -40,16 +40,16 @@ def _warn(message: str) -> None:
 def _keras_first(run_dir: Path) -> str | None:
     """The run's model name; Keras imported quietly first when the run needs it (nothing, and
     None, when ``run_dir`` is no readable run: the verb itself then says why)."""
-    from classifiers.backend import import_keras, needs_keras
+    from classifiers.backend import import_keras
     from classifiers.run import open_run
 
     try:
-        name = open_run(run_dir).info["model"]
+        run = open_run(run_dir)
     except InputError:
         return None
-    if needs_keras(name):
+    if run.model_kind.needs_keras:
         import_keras()
-    return name
+    return run.info["model"]
 
 
 def train_command(
@@ -203,7 +203,7 @@ def _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel
         raise InputError("--fusion: only with --object (image files are predicted one by one)")
     from classifiers.backend import model_line
     from classifiers.prediction import format_predictions, predict_files, predict_objects
-    from classifiers.run import open_run
+    from classifiers.run import environment, open_run
 
     name = _keras_first(run_dir)
     said: list[str] = []  # the scale warnings: shown once the files are predicted (a failure is one line)
@@ -213,7 +213,7 @@ def _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel
     for message in said:
         _warn(message)
     if name is not None and any(row["error"] is None for row in rows):
-        _say(model_line(name))
+        _say(model_line(name, environment(name)))
     if out is None:
         typer.echo(text, nl=False)
     else:

@@ -13,14 +13,13 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from classifiers.models import MODELS, ModelSpec, get_spec
+from classifiers.models import ModelSpec
+from classifiers.pipelines import get_pipeline
 from classifiers.schema import (REQUIRED, Key, boolean, check_section, choice, existing_path, fail,
                                 integer, number, optional, section, string_list)
+from classifiers.stm_data import STM_CATEGORIES  # noqa: F401  (data.categories; re-exported)
 from classifiers.views import FUSIONS
 from stemsim.yamlio import read_yaml as _read_yaml
-
-STM_CATEGORIES = ("asymmetries", "individual_atoms", "dimers", "rows", "tip_change", "bad_blurry")
-"""The six label categories of the real STM H:Si(100) set, in column order."""
 
 NORMALIZATIONS = ("auto", "none", "inception", "imagenet", "standardize")
 
@@ -141,8 +140,7 @@ def read_yaml(path: str | Path) -> Any:
 
 def effective_spec(model: dict[str, Any]) -> ModelSpec:
     """The spec that gives input/optimiser defaults (a family's member for a family)."""
-    spec = get_spec(model["name"])
-    return get_spec(model["member"]) if spec.name == "family" else spec
+    return get_pipeline(model["name"]).effective_spec(model)
 
 
 def _check_model(given: Any) -> dict[str, Any]:
@@ -152,22 +150,7 @@ def _check_model(given: Any) -> dict[str, Any]:
         fail("model.name", "required key is missing")
     given = dict(given)
     name = given.pop("name")
-    if not isinstance(name, str) or name not in MODELS:
-        fail("model.name", f"unknown model {name!r} (known: {', '.join(MODELS)})")
-    if name == "inception_v3" and given.get("extractor", "keras") != "keras" and given.get("weights", "") is None:
-        del given["weights"]  # what resolving gives a SavedModel extractor (a run's config.yaml) resolves again
-    spec = MODELS[name]
-    out = {"name": name, **check_section("model", given, spec.options)}
-    if name == "family":
-        member = MODELS[out["member"]]
-        out["member_options"] = check_section("model.member_options", out["member_options"], member.options)
-    if name == "inception_v3" and out["extractor"] != "keras":
-        if "weights" in given:
-            fail("model.weights", "only for extractor: keras (a SavedModel carries its own weights)")
-        if out["fine_tune_blocks"]:
-            fail("model.fine_tune_blocks", "fine-tuning needs extractor: keras (a SavedModel is used frozen)")
-        out["weights"] = None
-    return out
+    return get_pipeline(name).resolve_model(given)  # the kind's own options and rules
 
 
 def _check_data(given: Any) -> dict[str, Any]:
@@ -222,7 +205,7 @@ def resolve(raw: Any) -> dict[str, Any]:
         fail("training.optimizer.nesterov", "Nesterov needs momentum > 0")
 
     multilabel = cfg["data"]["kind"] == "stm"
-    family = cfg["model"]["name"] == "family"
+    family = get_pipeline(cfg["model"]["name"]).group_size(cfg["model"]) is not None  # binary members
     if train["loss"] == "auto":
         train["loss"] = "binary_crossentropy" if (multilabel or family) else "categorical_crossentropy"
     if train["loss"] == "categorical_crossentropy" and (multilabel or family):

@@ -14,14 +14,15 @@ object id; every object has the same V. :meth:`Dataset.per_view` turns it into s
 data (every view an image, id ``<object_id>/view_<k>``) for single-view networks. Single-view
 data (``views = 1``) is read exactly as before: ``images[i]`` is ``(h, w, c)``.
 
-A ``stemsim generate`` dataset is held to what its generator recorded (:func:`dataset_record`):
+A ``stemsim generate`` dataset is read through :func:`stemsim.dataset.store.open_dataset` (the
+one reader of its format) and held to what its generator recorded (:func:`dataset_record`):
 the shards its ``spec.yaml`` plans, each complete once its part is in ``.stemsim/parts``, and
 ``manifest.csv`` written last. An incomplete one (a stopped ``generate``, ``spec.yaml`` or
 ``manifest.csv`` missing, files deleted) is refused unless ``allow_incomplete`` (``--allow-incomplete``:
 only the complete shards are read); a file the spec does not plan (a shard or image of another
 dataset) is always refused. :func:`usage_line` says how many images were used of how many the
 spec promises. Class folders and bare npz shards without any of these files are read as they are.
-Every npz array is sized from its header before it is loaded (:mod:`classifiers.limits`).
+Every npz array is sized from its header before it is loaded (:func:`stemsim.dataset.files.check_npz`).
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from classifiers.limits import check_npz
 from classifiers.preprocessing import IMAGE_EXTENSIONS, Preprocessing, content_key, read_image
-from stemsim.errors import InputError, reason
+from stemsim.dataset.store import (RECORD_FILES, SPLITS, DatasetStore, Record, open_dataset, shard_classes,
+                                   view_id, views_text)
+from stemsim.errors import InputError
 
-SPLITS = ("train", "val", "test")
+__all__ = ["RECORD_FILES", "SPLITS", "Dataset", "Record", "Split", "dataset_record", "load_dataset",
+           "read_object", "recorded_spec_hash", "shard_classes", "split_groups", "usage_line", "view_files",
+           "view_positions"]
 
 
 @dataclass
@@ -72,7 +76,7 @@ class Split:
         counts = [len(obj) for obj in self.images]
         index = np.repeat(np.arange(len(self)), counts)
         return Split([view for obj in self.images for view in obj], self.targets[index],
-                     [f"{ident}/view_{k}" for ident, n in zip(self.ids, counts) for k in range(n)],
+                     [view_id(ident, k) for ident, n in zip(self.ids, counts) for k in range(n)],
                      None if self.weights is None else self.weights[index],
                      None if self.soft_targets is None else self.soft_targets[index])
 
@@ -147,120 +151,13 @@ def _check_disjoint(dataset: Dataset) -> None:
             seen[ident] = name
 
 
-def _views_text(views: int) -> str:
-    return "one image per object" if views == 1 else f"{views} views per object"
-
-
-# ---- the record of a stemsim dataset -------------------------------------------------
-
-RECORD_FILES = ("spec.yaml", "manifest.csv", ".stemsim")
-"""What ``stemsim generate`` leaves in a dataset besides its images: a folder holding any of
-them is a stemsim dataset, held to the spec it records."""
-
-
-@dataclass
-class Record:
-    """What ``stemsim generate`` recorded of a dataset: the shards its ``spec.yaml`` plans
-    (``planned``: shard name → the ids of its objects, in order) and the complete ones (a shard
-    is complete once its part is in ``.stemsim/parts``, written after its images and arrays;
-    ``manifest.csv`` is assembled from all parts last)."""
-
-    root: Path
-    planned: dict[str, list[str]]
-    complete: set[str]
-    manifest: bool
-    views: int
-    classes: list[str]
-
-    def images(self, complete_only: bool = True) -> int:
-        """Images (views counted) in the complete shards, or in all that the spec plans."""
-        return self.views * sum(len(ids) for name, ids in self.planned.items()
-                                if name in self.complete or not complete_only)
-
-    def known_ids(self) -> dict[str, bool]:
-        """Every planned object id → whether its shard is complete."""
-        return {i: name in self.complete for name, ids in self.planned.items() for i in ids}
-
-    def split_objects(self, split: str) -> int:
-        """Objects of ``split`` in the complete shards."""
-        return sum(len(ids) for name, ids in self.planned.items()
-                   if name in self.complete and name.rsplit("-", 1)[0] == split)
-
-    def check_splits(self, dataset: Dataset, splits: tuple[str, ...], allow_incomplete: bool) -> None:
-        """InputError unless every split read holds what its complete shards record (fewer
-        when files were deleted since; never more: other files are refused as they are read)."""
-        what = "images" if self.views == 1 else "objects"
-        for split in splits:
-            found = len(dataset.splits[split]) if split in dataset.splits else 0
-            expected = self.split_objects(split)
-            if found != expected and not (allow_incomplete and found < expected):
-                raise InputError(f"{self.root}: the {split!r} split holds {found} of the {expected} {what} its "
-                                 "complete shards record (files deleted?); use --allow-incomplete to read it as it is")
-
-    def summary(self) -> dict[str, Any]:
-        """``images`` of ``promised`` (views counted), ``shards`` complete of planned, ``complete``."""
-        complete = len(self.complete) == len(self.planned) and self.manifest
-        return {"images": self.images(), "promised": self.images(False),
-                "shards": [len(self.complete), len(self.planned)], "complete": complete}
-
-
-def _recorded_spec(spec_file: Path) -> dict[str, Any]:
-    """A dataset's ``spec.yaml``, checked as ``stemsim generate`` checks a spec (one line naming
-    the file and the key when it is no resolved spec)."""
-    from stemsim.dataset.spec import resolve, without_stamp
-    from stemsim.yamlio import read_yaml
-
-    document = read_yaml(spec_file, "dataset spec")
-    if not isinstance(document, dict) or "spec_hash" not in document:
-        raise InputError(f"{spec_file}: not a dataset's resolved spec (no spec_hash)")
-    spec = without_stamp(document)
-    try:
-        return resolve(spec)
-    except InputError as error:
-        raise InputError(f"{spec_file}: {error}") from None
-    except Exception as error:  # a hand-edited spec.yaml of the wrong shape
-        raise InputError(f"{spec_file}: not a dataset's resolved spec ({reason(error)})") from None
+# ---- the record of a stemsim dataset (stemsim.dataset.store) --------------------------
 
 
 def dataset_record(root: str | Path, allow_incomplete: bool = False) -> Record | None:
-    """The :class:`Record` of the stemsim dataset at ``root``; None when ``root`` holds none of
-    :data:`RECORD_FILES` (class folders, bare npz shards: nothing to check against).
-
-    Unless ``allow_incomplete``, InputError (one line) for an incomplete dataset: ``spec.yaml``
-    missing (what it should hold is unknown), shards not complete (a ``generate`` that was
-    stopped), or ``manifest.csv`` missing. With ``allow_incomplete`` the complete shards are
-    read (all files, as they are, when ``spec.yaml`` is missing: None is returned).
-    """
-    root = Path(root)
-    present = [name for name in RECORD_FILES if (root / name).exists()]
-    if not present:
-        return None
-    spec_file = root / "spec.yaml"
-    if not spec_file.is_file():
-        if allow_incomplete:
-            return None
-        raise InputError(f"{root}: incomplete stemsim dataset: spec.yaml is missing (it holds "
-                         f"{' and '.join(present)}), so what it should hold is unknown; "
-                         "use --allow-incomplete to read it as it is")
-    from stemsim.dataset.generate import PARTS, shards
-
-    spec = _recorded_spec(spec_file)
-    planned = {shard.name: [item.id for item in shard.items] for shard in shards(spec)}
-    complete = {name for name in planned if (root / PARTS / f"{name}.csv").is_file()}
-    record = Record(root, planned, complete, (root / "manifest.csv").is_file(), spec["views"]["count"],
-                    [str(v) for v in spec["classes"]["values"]])
-    if allow_incomplete:
-        return record
-    if len(complete) < len(planned):
-        missing = [name for name in planned if name not in complete]
-        raise InputError(f"{root}: incomplete stemsim dataset: {len(complete)} of {len(planned)} shards complete "
-                         f"({record.images()} of {record.images(False)} images; missing {missing[0]}"
-                         f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}); finish it with "
-                         "`stemsim generate` (it resumes), or use --allow-incomplete")
-    if not record.manifest:
-        raise InputError(f"{root}: incomplete stemsim dataset: manifest.csv is missing (every shard is complete: "
-                         "`stemsim generate` writes it), or use --allow-incomplete")
-    return record
+    """The :class:`~stemsim.dataset.store.Record` of the stemsim dataset at ``root`` (None for
+    data without one); refusals as :meth:`~stemsim.dataset.store.DatasetStore.record`."""
+    return open_dataset(root).record(allow_incomplete)
 
 
 def usage_line(verb: str, info: dict[str, Any], splits: tuple[str, ...] | list[str]) -> str:
@@ -287,13 +184,13 @@ def usage_line(verb: str, info: dict[str, Any], splits: tuple[str, ...] | list[s
 def _load_stemsim(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...],
                   allow_incomplete: bool = False) -> Dataset:
     root = Path(cfg["path"])
-    record = dataset_record(root, allow_incomplete)
-    shards = sorted((root / "arrays").glob("*.npz")) if (root / "arrays").is_dir() else []
+    store = open_dataset(root)
+    record = store.record(allow_incomplete)
     fmt = cfg.get("format", "auto")
-    if fmt == "arrays" or (fmt == "auto" and shards):
-        if not shards:
+    if fmt == "arrays" or (fmt == "auto" and store.shard_files()):
+        if not store.shard_files():
             raise InputError(f"data.path: {root} has no arrays/*.npz shards (data.format: arrays)")
-        dataset = _load_shards(root, shards, pre, splits, record)
+        dataset = _load_shards(store, pre, splits, record)
     else:
         if not any((root / s).is_dir() for s in SPLITS):
             raise InputError(f"data.path: {root} is not a stemsim dataset (no arrays/ shards and no "
@@ -305,9 +202,9 @@ def _load_stemsim(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ..
         views = _common_views(root, out)
         dataset = Dataset(classes, False, out, {"format": "class folders in train/val/test"}, views)
     if record is not None:
-        record.check_splits(dataset, splits, allow_incomplete)
+        record.check_splits({name: len(split) for name, split in dataset.splits.items()}, splits, allow_incomplete)
         dataset.info["record"] = record.summary()
-    spec_hash = recorded_spec_hash(root)
+    spec_hash = store.spec_hash
     if spec_hash is not None:
         dataset.info["spec_hash"] = spec_hash
     return dataset
@@ -316,14 +213,7 @@ def _load_stemsim(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ..
 def recorded_spec_hash(root: str | Path) -> str | None:
     """The ``spec_hash`` a stemsim dataset's ``spec.yaml`` records, or None (no readable
     spec.yaml): the dataset's identity in whatever folder it lies (same spec, same bytes)."""
-    import yaml
-
-    try:
-        document = yaml.safe_load((Path(root) / "spec.yaml").read_text())
-    except Exception:
-        return None
-    value = document.get("spec_hash") if isinstance(document, dict) else None
-    return str(value) if value else None
+    return open_dataset(root).spec_hash
 
 
 def _common_views(root: Path, splits: dict[str, Split]) -> int:
@@ -335,64 +225,23 @@ def _common_views(root: Path, splits: dict[str, Split]) -> int:
         views = 1 if split.images[0].ndim == 3 else len(split.images[0])
         first = first or (views, name)
         if views != first[0]:
-            raise InputError(f"data.path: {root}: the {first[1]!r} split has {_views_text(first[0])}, "
-                             f"the {name!r} split {_views_text(views)}")
+            raise InputError(f"data.path: {root}: the {first[1]!r} split has {views_text(first[0])}, "
+                             f"the {name!r} split {views_text(views)}")
     return first[0] if first else 1
 
 
-def _shard_views(shard: Path, images: np.ndarray, labels: np.ndarray, ids: list[str]) -> int:
-    """Views per object of a shard: 1 for ``(N, H, W)`` images, V for ``(N, V, H, W)``."""
-    if images.ndim not in (3, 4) or not len(images) == len(labels) == len(ids):
-        raise InputError(f"{shard}: images must be (N, H, W), or (N, V, H, W) with views, with N labels and "
-                         f"ids, got {images.shape}, {labels.shape}, {len(ids)}")
-    return 1 if images.ndim == 3 else images.shape[1]
-
-
-def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tuple[str, ...],
+def _load_shards(store: DatasetStore, pre: Preprocessing, splits: tuple[str, ...],
                  record: Record | None = None) -> Dataset:
+    """The npz shards of ``store`` (with a ``record``: the complete ones the spec plans) as
+    prepared splits, one shard in memory at a time."""
+    shards = store.readable_shards(record)
     classes: list[str] | None = None
     views: int | None = None  # per object; the same in every shard
     parts: dict[str, list[tuple[list[np.ndarray], np.ndarray, list[str]]]] = defaultdict(list)
-    if record is not None:  # only the spec's shards, and of those the complete ones
-        for shard in shards:
-            if shard.stem not in record.planned:
-                raise InputError(f"{shard}: not a shard of the dataset that {root / 'spec.yaml'} plans "
-                                 "(a file of another dataset?)")
-        shards = [shard for shard in shards if shard.stem in record.complete]
-    for shard in shards:
-        split = shard.stem.rsplit("-", 1)[0]
-        if split not in SPLITS:
-            raise InputError(f"{shard}: shard name must be <train|val|test>-<k>.npz")
-        if split not in splits:
-            continue
-        check_npz(shard)  # no member may unpack past the limit (classifiers.limits)
-        try:
-            with np.load(shard, allow_pickle=False) as archive:
-                missing = [k for k in ("images", "labels", "classes", "ids") if k not in archive.files]
-                if missing:
-                    raise InputError(f"{shard}: missing key(s) {', '.join(missing)}")
-                images, labels = archive["images"], archive["labels"].astype(np.int64)
-                shard_classes, ids = [str(c) for c in archive["classes"]], [str(i) for i in archive["ids"]]
-        except InputError:
-            raise
-        except Exception as error:
-            raise InputError(f"{shard}: not a readable npz shard ({error})") from None
-        if record is not None and ids != record.planned[shard.stem]:
-            raise InputError(f"{shard}: holds other images than {root / 'spec.yaml'} plans for this shard "
-                             "(its ids differ)")
-        if classes is None:
-            classes = shard_classes
-        elif shard_classes != classes:
-            raise InputError(f"{shard}: classes {shard_classes} differ from the other shards' {classes}")
-        shard_views = _shard_views(shard, images, labels, ids)
-        if views is None:
-            views = shard_views
-        elif shard_views != views:
-            raise InputError(f"{shard}: {_views_text(shard_views)}, the other shards have {_views_text(views)}")
-        if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
-            raise InputError(f"{shard}: labels outside 0..{len(classes) - 1}")
-        prepare = pre.prepare if images.ndim == 3 else pre.prepare_views
-        parts[split].append(([prepare(item) for item in images], labels, ids))
+    for shard in store.labelled_shards(shards, splits, record):
+        classes, views = shard.classes, shard.views
+        prepare = pre.prepare if shard.views == 1 else pre.prepare_views
+        parts[shard.split].append(([prepare(item) for item in shard.images], shard.labels, shard.ids))
     if classes is None:
         classes = shard_classes(shards[0]) if shards else list(record.classes) if record is not None else []
     out = {}
@@ -401,13 +250,6 @@ def _load_shards(root: Path, shards: list[Path], pre: Preprocessing, splits: tup
         out[split] = Split([im for c in chunks for im in c[0]], one_hot(labels, len(classes)),
                            [i for c in chunks for i in c[2]])
     return Dataset(classes, False, out, {"format": "arrays", "shards": len(shards)}, views or 1)
-
-
-def shard_classes(shard: Path) -> list[str]:
-    """The class names an npz shard of a stemsim dataset lists (the same in every shard)."""
-    check_npz(shard)
-    with np.load(shard, allow_pickle=False) as archive:
-        return [str(c) for c in archive["classes"]]
 
 
 # ---- folders of class folders -------------------------------------------------------

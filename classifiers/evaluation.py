@@ -43,17 +43,19 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.data import SPLITS, dataset_record, load_dataset, usage_line
+from classifiers.backend import model_line
+from classifiers.data import SPLITS, dataset_record, load_dataset, recorded_spec_hash, usage_line
 from classifiers.inference import Predictor
 from classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
+from classifiers.models.family import member_agreement, member_probabilities
+from classifiers.pipelines import PIPELINES
+from classifiers.pixelwise import maps_markdown
 from classifiers.run import Run, StagingDir, environment, open_run, write_json
 from classifiers.tomography import check_tilt_series
 from classifiers.views import POOLED_FUSIONS, fusion_for, take_views, view_indices, views_report
 from stemsim.errors import InputError, argument
 
 DATA, SPLIT = argument("--data", "data"), argument("--split", "split")
-SKLEARN_CLASSIFIERS = ("geometric", "texture", "two_stage")
-"""Runs whose decision is a scikit-learn gradient-boosting (or logistic) classifier."""
 
 
 def align_targets(targets: np.ndarray, data_classes: list[str], model_classes: list[str],
@@ -81,8 +83,6 @@ def unknown_classes(targets: np.ndarray, data_classes: list[str], model_classes:
 def own_data(run: Run, path: str | Path) -> bool:
     """Whether the dataset at ``path`` is the one the run was trained on: the same folder, or a
     stemsim dataset of the same ``spec_hash`` (the run recorded one)."""
-    from classifiers.data import recorded_spec_hash
-
     trained = run.config["data"]["path"]
     if Path(path).resolve() == Path(trained).resolve():
         return True
@@ -181,8 +181,6 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     probs, decisions, indices, timed, outputs = _predict(predictor, items, dataset.views, views, spread, how)
     env = environment(run.info["model"])
     if announce is not None:
-        from classifiers.backend import model_line
-
         announce(model_line(run.info["model"], env))
     used = len(indices)
     classes = run.classes
@@ -223,15 +221,14 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     }
     if "targets" in run.config["data"]:  # what it learnt: binarised labels or the people's mean scores
         report["targets"] = run.config["data"]["targets"]
-    if run.two_stage:
-        report["maps"] = _map_scores(predictor, data_cfg, split, views)
+    maps = run.model_kind.map_scores(predictor.model, data_cfg, split, views)  # a two_stage run's maps
+    if maps is not None:
+        report["maps"] = maps
     if run.group_size:
         report["family"] = {"member": run.config["model"]["member"], "group_size": run.group_size,
                             "members_learn": run.config["model"].get("members_learn", "one"),
                             "decision": "majority vote of each category's members"}
         if outputs is not None:
-            from classifiers.models.family import member_agreement, member_probabilities
-
             one_hot = truth if run.multilabel else truth[:, None] == np.arange(len(classes))
             report["family"]["members"] = member_agreement(member_probabilities(outputs, run.group_size),
                                                            one_hot, classes)
@@ -255,20 +252,6 @@ def _dropped(info: dict[str, Any], splits: tuple[str, ...]) -> dict[str, Any]:
     if over:
         out["max_per_split"] = over
     return out
-
-
-def _map_scores(predictor: Predictor, data_cfg: dict[str, Any], split: str, views: int | None) -> dict[str, Any]:
-    """A two-stage run's maps scored against the dataset's ground truth, or why they are not."""
-    if data_cfg["kind"] != "stemsim" or split == "all":
-        return {"skipped": "maps are scored on one split of a stemsim dataset with ground truth"}
-    if views is not None:
-        return {"skipped": "maps are scored per view, on the evaluation of all views (without --views)"}
-    from classifiers.two_stage import evaluate_maps
-
-    try:
-        return evaluate_maps(predictor.model, data_cfg["path"], split)
-    except InputError as error:
-        return {"skipped": str(error)}
 
 
 def _predict(predictor: Predictor, items: list[np.ndarray], available: int, views: int | None, spread: bool,
@@ -348,15 +331,14 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
               f"{inf.get('timed', 'network only')}, no preprocessing)", ""]
     maps = report.get("maps")
     if maps is not None:
-        from classifiers.pixelwise import maps_markdown
-
         lines += maps_markdown(maps) if "skipped" not in maps else [f"Pixel-wise maps not scored: {maps['skipped']}", ""]
     return "\n".join(lines)
 
 
 def _calibration_note(report: dict[str, Any]) -> list[str]:
     """A scikit-learn classifier's probabilities are not calibrated: say so under the table."""
-    if report["model"] not in SKLEARN_CLASSIFIERS:
+    kind = PIPELINES.get(report["model"])  # a report of another version may name a model no longer known
+    if kind is None or not kind.overconfident:
         return []
     return ["The probabilities of this model's scikit-learn classifier (gradient-boosted trees by default) are "
             "not calibrated: they sit near 0 or 1 even for wrong decisions (0.99 on a wrong class happens), so "

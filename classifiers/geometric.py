@@ -67,8 +67,10 @@ import numpy as np
 from classifiers.data import Dataset
 from classifiers.features import FEATURE_NAMES, image_features
 from classifiers.model_files import SUFFIX, read_estimator_file, write_estimator_file
+from classifiers.models import build_model
 from classifiers.preprocessing import Preprocessing
 from classifiers.progress import tracked
+from stemsim.dataset.store import open_dataset
 from stemsim.errors import InputError
 
 MODEL_FILE = "model" + SUFFIX
@@ -226,16 +228,14 @@ def tree_nodes(estimator) -> int:
 
 def calibration(cfg: dict[str, Any], dataset: Dataset) -> tuple[float | None, float, str]:
     """``(pixel_size_nm or None, reference_width, source)`` of the training data (module doc)."""
-    import yaml
-
     pixel = cfg["model"]["pixel_size"]
     reference, source = None, "model.pixel_size" if pixel is not None else "none: lengths in pixels"
-    spec_file = Path(cfg["data"]["path"]) / "spec.yaml"
-    if cfg["data"]["kind"] == "stemsim" and spec_file.is_file():
+    store = open_dataset(cfg["data"]["path"])
+    spec_file = store.spec_file
+    if cfg["data"]["kind"] == "stemsim" and store.has_spec:
         try:
-            image = (yaml.safe_load(spec_file.read_text()) or {}).get("image", {})
-            spec_pixel, spec_size = float(image["pixel_size"]), int(image["size"])
-        except Exception:
+            spec_pixel, spec_size = store.pixel_size, store.image_size
+        except InputError:
             raise InputError(f"{spec_file}: cannot read image.pixel_size and image.size") from None
         if pixel is None:
             pixel, source = spec_pixel, f"image.pixel_size of {spec_file}"
@@ -267,8 +267,6 @@ def train_geometric(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
                     weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
     """Fit the ``geometric`` model of experiment ``cfg`` on ``dataset`` (single-view form) and
     save it to ``tmp / model.skops``; returns what :func:`classifiers.training.train` records."""
-    from classifiers.models import build_model
-
     if dataset.multilabel:
         raise InputError("model.name: geometric is a single-label classifier; the data is multi-label")
     model_cfg = cfg["model"]

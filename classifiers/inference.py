@@ -17,6 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from classifiers.run import MODEL_FILE, Run, check_model_outputs
+from classifiers.scale import image_preparer
+from classifiers.views import POOLED_FUSIONS, fuse_views
 from stemsim.errors import InputError
 
 
@@ -24,8 +26,6 @@ class Predictor:
     """A run's model with its preprocessing (and, for head-only Inception, its extractor)."""
 
     def __init__(self, run: Run, batch_size: int = 32, warn=None):
-        from classifiers.scale import image_preparer
-
         self.run = run
         self.batch_size = batch_size
         self.pre = run.preprocessing()
@@ -39,13 +39,7 @@ class Predictor:
         self.cache = None
         if self.geometric:
             return
-        if run.pipeline == "features":
-            from classifiers.transfer import bottleneck_cache
-
-            self.cache = bottleneck_cache(run.config["model"], self.pre)
-            if self.cache.extractor.key != run.info.get("extractor_key"):
-                raise InputError(f"{run.path}: the feature extractor ({self.cache.extractor.description}) "
-                                 "is not the one this run was trained with (its weights differ)")
+        self.cache = run.model_kind.feature_cache(run, self.pre)  # head-only Inception: its bottlenecks
         expected = tuple(self.model.input_shape[2 if self.multiview else 1:])  # multiview: after (B, V)
         wanted = (self.cache.extractor.feature_dim,) if self.cache is not None else \
             (self.pre.input_size, self.pre.input_size, self.pre.channels)
@@ -80,8 +74,6 @@ class Predictor:
         reads their angles; default the first V)."""
         if self.multiview:
             return self.run.decide(self.object_outputs(objects))
-        from classifiers.views import POOLED_FUSIONS, fuse_views
-
         if fusion in POOLED_FUSIONS:  # a two-stage run's own classifiers
             return self.run.decide(self.model.pooled_probabilities(objects, fusion, view_indices))
 

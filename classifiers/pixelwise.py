@@ -5,7 +5,8 @@ dataset stores in its npz shards (``output.ground_truth: true``), three maps per
 the particle mask, the projected thickness in nm, and heat-maps of the projected vertex
 positions (every vertex; the deformed ones). Everything here works on arrays:
 
-* :func:`load_maps` reads images + ground truth of one split, ``(N, H, W)`` (views flattened);
+* :func:`load_maps` reads images + ground truth of one split, ``(N, H, W)`` (views flattened;
+  :mod:`classifiers.map_data`, through the dataset store);
 * :func:`vertex_heatmaps` renders the vertex targets (Gaussians of σ = :data:`SIGMA_PX` pixels);
 * :func:`train_unet` fits the network (per-image standardised input, flips and 90° turns);
 * :func:`predict_maps` runs it on images of any size;
@@ -32,12 +33,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from classifiers.map_data import MAP_KEYS, MapData, dataset_pixel_size, load_maps, load_sites  # noqa: F401
 from stemsim.errors import InputError
 
 SIGMA_PX = 1.5
@@ -48,109 +49,6 @@ PEAK_THRESHOLD = 0.3
 VERTEX_MASS = 2 * math.pi * SIGMA_PX ** 2
 """Heat-map mass of one vertex (a unit Gaussian of σ = :data:`SIGMA_PX`): heat mass / this = a soft count."""
 PEAK_MIN_DISTANCE = 2  # pixels: peaks closer than the match radius may both stand
-MAP_KEYS = ("thickness", "mask", "vertices")
-
-
-@dataclass
-class MapData:
-    """Images and their ground truth, one row per image (views flattened).
-
-    images : (N, H, W) float32 as stored (any dtype's values); mask : (N, H, W) bool;
-    thickness : (N, H, W) float32, nm; sites : (N, S, 3) float32 (column, row, deformed),
-    NaN rows past a shape's sites; labels : (N,) int; ids : N str; pixel_size : nm.
-    """
-
-    images: np.ndarray
-    mask: np.ndarray
-    thickness: np.ndarray
-    sites: np.ndarray
-    labels: np.ndarray
-    ids: list[str]
-    pixel_size: float
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def take(self, index) -> "MapData":
-        index = np.asarray(index)
-        return MapData(self.images[index], self.mask[index], self.thickness[index], self.sites[index],
-                       self.labels[index], [self.ids[i] for i in index], self.pixel_size)
-
-
-def dataset_pixel_size(root: Path) -> float:
-    """``image.pixel_size`` (nm) of the stemsim dataset at ``root`` (InputError if unreadable)."""
-    import yaml
-
-    spec_file = Path(root) / "spec.yaml"
-    try:
-        return float(yaml.safe_load(spec_file.read_text())["image"]["pixel_size"])
-    except Exception:
-        raise InputError(f"{spec_file}: cannot read image.pixel_size (pixel-wise models need a stemsim "
-                         "dataset)") from None
-
-
-def load_maps(root: str | Path, split: str, limit: int | None = None) -> MapData:
-    """Images + ground truth of ``split`` from the npz shards of the stemsim dataset at ``root``
-    (the first ``limit`` images, in shard order, when given).
-
-    InputError (one line) if the dataset has no npz shards for the split or they hold no
-    ground truth (``output.ground_truth: false``).
-    """
-    root = Path(root)
-    pixel_size = dataset_pixel_size(root)
-    parts: dict[str, list] = {k: [] for k in ("images", "mask", "thickness", "vertices", "labels", "ids")}
-    total = 0
-    for shard in _ground_truth_shards(root, split, ("images", "labels", *MAP_KEYS)):
-        for key, value in shard.items():
-            parts[key].append(value)
-        total += len(shard["images"])
-        if limit is not None and total >= limit:
-            break
-    stacked = {k: np.concatenate(v) if k != "ids" else [i for part in v for i in part] for k, v in parts.items()}
-    data = MapData(stacked["images"].astype(np.float32), stacked["mask"].astype(bool),
-                   stacked["thickness"].astype(np.float32), stacked["vertices"].astype(np.float32),
-                   stacked["labels"], stacked["ids"], pixel_size)
-    return data.take(np.arange(min(limit, len(data)))) if limit is not None else data
-
-
-def load_sites(root: str | Path, split: str) -> tuple[list[str], np.ndarray]:
-    """Ids and true vertex sites ``(N, S, 3)`` (column, row, deformed; as :class:`MapData`) of
-    ``split`` of the stemsim dataset at ``root``, without reading its images (InputError as
-    :func:`load_maps`)."""
-    parts = list(_ground_truth_shards(Path(root), split, ("vertices",)))
-    return [i for part in parts for i in part["ids"]], np.concatenate([p["vertices"] for p in parts]).astype(np.float32)
-
-
-def _ground_truth_shards(root: Path, split: str, keys: Sequence[str]):
-    """Per npz shard of ``split``: ``keys`` (+ ``ids``) one row per image (views flattened,
-    ids ``<id>/view_<k>``, labels repeated per view)."""
-    from classifiers.data import dataset_record
-    from classifiers.limits import check_npz
-
-    # the shards the training data was read from: only complete ones (the dataset loader has
-    # refused an incomplete dataset already, unless --allow-incomplete)
-    shards = sorted((root / "arrays").glob(f"{split}-*.npz"))
-    record = dataset_record(root, allow_incomplete=True) if shards else None
-    shards = [shard for shard in shards if record is None or shard.stem in record.complete]
-    if not shards:
-        raise InputError(f"{root}: no npz shards for the {split!r} split (pixel-wise models need "
-                         "output.formats with npz and output.ground_truth: true)")
-    for shard in shards:
-        check_npz(shard)  # sized from its headers first
-        with np.load(shard, allow_pickle=False) as archive:
-            missing = [k for k in ("images", "labels", "ids", *MAP_KEYS) if k not in archive.files]
-            if missing:
-                raise InputError(f"{shard}: holds no {', '.join(missing)} (the dataset was made without "
-                                 "output.ground_truth: true)")
-            sites = archive["vertices"]  # (N, S, 3), or (N, V, S, 3) with views
-            views = sites.shape[1] if sites.ndim == 4 else 1
-            ids = [str(i) for i in archive["ids"]]
-            out = {"ids": [f"{i}/view_{k}" for i in ids for k in range(views)] if views > 1 else ids}
-            for key in keys:
-                value = sites if key == "vertices" else archive[key]
-                out[key] = np.repeat(value, views) if key == "labels" else \
-                    value.reshape(-1, *value.shape[2:]) if views > 1 else value
-            yield out
 
 
 # ---- targets and inputs -------------------------------------------------------------

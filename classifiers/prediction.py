@@ -19,14 +19,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from classifiers.data import read_object, view_positions
 from classifiers.inference import Predictor
+from classifiers.models.family import member_probabilities
+from classifiers.pixelwise import write_maps
 from classifiers.preprocessing import read_image
 from classifiers.run import Run, open_run
-from classifiers.scale import PIXEL_SIZE, TrainingScale, check_pixel_size, image_preparer
+from classifiers.scale import PIXEL_SIZE, ScaleWarning, TrainingScale, check_pixel_size, image_preparer
 from classifiers.views import fusion_for, views_report
 from stemsim.errors import InputError, render
 
@@ -41,10 +44,6 @@ def _check_scale(run: Run, pixel_size: float | None, warn) -> float | None:
         if warn is not None:
             warn(message)
         else:
-            import warnings
-
-            from classifiers.scale import ScaleWarning
-
             warnings.warn(message, ScaleWarning, stacklevel=3)
     return pixel_size
 
@@ -95,16 +94,12 @@ def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: 
         for i, row in enumerate(good):
             _fill(row, run, probs[i], decisions[i])
             if run.group_size:
-                from classifiers.models.family import member_probabilities
-
                 votes = (member_probabilities(outputs[i:i + 1], run.group_size)[0] > 0.5).sum(axis=-1)
                 row["votes"] = {c: int(v) for c, v in zip(run.classes, votes)}
     return rows
 
 
 def _write_all_maps(folder: Path, rows: list[dict[str, Any]], maps: list[dict[str, Any]]) -> None:
-    from classifiers.pixelwise import write_maps
-
     taken: set[str] = set()
     for row, image_maps in zip(rows, maps):
         stem, k = Path(row["file"]).stem, 1

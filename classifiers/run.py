@@ -1,4 +1,4 @@
-"""A training run directory, and turning model outputs into decisions.
+"""A training run directory: reading it, checking it, and writing one in place.
 
 ``RUN_DIR`` (written by :func:`classifiers.training.train`)::
 
@@ -13,6 +13,11 @@ instead of ``model.keras`` (run.json ``pipeline: geometric``, ``model_file``); a
 run holds ``model.skops`` + ``unet.keras`` (:mod:`classifiers.two_stage`), a ``texture`` run
 ``model.skops`` (:mod:`classifiers.texture`).
 
+What depends on the model kind (how a run loads, what it predicts, which fusions it offers,
+which run.json ``pipeline`` it makes) is asked of its pipeline (:attr:`Run.model_kind`,
+:mod:`classifiers.pipelines`); this module is the run directory's I/O. The file names and the
+safe Keras loader live in :mod:`classifiers.run_files` (re-exported here).
+
 Runs are shared, so loading one runs no code of its author's: scikit-learn models are skops
 files checked against a list of trusted types (:mod:`classifiers.model_files`), Keras models
 load with ``safe_mode=True`` (no ``Lambda`` layers, no references to Python code), and every
@@ -22,6 +27,7 @@ file a run names lies inside its directory (:meth:`Run.file`).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -31,33 +37,19 @@ from typing import Any
 
 import numpy as np
 
+from classifiers.backend import KERAS
+from classifiers.backend import environment as describe
+from classifiers.config import effective_spec, resolve
+from classifiers.decisions import decide
+from classifiers.pipelines import Pipeline, get_pipeline
 from classifiers.preprocessing import Preprocessing
+from classifiers.run_files import (CONFIG_FILE, HISTORY_CSV, HISTORY_FILE,  # noqa: F401  (the run's files)
+                                   KERAS_MEMBERS, MODEL_FILE, RUN_FILE, check_keras_file, load_keras_model,
+                                   write_json)
+from classifiers.scale import check_scale
+from classifiers.schema import stored_paths
 from stemsim.errors import InputError, argument, reason
-
-MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.yaml"
-RUN_FILE = "run.json"
-HISTORY_FILE = "history.json"
-HISTORY_CSV = "history.csv"
-
-
-def load_keras_model(path: Path, what: str = "model file"):
-    """An uncompiled Keras model from ``path``; InputError (one line) if missing or unreadable."""
-    if not path.is_file():
-        raise InputError(f"{path}: {what} is missing")
-    check_keras_file(path)  # a corrupt file is said to be one (Keras calls it "File not found")
-    from classifiers.backend import import_keras
-
-    keras = import_keras()
-
-    try:
-        # safe_mode (Keras' default, made explicit): no Lambda layers or Python references
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as error:
-        if "safe_mode" in str(error):
-            raise InputError(f"{path}: refusing to load the model: it holds Python code (a Lambda layer or a "
-                             "reference to a function), which Keras' safe mode does not run") from None
-        raise InputError(f"{path}: cannot load the model ({reason(error)})") from None
+from stemsim.yamlio import read_yaml
 
 
 @dataclass
@@ -81,9 +73,15 @@ class Run:
         return self.info.get("group_size")
 
     @property
+    def model_kind(self) -> Pipeline:
+        """The pipeline of the run's ``model.name`` (:mod:`classifiers.pipelines`): what it
+        predicts, how it loads, which fusions it offers."""
+        return get_pipeline(self.config["model"]["name"])
+
+    @property
     def multiview(self) -> bool:
         """A multiview CNN (takes whole objects), rather than a single-view network."""
-        return self.config["model"]["name"] == "multiview"
+        return self.model_kind.takes_objects
 
     @property
     def pipeline(self) -> str:
@@ -93,12 +91,12 @@ class Run:
     def geometric(self) -> bool:
         """A features + scikit-learn run (``model.skops``): the ``geometric`` baseline, the
         ``two_stage`` model (whose features come from a U-Net's maps) or the ``texture`` model."""
-        return self.config["model"]["name"] in ("geometric", "two_stage", "texture")
+        return self.model_kind.feature_model
 
     @property
     def two_stage(self) -> bool:
         """The ``two_stage`` model: it can also predict the pixel-wise maps."""
-        return self.config["model"]["name"] == "two_stage"
+        return self.model_kind.makes_maps
 
     @property
     def fusions(self) -> tuple[str, ...]:
@@ -107,11 +105,7 @@ class Run:
         (``mean``, ``vote``), a ``two_stage`` run trained on multi-view data also its
         view-pooled map features (``features``), and one trained on a tilt series also those
         with its back-projected heat-maps (``backprojection``)."""
-        if self.multiview:
-            return ("pooling",)
-        if self.two_stage and self.info.get("view_features"):
-            return ("mean", "vote", "features") + (("backprojection",) if self.info.get("backprojection") else ())
-        return ("mean", "vote")
+        return self.model_kind.fusions(self.info)
 
     @property
     def model_path(self) -> Path:
@@ -141,48 +135,14 @@ class Run:
         return Preprocessing.from_config(cfg, channels=int(self.info["channels"]))
 
     def load_model(self):
-        """The saved Keras model (a :class:`classifiers.geometric.GeometricModel` for a
-        geometric run); InputError if missing or unreadable."""
-        path = self.model_path
-        if self.two_stage:
-            from classifiers.two_stage import TwoStageModel
-
-            model = self.config["model"]
-            return TwoStageModel.load(path, symmetric_maps=bool(model.get("unet_tta", False)),
-                                      corner_classifier=bool(model.get("corner_classifier", False)),
-                                      corner_patches=bool(model.get("corner_patches", False)))
-        if self.config["model"]["name"] == "texture":
-            from classifiers.texture import TextureModel
-
-            return TextureModel.load(path)
-        if self.geometric:
-            from classifiers.geometric import GeometricModel
-
-            return GeometricModel.load(path)
-        import classifiers.models.multiview  # noqa: F401  (registers the multiview layers for loading)
-
-        return load_keras_model(path)
+        """The saved model, as the run's pipeline loads it (a Keras model, or a
+        :class:`classifiers.geometric.GeometricModel` and its kinds for a features +
+        scikit-learn run); InputError if missing or unreadable."""
+        return self.model_kind.load(self)
 
     def decide(self, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """See :func:`decide`."""
         return decide(outputs, self.multilabel, self.group_size)
-
-
-def decide(outputs: np.ndarray, multilabel: bool, group_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Model outputs → ``(probabilities (N, C), decisions)``.
-
-    Decisions: multi-label → bool ``(N, C)`` (probability > 0.5, or the family's majority
-    vote); single-label → int ``(N,)`` class index (argmax, or most family votes). For a
-    family the probabilities are the mean member probabilities per category.
-    """
-    from classifiers.models.family import majority_vote, member_probabilities, single_label_decision
-
-    outputs = np.asarray(outputs, np.float32)
-    if group_size:
-        members = member_probabilities(outputs, group_size)
-        probs = members.mean(axis=-1)
-        return probs, (majority_vote(members) if multilabel else single_label_decision(members))
-    return outputs, (outputs > 0.5 if multilabel else outputs.argmax(axis=1))
 
 
 def open_run(path: str | Path) -> Run:
@@ -214,10 +174,6 @@ def open_run(path: str | Path) -> Run:
 
 def _read_run_config(file: Path) -> dict[str, Any]:
     """A run's ``config.yaml``, checked and resolved as an experiment (errors name the file)."""
-    from classifiers.config import resolve
-    from classifiers.schema import stored_paths
-    from stemsim.yamlio import read_yaml
-
     raw = read_yaml(file, "run config")
     if not isinstance(raw, dict):
         raise InputError(f"{file}: expected a mapping of experiment keys, got {type(raw).__name__}")
@@ -228,18 +184,13 @@ def _read_run_config(file: Path) -> dict[str, Any]:
         raise InputError(f"{file}: {error}") from None
 
 
-PIPELINES = {"geometric": ("geometric",), "texture": ("texture",), "two_stage": ("two_stage",),
-             "inception_v3": ("features", "images")}
-"""The ``run.json`` pipelines each ``model.name`` trains (any other: ``images``)."""
-
-
 def check_run_info(run: Run) -> None:
     """InputError (``RUN/run.json: KEY: problem``) unless ``run.json`` holds what evaluation
     and prediction read, of the right types, and agrees with ``config.yaml``: the model, the
     task (multi-label iff ``data.kind: stm``), the input channels and shape, a family's
     group size, the pipeline, the training label counts."""
     file, info, cfg = run.path / RUN_FILE, run.info, run.config
-    name = cfg["model"]["name"]
+    name, model_kind = cfg["model"]["name"], run.model_kind
 
     def bad(key: str, problem: str) -> None:
         raise InputError(f"{file}: {key}: {problem}")
@@ -270,8 +221,6 @@ def check_run_info(run: Run) -> None:
         bad("classes", f"a {'multi' if multilabel else 'single'}-label run needs at least "
             f"{1 if multilabel else 2}, got {len(classes)}")
 
-    from classifiers.config import effective_spec
-
     channels = info["channels"]
     expected = 3 if cfg["preprocess"]["color"] == "rgb" else effective_spec(cfg["model"]).channels
     if not integer(channels) or channels not in (1, 3):
@@ -283,21 +232,18 @@ def check_run_info(run: Run) -> None:
     if "input_shape" in info and info["input_shape"] != [size, size, channels]:
         bad("input_shape", f"{str(info['input_shape'])[:80]}, but {CONFIG_FILE} gives {[size, size, channels]}")
     group = info.get("group_size")
-    wanted = cfg["model"]["group_size"] if name == "family" else None
+    wanted = model_kind.group_size(cfg["model"])
     if group != wanted or (group is not None and not integer(group)):
         bad("group_size", f"{str(group)[:80]}, but {CONFIG_FILE} gives "
             f"{'model.group_size ' + str(wanted) if wanted else 'no family (null)'}")
     pipeline = info.get("pipeline", "images")
-    if pipeline not in PIPELINES.get(name, ("images",)):
-        bad("pipeline", f"{str(pipeline)[:80]!r} is not what a {name} run makes "
-            f"({' or '.join(PIPELINES.get(name, ('images',)))})")
+    if pipeline not in model_kind.makes:
+        bad("pipeline", f"{str(pipeline)[:80]!r} is not what a {name} run makes ({' or '.join(model_kind.makes)})")
     if not isinstance(info["weights"], str):
         bad("weights", f"expected a description, got {str(info['weights'])[:80]!r}")
     if "views" in info and (not integer(info["views"]) or info["views"] < 1):
         bad("views", f"expected a number of views >= 1, got {str(info['views'])[:80]!r}")
     if "scale" in info:
-        from classifiers.scale import check_scale
-
         problem = check_scale(info["scale"])
         if problem:
             bad("scale", problem)
@@ -319,8 +265,6 @@ def check_run_info(run: Run) -> None:
 
 def _numbers(value: Any, length: int | None = None) -> bool:
     """A non-empty list of finite numbers (of ``length`` when given)."""
-    import math
-
     return (isinstance(value, list) and bool(value) and (length is None or len(value) == length)
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value))
 
@@ -345,46 +289,6 @@ def check_model_outputs(run: Run, model: Any, path: Path | None = None) -> None:
         need = f"{n_classes} classes" + (f" × group_size {group}" if run.group_size else "")
         raise InputError(f"{path}: the model has {shape[-1]} outputs, but {RUN_FILE}'s {need} need "
                          f"{n_classes * group}")
-
-
-KERAS_MEMBERS = ("config.json", "model.weights.h5")
-
-
-def check_keras_file(path: Path) -> None:
-    """InputError ``PATH: cannot load the model: not a Keras model file (WHY)`` unless ``path``
-    is a zip archive holding a Keras model's ``config.json`` and weights (what Keras itself
-    reports as "File not found" for a damaged file)."""
-    import zipfile
-
-    why = None
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            missing = [m for m in KERAS_MEMBERS if m not in names]
-            if missing:
-                why = f"no {' and no '.join(missing)} in the archive"
-    except zipfile.BadZipFile as error:
-        with open(path, "rb") as handle:
-            zip_like = handle.read(4) == b"PK\x03\x04"
-        why = f"corrupt zip: {reason(error)}" if zip_like else "not a zip archive"
-    except OSError as error:
-        why = reason(error)
-    if why:
-        raise InputError(f"{path}: cannot load the model: not a Keras model file ({why})")
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 class StagingDir:
@@ -426,8 +330,7 @@ class StagingDir:
 
 
 def environment(model_name: str | None = None) -> dict[str, Any]:
-    """Library versions, backend and device of a model (:func:`classifiers.backend.environment`):
-    scikit-learn for geometric/texture runs, Keras and its backend otherwise (None: Keras)."""
-    from classifiers.backend import environment as describe
-
-    return describe(model_name)
+    """Library versions, backend and device of a model (:func:`classifiers.backend.environment`
+    of its pipeline's ``stack``): scikit-learn for geometric/texture runs, Keras and its backend
+    otherwise (None: Keras)."""
+    return describe(get_pipeline(model_name).stack if model_name is not None else KERAS)

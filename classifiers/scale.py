@@ -78,16 +78,16 @@ class TrainingScale:
 
 def training_scale(data_cfg: dict[str, Any]) -> dict[str, Any]:
     """``run.json`` ``scale`` for training data ``data_cfg`` (a resolved ``data`` section)."""
-    spec_file = Path(data_cfg["path"]) / "spec.yaml"
-    if data_cfg["kind"] == "stm" or not spec_file.is_file():
+    from stemsim.dataset.store import open_dataset
+
+    store = open_dataset(data_cfg["path"])
+    spec_file = store.spec_file
+    if data_cfg["kind"] == "stm" or not store.has_spec:
         return {"pixel_size_nm": None, "image_size_px": None,
                 "source": "none: the data records no pixel size (no spec.yaml)"}
-    import yaml
-
     try:
-        image = (yaml.safe_load(spec_file.read_text()) or {})["image"]
-        pixel, size = float(image["pixel_size"]), int(image["size"])
-    except Exception:
+        pixel, size = store.pixel_size, store.image_size
+    except InputError:
         raise InputError(f"{spec_file}: cannot read image.pixel_size and image.size") from None
     return {"pixel_size_nm": pixel, "image_size_px": [size, size],
             "source": f"image.pixel_size and image.size of {spec_file}"}

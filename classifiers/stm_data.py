@@ -38,12 +38,13 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from classifiers.config import STM_CATEGORIES
 from classifiers.data import SPLITS, Dataset, Split, split_groups
 from classifiers.limits import check_npz
 from classifiers.preprocessing import Preprocessing, content_key, read_image
 from stemsim.errors import InputError
 
+STM_CATEGORIES = ("asymmetries", "individual_atoms", "dimers", "rows", "tip_change", "bad_blurry")
+"""The six label categories of the real STM H:Si(100) set, in column order."""
 LABEL_COLUMNS = ("name", "n_responses", *STM_CATEGORIES, "agreement", "orig_height", "orig_width")
 
 

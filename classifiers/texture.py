@@ -35,6 +35,7 @@ import numpy as np
 from classifiers.data import Dataset
 from classifiers.geometric import MODEL_FILE, GeometricModel, finite_rows, fit_feature_model, geometric, gray
 from classifiers.model_files import read_estimator_file, write_estimator_file
+from classifiers.models import build_model
 from classifiers.preprocessing import Preprocessing, resize
 from classifiers.progress import tracked
 from classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
@@ -146,8 +147,6 @@ def train_texture(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp
                   weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
     """Fit the ``texture`` model of experiment ``cfg`` on ``dataset`` and save it to
     ``tmp / model.skops``; returns what :func:`classifiers.training.train` records."""
-    from classifiers.models import build_model
-
     m = cfg["model"]
     activation = "sigmoid" if dataset.multilabel else "softmax"
     estimator = build_model("texture", (pre.input_size, pre.input_size, 1), len(dataset.classes), activation, m,

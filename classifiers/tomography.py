@@ -14,8 +14,8 @@ Registration needs no fitting: the rotation about any axis moves the projected
 thickness-weighted centre (the projection of the object's centroid) the way it moves any
 other point, so centring each view on its thickness centroid (:func:`thickness_centres`)
 puts the object-frame origin at the centroid in every view, whatever the drift between
-views. The axis and angles are the tilt series' own (``spec.yaml`` ``views``,
-:class:`TiltSeries`); the object's orientation at tilt 0 is unknown and not needed.
+views. The axis and angles are the tilt series' own (``spec.yaml`` ``views``, read by
+:class:`stemsim.dataset.store.DatasetStore`; :class:`TiltSeries`); the object's orientation at tilt 0 is unknown and not needed.
 
 Used by the ``two_stage`` model's ``backprojection`` fusion (:mod:`classifiers.two_stage`):
 :func:`tilt_features` of the stage-1 heat-maps, named :data:`TILT_FEATURE_NAMES`.
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from stemsim.dataset.store import open_dataset, tilt_of
 from stemsim.errors import InputError
 
 GRID_STEP_PX = 2.0
@@ -64,25 +65,18 @@ class TiltSeries:
     @classmethod
     def from_views(cls, views: dict[str, Any]) -> "TiltSeries | None":
         """A dataset spec's ``views`` block → its tilt series, or None when it is not one."""
-        from stemsim.dataset.spec import tilt_angles
-
-        if not views or views.get("mode") != "tilt" or int(views.get("count", 1)) < 2:
-            return None
-        return cls(tuple(float(v) for v in views["tilt"]["axis"]), tuple(float(a) for a in tilt_angles(views)))
+        series = tilt_of(views)
+        return None if series is None else cls(*series)
 
     @classmethod
     def of_dataset(cls, root: str | Path) -> "TiltSeries | None":
         """The tilt series of the stemsim dataset at ``root`` (None: no ``spec.yaml``, or its
         views are not a tilt series)."""
-        import yaml
-
-        spec_file = Path(root) / "spec.yaml"
-        if not spec_file.is_file():
+        store = open_dataset(root)
+        if not store.has_spec:
             return None
-        try:
-            return cls.from_views((yaml.safe_load(spec_file.read_text()) or {}).get("views") or {})
-        except Exception:
-            raise InputError(f"{spec_file}: cannot read the views block (views.mode, views.tilt)") from None
+        views = store.views
+        return None if views.angles is None else cls(views.axis, views.angles)
 
     def projections(self, count: int | None = None) -> np.ndarray:
         """``(K, 2, 3)``: the first two rows of the rotation of each of the first ``count`` views."""
@@ -107,12 +101,13 @@ def check_tilt_series(trained: dict[str, Any], root: str | Path) -> None:
     ``trained`` (``{"axis", "angles"}``, what ``run.json`` ``backprojection.tilt_series``
     records). Data without a ``spec.yaml`` cannot say; its views are taken as that series'."""
     series = TiltSeries(tuple(trained["axis"]), tuple(trained["angles"]))
-    if not (Path(root) / "spec.yaml").is_file():
+    store = open_dataset(root)
+    if not store.has_spec:
         return
     found = TiltSeries.of_dataset(root)
     if not series.same_as(found):
         what = "views that are not a tilt series" if found is None else f"the tilt series {found.describe()}"
-        raise InputError(f"{Path(root) / 'spec.yaml'}: backprojection fusion was trained on the tilt series "
+        raise InputError(f"{store.spec_file}: backprojection fusion was trained on the tilt series "
                          f"{series.describe()}; this data has {what}")
 
 

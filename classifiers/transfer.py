@@ -23,8 +23,9 @@ import numpy as np
 
 from classifiers.data import Dataset, Split
 from classifiers.extractors import BottleneckCache, default_cache_dir, make_extractor
+from classifiers.fitting import compile_model, fit, image_batches
 from classifiers.preprocessing import Preprocessing
-from classifiers.run import MODEL_FILE
+from classifiers.run_files import MODEL_FILE
 from stemsim.errors import InputError
 
 
@@ -45,9 +46,8 @@ def split_features(cache: BottleneckCache, split: Split, transforms: tuple[int, 
 
 def train_inception(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
                     weights: np.ndarray | None, verbose: int) -> dict[str, Any]:
-    from classifiers.batches import Batches
+    from classifiers.batches import Batches  # Keras, as the next
     from classifiers.models.inception import assemble, inception_head, set_trainable_blocks
-    from classifiers.training import compile_model, fit, image_batches
 
     model_cfg, training = cfg["model"], cfg["training"]
     if pre.random_crop:

@@ -56,13 +56,15 @@ from classifiers.features import FEATURE_NAMES
 from classifiers.geometric import (MODEL_FILE, GeometricModel, calibration, finite_rows, fit_estimator,
                                    fit_feature_model, gray, train_val_features)
 from classifiers.model_files import SUFFIX, read_estimator_file, write_estimator_file
+from classifiers.models import build_model
 from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, load_sites, map_features, map_metrics,
                                    predict_maps, train_unet)
 from classifiers.preprocessing import Preprocessing
 from classifiers.progress import tracked
-from classifiers.run import load_keras_model, write_json
+from classifiers.run_files import load_keras_model, write_json
 from classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
 from classifiers.views import curve_counts, pool_view_features, pooled_feature_names, view_subsets
+from stemsim.dataset.store import object_of
 from stemsim.errors import InputError
 
 UNET_FILE = "unet.keras"
@@ -277,8 +279,6 @@ def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, t
                     weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
     """Fit both stages of experiment ``cfg`` (module doc) into ``tmp``; returns what
     :func:`classifiers.training.train` records."""
-    from classifiers.models import build_model
-
     m = cfg["model"]
     root = Path(cfg["data"]["path"])
     train_maps = load_maps(root, "train", m["unet_images"])
@@ -341,7 +341,7 @@ def fit_corners(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset,
     _, x_val, val_corners = model.maps_and_parts(va.images)
     train_truth = _corner_truth(root, "train", tr, train_corners, target)
     val_truth = _corner_truth(root, "val", va, val_corners, target)
-    objects = np.unique([ident.split("/view_")[0] for ident in tr.ids], return_inverse=True)[1]
+    objects = np.unique([object_of(ident) for ident in tr.ids], return_inverse=True)[1]
     model.corner_estimator, held_out = fit_corner_classifier([c.features for c in train_corners], train_truth,
                                                              objects, cfg["seed"], model.jobs, target)
     val_expected = expected_cuts(model.corner_estimator, [c.features for c in val_corners])
@@ -403,8 +403,6 @@ def fit_views_model(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset,
     counts = curve_counts(views)
 
     def fit(x: np.ndarray):
-        from classifiers.models import build_model
-
         estimator = build_model("geometric", (None, None, 1), len(dataset.classes), "softmax", cfg["model"],
                                 seed=cfg["seed"])
         fit_estimator(estimator, model.classifier, x, targets, row_weights, model.jobs)

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.run import decide
+from classifiers.decisions import decide
 from stemsim.errors import InputError
 
 OUTPUT_FUSIONS = ("mean", "vote")  # the fusions of per-view outputs (any single-view model)

@@ -19,11 +19,13 @@ from simulator.materials import atomic_number
 from simulator.microscope import Measurement, Microscope, Probe, ScanDistortion
 from simulator.rotation import ScanRotation, as_quaternion, axis_angle, random_rotation
 from simulator.scene import CarbonFilm, Particle, Scene
-from simulator.shapes import SHAPES, Cuboid, Deformation, Ellipsoid, Octahedron, Pyramid, Shape, Sphere
+from simulator.shapes import (REGISTRY, SHAPES, Cuboid, Deformation, Ellipsoid, Octahedron, Pyramid, Shape, ShapeKind,
+                              Sphere, build_shape)
 from simulator.symmetry import ConfigurationClass, ConfigurationSpace
 
 __all__ = [
-    "SHAPES", "CarbonFilm", "ConfigurationClass", "ConfigurationSpace", "Cuboid", "Deformation", "Ellipsoid",
+    "REGISTRY", "SHAPES", "CarbonFilm", "ConfigurationClass", "ConfigurationSpace", "Cuboid", "Deformation", "Ellipsoid",
     "Measurement", "Microscope", "Octahedron", "Particle", "Probe", "Pyramid", "ScanDistortion", "ScanRotation",
-    "Scene", "Shape", "Sphere", "as_quaternion", "atomic_number", "axis_angle", "random_rotation",
+    "Scene", "Shape", "ShapeKind", "Sphere", "as_quaternion", "atomic_number", "axis_angle", "build_shape",
+    "random_rotation",
 ]

@@ -6,7 +6,7 @@ scan; a static object has one line):
 - ``planes``   (L, P, 4): rows ``(kind, c0, cx, cy)`` of each half-space ``n·p <= d``,
   solved for z so that a ray needs no division: ``kind`` +1 means z <= c0 + cx·x + cy·y,
   -1 means z >= that, 0 (a face parallel to the beam) means the ray is outside when
-  c0 + cx·x + cy·y < 0.  :func:`bound_coefficients` makes them.
+  c0 + cx·x + cy·y < 0.  ``bound_coefficients`` makes them.
 - ``quadrics`` (L, Q, 9): ``(cx, cy, cz, a11, a12, a13, a22, a23, a33)``, solid
   ``(p - c)ᵀ A (p - c) <= 1``.
 - ``pieces``   (K, 4) int: ``(first plane, end plane, quadric index or -1, sign ±1)``.
@@ -31,7 +31,19 @@ PARALLEL = 1e-9  # |n_z| below this: the face is parallel to the beam
 
 
 def bound_coefficients(planes: np.ndarray) -> np.ndarray:
-    """``(..., 4)`` half-spaces ``(nx, ny, nz, d)`` → ``(kind, c0, cx, cy)`` (see above)."""
+    """Half-spaces ``n·p <= d`` solved for z, the form the kernels read (module docstring).
+
+    Parameters
+    ----------
+    planes : numpy.ndarray
+        (..., 4) float64 rows ``(nx, ny, nz, d)``: unit normal and offset d, nm.
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., 4) float64 rows ``(kind, c0, cx, cy)``: kind ±1 or 0, c0 in nm, cx and cy
+        dimensionless (nm of z per nm of x or y).
+    """
     nx, ny, nz, d = np.moveaxis(planes, -1, 0)
     parallel = np.abs(nz) < PARALLEL
     divisor = np.where(parallel, 1.0, nz)
@@ -150,14 +162,24 @@ def project_thickness(xs, ys, planes, quadrics, pieces, bounds, supersampling, p
 
     Parameters
     ----------
-    xs, ys : (H, W) float64
-        Beam positions (nm) of each pixel centre; row ``i`` is scan line ``i``.
-    planes, quadrics, pieces, bounds : see the module docstring; ``L`` is 1 or ``H``.
+    xs, ys : numpy.ndarray
+        (H, W) float64 beam positions (nm) of each pixel centre; row ``i`` is scan line ``i``.
+    planes : numpy.ndarray
+        (L, P, 4) float64 half-spaces ``(kind, c0, cx, cy)`` (module docstring); ``L`` is 1
+        or ``H``.
+    quadrics : numpy.ndarray
+        (L, Q, 9) float64 ellipsoids ``(cx, cy, cz, a11, a12, a13, a22, a23, a33)``, nm and
+        1/nm².
+    pieces : numpy.ndarray
+        (K, 4) int ``(first plane, end plane, quadric index or -1, sign ±1)``.
+    bounds : numpy.ndarray
+        (L, 4) float64 ``(xmin, xmax, ymin, ymax)`` of the object, nm.
     supersampling : int
         ``s`` gives an s × s grid of rays per pixel, averaged.
     pixel_size : float
         nm; spacing of the sub-pixel grid.
-    out : (H, W) float64, accumulated in place.
+    out : numpy.ndarray
+        (H, W) float64, nm, accumulated in place.
     """
     height, width = xs.shape
     n_pieces = pieces.shape[0]
@@ -238,13 +260,25 @@ def _poisson_ptrs(mean, pool, position):
 def sample_poisson(rng, means, uniforms, out):
     """Exact Poisson counts ``out[i] ~ Poisson(means[i])`` (flat arrays).
 
-    ``uniforms`` holds one uniform per pixel with a mean below :data:`SMALL_MEAN`, in
-    raster order, then a pool for the brighter pixels (see :func:`poisson_uniform_count`).
+    ``uniforms`` holds one uniform per pixel with a mean below ``SMALL_MEAN``, in
+    raster order, then a pool for the brighter pixels (``simulator.microscope.poisson_counts``
+    sizes it).
 
     Dim pixels invert the CDF at their uniform; NumPy's multiplication method draws about
     mean + 1 uniforms there, which dominated the cost of a dim carbon background.  The
     inversion runs over chunks of pixels in lock-step, without branches, so that it
     vectorises.  Bright pixels use PTRS on the pool.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Used only when the pool runs dry (rare), so that the counts stay exact.
+    means : numpy.ndarray
+        (N,) float64 expected counts, electrons, >= 0.
+    uniforms : numpy.ndarray
+        (n_small + pool,) float64 uniforms in [0, 1).
+    out : numpy.ndarray
+        (N,) int32 counts, electrons, written in place.
     """
     reciprocal = 1.0 / np.arange(1, 201)
     small = np.empty(means.size, dtype=np.int64)
@@ -290,7 +324,17 @@ def sample_poisson(rng, means, uniforms, out):
 def shift_periodic(field, dx, dy, out):
     """``out[i, j] = field`` at ``(i + dy[i, j], j + dx[i, j])``, bilinear, periodic edges.
 
-    Moves the carbon film with the beam offsets of a distorted scan (pixels)."""
+    Moves the carbon film with the beam offsets of a distorted scan.
+
+    Parameters
+    ----------
+    field : numpy.ndarray
+        (H, W) float map (the film's thickness fluctuation, nm).
+    dx, dy : numpy.ndarray
+        (H, W) float64 beam offsets, pixels.
+    out : numpy.ndarray
+        (H, W), the units of ``field``, written in place.
+    """
     height, width = field.shape
     for i in range(height):
         for j in range(width):

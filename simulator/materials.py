@@ -14,9 +14,22 @@ CARBON_Z = 6
 
 
 def atomic_number(material: str | int) -> int:
-    """Atomic number of an element symbol (``"Au"``) or an integer Z.
+    """Atomic number of an element symbol or an integer Z.
 
-    Raises ``ValueError`` naming ``material`` for an unknown symbol or a Z outside 1..103.
+    Parameters
+    ----------
+    material : str or int
+        Element symbol (``"Au"``; any case, surrounding spaces ignored) or Z.
+
+    Returns
+    -------
+    int
+        Z, in 1..103.
+
+    Raises
+    ------
+    ValueError
+        Naming ``material``, for an unknown symbol or a Z outside 1..103.
     """
     if isinstance(material, bool):
         raise ValueError(f"material: expected an element symbol or Z, got {material!r}")
@@ -35,5 +48,5 @@ def atomic_number(material: str | int) -> int:
 
 
 def symbol(z: int) -> str:
-    """Element symbol of atomic number ``z``."""
+    """Element symbol (``"Au"``) of atomic number ``z`` (1..103)."""
     return _SYMBOLS[atomic_number(z) - 1]

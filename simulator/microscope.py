@@ -79,10 +79,22 @@ def _film_filter(correlation_length: float, shape: tuple[int, int], pixel_size: 
 
 
 def poisson_counts(means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Exact Poisson counts (int32, same shape) for non-negative ``means``.
+    """Exact Poisson counts for non-negative ``means``.
 
     Draws all the uniforms the dim pixels need, and a pool for the bright ones, in one
-    call (reproducible for a given generator state; see :func:`simulator.kernels.sample_poisson`).
+    call (reproducible for a given generator state; see ``simulator.kernels.sample_poisson``).
+
+    Parameters
+    ----------
+    means : numpy.ndarray
+        Expected counts (electrons), any shape, every value finite and >= 0.
+    rng : numpy.random.Generator
+        The source of every uniform drawn.
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 counts (electrons), the shape of ``means``.
     """
     flat = np.ascontiguousarray(means, dtype=np.float64).ravel()
     n_small = int(np.count_nonzero(flat < SMALL_MEAN))
@@ -94,9 +106,20 @@ def poisson_counts(means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Probe:
-    """Probe intensity profile: a Gaussian of ``fwhm`` nm, plus a fraction ``tail_weight`` in
-    Lorentzian-like tails of half-width ``tail_width`` nm (the 2-D Cauchy profile
-    ``γ / 2π (r² + γ²)^{3/2}``, whose Fourier transform is ``exp(-2π γ k)``)."""
+    """Probe intensity profile: a Gaussian plus Lorentzian-like tails.
+
+    The tails are the 2-D Cauchy profile ``γ / 2π (r² + γ²)^{3/2}`` of half-width γ, whose
+    Fourier transform is ``exp(-2π γ k)``; the profile integrates to 1.
+
+    Parameters
+    ----------
+    fwhm : float
+        Full width at half maximum of the Gaussian, nm (>= 0; 0 is no blur).
+    tail_weight : float
+        Fraction of the intensity in the tails, in [0, 1].
+    tail_width : float
+        Half-width γ of the tails, nm (> 0).
+    """
 
     fwhm: float = 0.1
     tail_weight: float = 0.0
@@ -110,7 +133,20 @@ class Probe:
     def transfer(self, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
         """Fourier transform of the probe on the ``rfft2`` grid of ``shape`` (DC = 1).
 
-        Cached: the returned array is shared and read-only."""
+        Cached: the returned array is shared and read-only.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            (H, W), pixels, of the image grid.
+        pixel_size : float
+            nm per pixel.
+
+        Returns
+        -------
+        numpy.ndarray
+            (H, W // 2 + 1) float64, dimensionless.
+        """
         return _probe_transfer(self, tuple(shape), float(pixel_size))
 
     def _transfer(self, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
@@ -127,10 +163,16 @@ class Probe:
 class ScanDistortion:
     """Scan imperfections, in pixels.
 
-    ``jitter``: standard deviation of a random x offset per scan line.
-    ``line_amplitude`` / ``line_frequency``: a sinusoidal x offset at ``line_frequency``
-    cycles per frame (mains pick-up), with a random phase.
-    ``drift``: (dx, dy) pixels of linear specimen drift over the whole frame.
+    Parameters
+    ----------
+    jitter : float
+        Standard deviation of a random x offset per scan line, pixels.
+    line_amplitude : float
+        Amplitude of a sinusoidal x offset (mains pick-up), pixels, with a random phase.
+    line_frequency : float
+        Its frequency, cycles per frame.
+    drift : tuple of float
+        (dx, dy) of linear specimen drift over the whole frame, pixels.
     """
 
     jitter: float = 0.0
@@ -149,10 +191,24 @@ class ScanDistortion:
 
     @property
     def active(self) -> bool:
+        """Whether any distortion is set (else the beam is where the ideal grid says)."""
         return bool(self.jitter or self.line_amplitude or any(self.drift))
 
     def offsets(self, shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Beam offsets ``(dx, dy)`` in pixels, each ``(H, W)``."""
+        """Beam offsets from the ideal scan grid.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            (H, W), pixels.
+        rng : numpy.random.Generator
+            Draws the jitter, then the line phase.
+
+        Returns
+        -------
+        dx, dy : numpy.ndarray
+            (H, W) float64 each, pixels.
+        """
         height, width = shape
         dx = np.zeros(shape)
         dy = np.zeros(shape)
@@ -173,15 +229,25 @@ class ScanDistortion:
 class Measurement:
     """One acquired image and the ground truth behind every pixel.
 
-    image : (H, W) float32 — detected fraction of the incident beam (noisy if a dose was set).
-    counts : (H, W) int32 detected electrons, or None without a dose.
-    signal : (H, W) float32 — the noise-free, blurred expectation of ``image``.
-    thickness : (H, W) float32 — projected particle thickness, nm, at the scanned positions
-        (no blur, no support).
-    mask : (H, W) bool — pixels whose ray meets a particle.
-    sites : (n, 3) float32 — (column, row, deformed) of every particle's sites (vertices), in
+    Attributes
+    ----------
+    image : numpy.ndarray
+        (H, W) float32: detected fraction of the incident beam (dimensionless; noisy if a
+        dose was set).
+    counts : numpy.ndarray or None
+        (H, W) int32 detected electrons, or None without a dose.
+    signal : numpy.ndarray
+        (H, W) float32: the noise-free, blurred expectation of ``image``.
+    thickness : numpy.ndarray
+        (H, W) float32: projected particle thickness, nm, at the scanned positions (no blur,
+        no support).
+    mask : numpy.ndarray
+        (H, W) bool: pixels whose ray meets a particle.
+    sites : numpy.ndarray
+        (n, 3) float32: (column, row, deformed) of every particle's sites (vertices), in
         pixel coordinates (pixel centres at integers); positions ignore scan distortion.
-    site_particle : (n,) int — the particle each site belongs to.
+    site_particle : numpy.ndarray
+        (n,) int: the particle each site belongs to.
     """
 
     image: np.ndarray
@@ -193,7 +259,18 @@ class Measurement:
     site_particle: np.ndarray
 
     def normalized(self, dtype=np.uint8) -> np.ndarray:
-        """The image scaled min→max onto the full range of an unsigned integer ``dtype``."""
+        """The image scaled min→max onto the full range of an unsigned integer ``dtype``.
+
+        Parameters
+        ----------
+        dtype : numpy dtype
+            An unsigned integer type, e.g. ``numpy.uint8`` (PNG) or ``numpy.uint16``.
+
+        Returns
+        -------
+        numpy.ndarray
+            (H, W) of ``dtype``; all zeros for a constant image.
+        """
         top = np.iinfo(dtype).max
         low, high = float(self.image.min()), float(self.image.max())
         scale = top / (high - low) if high > low else 0.0
@@ -206,15 +283,23 @@ class Microscope:
 
     Parameters
     ----------
-    pixel_size : nm per pixel.
-    size : pixels, an int (square) or (height, width).
-    z_exponent : n in Z^n (1.5–1.8 for ADF; Rutherford's 2 is the upper bound).
-    probe : :class:`Probe` (FWHM in nm).
-    dose : electrons per Å², or None for a noise-free image.
-    scan : :class:`ScanDistortion`.
-    supersampling : rays per pixel along each axis (anti-aliased edges).
-    scattering : detected fraction per nm of thickness per unit Z^n; the default makes
-        10 nm of gold scatter ~17 % of the beam onto the detector.
+    pixel_size : float
+        nm per pixel (> 0).
+    size : int or tuple of int
+        Pixels: an int (square) or (height, width), each >= 8.
+    z_exponent : float
+        n in Z^n, in (0, 2] (1.5–1.8 for ADF; Rutherford's 2 is the upper bound).
+    probe : Probe
+        The probe profile (widths in nm).
+    dose : float or None
+        Electrons per Å² (> 0), or None for a noise-free image.
+    scan : ScanDistortion
+        Scan imperfections (pixels).
+    supersampling : int
+        Rays per pixel along each axis (s × s per pixel: anti-aliased edges), >= 1.
+    scattering : float
+        Detected fraction of the beam per nm of thickness per unit Z^n (1/nm); the default
+        makes 10 nm of gold scatter ~17 % of the beam onto the detector.
     """
 
     pixel_size: float = 0.15
@@ -241,7 +326,7 @@ class Microscope:
 
     @property
     def field_of_view(self) -> tuple[float, float]:
-        """(height, width) in nm."""
+        """(height, width) of the scanned field, nm."""
         return self.size[0] * self.pixel_size, self.size[1] * self.pixel_size
 
     @property
@@ -250,7 +335,18 @@ class Microscope:
         return float(self.dose) * (10.0 * self.pixel_size) ** 2
 
     def beam_positions(self, offsets=None) -> tuple[np.ndarray, np.ndarray]:
-        """Beam positions (x, y) in nm of each pixel centre, ``(H, W)`` each, origin at the centre."""
+        """Beam position of each pixel centre, origin at the centre of the field.
+
+        Parameters
+        ----------
+        offsets : tuple of numpy.ndarray, optional
+            (dx, dy) beam offsets, pixels, (H, W) each (``ScanDistortion.offsets``).
+
+        Returns
+        -------
+        xs, ys : numpy.ndarray
+            (H, W) float64 each, nm.
+        """
         xs, ys = _scan_grid(self.size, self.pixel_size)
         if offsets is not None:
             xs = xs + offsets[0] * self.pixel_size
@@ -258,10 +354,22 @@ class Microscope:
         return xs, ys
 
     def thickness_by_particle(self, scene: Scene, offsets=None, rotations=None) -> list[np.ndarray]:
-        """Exact projected thickness (nm) of each particle, ``(H, W)`` float64 each.
+        """Exact projected thickness of each particle.
 
-        ``offsets``: beam offsets in pixels (see :class:`ScanDistortion`); ``rotations``:
-        each particle's scan-line rotation matrices, if already at hand."""
+        Parameters
+        ----------
+        scene : Scene
+            The particles (its support is ignored here).
+        offsets : tuple of numpy.ndarray, optional
+            (dx, dy) beam offsets, pixels, (H, W) each (see ``ScanDistortion``).
+        rotations : list of numpy.ndarray, optional
+            Each particle's scan-line rotation matrices, (L, 3, 3), if already at hand.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            One (H, W) float64 map per particle, nm.
+        """
         xs, ys = self.beam_positions(offsets)
         maps = []
         rotations = self._rotations(scene) if rotations is None else rotations
@@ -276,7 +384,18 @@ class Microscope:
         return [particle.line_rotations(self.size[0]) for particle in scene.particles]
 
     def thickness(self, scene: Scene) -> np.ndarray:
-        """Exact projected thickness (nm) of all particles, ``(H, W)``, on the ideal scan grid."""
+        """Exact projected thickness of all particles on the ideal scan grid (no noise).
+
+        Parameters
+        ----------
+        scene : Scene
+            The particles; overlapping ones add.
+
+        Returns
+        -------
+        numpy.ndarray
+            (H, W) float64, nm.
+        """
         maps = self.thickness_by_particle(scene)
         return np.sum(maps, axis=0) if maps else np.zeros(self.size)
 
@@ -293,6 +412,18 @@ class Microscope:
 
         ``rng`` drives every random step (support, scan distortion, noise) in a fixed order,
         so the same scene, microscope and generator state give a bit-identical measurement.
+
+        Parameters
+        ----------
+        scene : Scene
+            The particles and the optional carbon support.
+        rng : numpy.random.Generator
+            The source of every random number.
+
+        Returns
+        -------
+        Measurement
+            The (H, W) image (dimensionless) and its ground truth.
         """
         offsets = self.scan.offsets(self.size, rng) if self.scan.active else None
         rotations = self._rotations(scene)

@@ -18,7 +18,20 @@ IDENTITY = quaternion.one
 def as_quaternion(value) -> np.quaternion:
     """A unit quaternion from a quaternion or a sequence ``(w, x, y, z)``.
 
-    Raises ``ValueError`` naming ``orientation`` for NaN, infinite or zero-norm input.
+    Parameters
+    ----------
+    value : quaternion or sequence of float
+        A quaternion, or its 4 components (w, x, y, z); need not be normalised.
+
+    Returns
+    -------
+    quaternion
+        The unit quaternion (object → microscope frame).
+
+    Raises
+    ------
+    ValueError
+        Naming ``orientation``, for NaN, infinite or zero-norm input.
     """
     if isinstance(value, np.quaternion):
         components = quaternion.as_float_array(value)
@@ -39,6 +52,16 @@ def random_rotation(rng: np.random.Generator) -> np.quaternion:
 
     A normalised 4-D standard normal vector is uniform on the 3-sphere, whose
     image in SO(3) is Haar-uniform.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Draws 4 standard normals (rarely more).
+
+    Returns
+    -------
+    quaternion
+        A unit quaternion.
     """
     while True:
         components = rng.standard_normal(4)
@@ -48,7 +71,20 @@ def random_rotation(rng: np.random.Generator) -> np.quaternion:
 
 
 def axis_angle(axis, angle_deg: float) -> np.quaternion:
-    """Rotation by ``angle_deg`` degrees about ``axis`` (need not be normalised)."""
+    """Rotation by ``angle_deg`` about ``axis``.
+
+    Parameters
+    ----------
+    axis : sequence of float
+        (x, y, z), non-zero; need not be normalised.
+    angle_deg : float
+        Degrees, right-handed about ``axis``.
+
+    Returns
+    -------
+    quaternion
+        A unit quaternion.
+    """
     axis = np.asarray(axis, dtype=float)
     norm = np.linalg.norm(axis)
     if axis.shape != (3,) or not np.isfinite(norm) or norm == 0:
@@ -63,6 +99,13 @@ class ScanRotation:
     Applied per scan line: line ``i`` of ``n`` sees the rotation ``i/(n-1) * angle``
     composed before the object's own orientation.  Composing axis-angle rotations is
     slerp from the first to the last line's orientation, and stays right beyond 180°.
+
+    Parameters
+    ----------
+    axis : tuple of float
+        (x, y, z) in the microscope frame, non-zero.
+    angle : float
+        Degrees over the whole frame (finite; may exceed 360).
     """
 
     axis: tuple[float, float, float] = (0.0, 0.0, 1.0)
@@ -74,7 +117,20 @@ class ScanRotation:
             raise ValueError(f"rotation_during_scan.angle: must be finite, got {self.angle}")
 
     def per_line(self, orientation: np.quaternion, n_lines: int) -> np.ndarray:
-        """Orientation of each of ``n_lines`` scan lines, as a quaternion array ``(n_lines,)``."""
+        """Orientation of each scan line.
+
+        Parameters
+        ----------
+        orientation : quaternion
+            The object's orientation at the first line.
+        n_lines : int
+            Scan lines of the frame (pixels).
+
+        Returns
+        -------
+        numpy.ndarray
+            (n_lines,) quaternions.
+        """
         fractions = np.linspace(0.0, 1.0, n_lines) if n_lines > 1 else np.zeros(1)
         axis = np.asarray(self.axis, dtype=float)
         axis = axis / np.linalg.norm(axis)
@@ -83,7 +139,7 @@ class ScanRotation:
 
 
 def rotation_matrices(quaternions) -> np.ndarray:
-    """Rotation matrices ``(..., 3, 3)`` of a quaternion or quaternion array.
+    """Rotation matrices ``(..., 3, 3)`` (float64) of a quaternion or a ``(...)`` quaternion array.
 
     (``quaternion.rotate_vectors`` pairs every quaternion with every vector; matrices
     keep the pairing one-to-one.)

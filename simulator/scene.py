@@ -14,10 +14,16 @@ from simulator.shapes import Shape
 
 @dataclass(frozen=True)
 class CarbonFilm:
-    """Amorphous carbon support (Z = 6): a smooth random thickness field, nm.
+    """Amorphous carbon support (Z = 6): a smooth random thickness field.
 
-    ``thickness`` is the mean, ``roughness`` the standard deviation and
-    ``correlation_length`` the Gaussian correlation length of the thickness field.
+    Parameters
+    ----------
+    thickness : float
+        Mean thickness, nm (>= 0).
+    roughness : float
+        Standard deviation of the thickness field, nm (>= 0).
+    correlation_length : float
+        Gaussian correlation length of the field, nm (> 0).
     """
 
     thickness: float = 3.0
@@ -33,9 +39,26 @@ class CarbonFilm:
 
 @dataclass(frozen=True)
 class Particle:
-    """A shape made of ``material`` (symbol or Z), centred at ``position`` (x, y) nm from
-    the image centre, in ``orientation`` (quaternion object→microscope frame), optionally
-    turning during the scan."""
+    """A shape made of a material, placed and oriented in the microscope frame.
+
+    Parameters
+    ----------
+    shape : Shape
+        The solid, in its own frame (nm).
+    material : str or int
+        Element symbol (``"Au"``) or atomic number Z.
+    orientation : quaternion
+        Object → microscope frame (anything ``simulator.rotation.as_quaternion`` takes).
+    position : tuple of float
+        (x, y) of the centre from the image centre, nm.
+    rotation_during_scan : ScanRotation or None
+        The turn of the particle over one frame, or None for a static one.
+
+    Attributes
+    ----------
+    z : int
+        The material's atomic number.
+    """
 
     shape: Shape
     material: str | int = "Au"
@@ -55,18 +78,51 @@ class Particle:
         object.__setattr__(self, "position", (float(position[0]), float(position[1])))
 
     def line_orientations(self, n_lines: int) -> np.ndarray:
-        """Orientation of each scan line: one entry if static, ``n_lines`` if turning."""
+        """Orientation of each scan line.
+
+        Parameters
+        ----------
+        n_lines : int
+            Scan lines of the frame (the image height, pixels).
+
+        Returns
+        -------
+        numpy.ndarray
+            (1,) quaternions if static, (n_lines,) if turning.
+        """
         if self.rotation_during_scan is None or self.rotation_during_scan.angle == 0:
             return np.array([self.orientation])
         return self.rotation_during_scan.per_line(self.orientation, n_lines)
 
     def line_rotations(self, n_lines: int) -> np.ndarray:
-        """Rotation matrices ``(L, 3, 3)`` of the scan lines (L = 1 for a static particle)."""
+        """Rotation matrices of the scan lines.
+
+        Parameters
+        ----------
+        n_lines : int
+            Scan lines of the frame (pixels).
+
+        Returns
+        -------
+        numpy.ndarray
+            (L, 3, 3) float64, L = 1 for a static particle, else ``n_lines``.
+        """
         return rotation_matrices(self.line_orientations(n_lines))
 
     def kernel_arrays(self, rotations: np.ndarray):
-        """World-frame ``(planes, quadrics, pieces, bounds)`` for
-        :func:`simulator.kernels.project_thickness`, given :meth:`line_rotations`."""
+        """The particle's solids in the microscope frame, as the thickness kernel reads them.
+
+        Parameters
+        ----------
+        rotations : numpy.ndarray
+            (L, 3, 3) scan-line rotation matrices (``line_rotations``).
+
+        Returns
+        -------
+        planes, quadrics, pieces, bounds : numpy.ndarray
+            (L, P, 4), (L, Q, 9), (K, 4) int and (L, 4) arrays for
+            ``simulator.kernels.project_thickness`` (nm; layout in ``simulator.kernels``).
+        """
         layout = self.shape.kernel_layout
         shift = np.array([self.position[0], self.position[1], 0.0])
         n_lines = len(rotations)
@@ -87,8 +143,24 @@ class Particle:
         return planes, quadrics, layout.table, bounds
 
     def projected_sites(self, rotations: np.ndarray, pixel_size: float, shape_hw: tuple[int, int]) -> np.ndarray:
-        """Pixel coordinates ``(n_sites, 2)`` as (column, row) of every site, where the scan
-        meets it (with rotation during the scan the row picks the line's orientation)."""
+        """Pixel coordinates of every site, where the scan meets it.
+
+        With rotation during the scan, the row picks the line's orientation.
+
+        Parameters
+        ----------
+        rotations : numpy.ndarray
+            (L, 3, 3) scan-line rotation matrices (``line_rotations``).
+        pixel_size : float
+            nm per pixel.
+        shape_hw : tuple of int
+            (H, W) of the image, pixels.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n_sites, 2) float64 (column, row), pixels, pixel centres at integers.
+        """
         sites = self.shape.sites
         height, width = shape_hw
         shift = np.array(self.position)
@@ -104,7 +176,15 @@ class Particle:
 
 @dataclass(frozen=True)
 class Scene:
-    """Particles on an optional carbon support.  Overlapping particles add thickness."""
+    """Particles on an optional carbon support.  Overlapping particles add thickness.
+
+    Parameters
+    ----------
+    particles : sequence of Particle
+        The particles (one ``Particle`` alone is taken as a sequence of one).
+    support : CarbonFilm or None
+        The carbon film under them, or None for none.
+    """
 
     particles: tuple[Particle, ...]
     support: CarbonFilm | None = None

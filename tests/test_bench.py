@@ -16,7 +16,7 @@ SPEC = {
 BENCH = {
     "name": "tiny", "title": "Cuboid or sphere (tiny)", "dataset": {"spec": "spec.yaml"}, "seed": 1,
     "prior": {"metric": "accuracy", "value": 0.5, "note": "a coin"},
-    "target": {"metric": "accuracy", "value": 0.6},
+    "target": {"metric": "accuracy", "value": 0.6, "minutes": 60},
     "models": [{"name": "rw", "experiment": {"model": {"name": "rashidi_wolkow"}, "preprocess": {"input_size": 32},
                                              "training": {"epochs": 4, "batch_size": 8,
                                                           "optimizer": {"learning_rate": 1e-3}}}},
@@ -40,7 +40,8 @@ def bench_out(tmp_path_factory):
 
 
 def test_report_files_and_numbers(bench_out):
-    from benchmarks.bench import processor
+    from benchmarks.report import markdown
+    from benchmarks.runner import processor
 
     out = bench_out / "report"
     results = json.loads((out / "results.json").read_text())
@@ -52,18 +53,23 @@ def test_report_files_and_numbers(bench_out):
     assert row["processor"] == results["environment"]["processor"] == processor() != ""
     # always one of 2 balanced classes: F1 2/3 on it, 0 on the other
     assert row["baseline"]["macro_f1"] == pytest.approx(1 / 3) and 0 <= row["metrics"]["macro_f1"] <= 1
-    report = (out / "report.md").read_text()
-    assert "constant predictor (always" in report and "prior work: a coin" in report
-    assert "| 50.0 % | 50.0 % | 33.3 % | 0.500 |" in report
-    assert "| inception (not run) |" in report
-    assert "- inception: model.weights:" in report
-    assert "Target: accuracy ≥ 60.0 %" in report
+    assert "predicts" in row["baseline"] and results["bench"]["prior"]["note"] == "a coin"
+    assert row["baseline"]["balanced_accuracy"] == pytest.approx(0.5)
+    assert [s["name"] for s in results["skipped"]] == ["inception"]
+    assert results["skipped"][0]["reason"].startswith("model.weights:")
+    target = results["analyses"]["target"]["first"]
+    assert (target["metric"], target["target"]) == ("accuracy", 0.6)
+    assert target["achieved"] == max(r["metrics"]["accuracy"] for r in results["models"])
+    assert target["reached"] == (target["achieved"] >= 0.6)
     assert all(r["evaluation_seconds"] > 0 for r in results["models"])
-    assert "\nTime: training the 2 models took " in report and "a default run's budget is 60 min: within it." in report
+    time = results["analyses"]["time"]
+    assert time["models"] == 2 and time["timed"] == 2 and time["budget_minutes"] == 60
+    assert time["training_minutes"] + time["evaluation_minutes"] <= 60
+    # the report is rendered from results.json alone: the same text again
+    assert markdown(results) == (out / "report.md").read_text()
     # the two-stage model's maps are scored against the ground truth, in a table and a figure
     maps = results["models"][1]["maps"]
     assert maps["n_images"] == 4 and 0 <= maps["mask_iou"]["mean"] <= 1
-    assert "## Pixel-wise maps (test split)" in report and "| target | ≥ 0.95 | ≤ 0.05 | ≤ 0.05 |" in report
     for name in ("samples.png", "confusion/rw.png", "curves/rw.png", "results.csv", "maps/two-stage.png"):
         assert (out / name).is_file(), name
     assert (out / "results.csv").read_text().splitlines()[0].startswith("model,architecture,weights,accuracy")
@@ -94,9 +100,6 @@ def test_models_option_reruns_one_model_and_keeps_the_others_with_their_commands
     assert second["models"][1]["command"] == second["command"] and second["command"].count("--models two-stage")
     assert [s["name"] for s in second["skipped"]] == ["inception"]
     assert second["commands"] == [first["command"], second["command"]]
-    report = (out / "report.md").read_text()
-    assert report.startswith("# Cuboid or sphere (tiny)\n\nCommands (each row names its own in `results.json`): "
-                             f"`{first['command']}`; `{second['command']}`")
     # another bench's results in the folder are not mixed in
     earlier = json.loads((out / "results.json").read_text())
     earlier["bench"]["name"] = "other"
@@ -107,8 +110,8 @@ def test_models_option_reruns_one_model_and_keeps_the_others_with_their_commands
     assert [m["name"] for m in third["models"]] == ["rw"] and third["skipped"] == []
     # the models this partial run left out are named in its report
     assert third["bench"]["model_names"] == ["rw", "two-stage", "inception"]
-    assert ("Not in this report (run them with `--models two-stage,inception`): two-stage, inception."
-            in (out / "report.md").read_text())
+    assert [n for n in third["bench"]["model_names"] if n not in {r["name"] for r in third["models"]}] == [
+        "two-stage", "inception"]
 
 
 @pytest.mark.parametrize("views, message", [
@@ -128,6 +131,8 @@ def test_bad_views_section_exits_2(views, message, tmp_path, capsys):
 def test_report_only_rewrites_the_report_under_the_bench_file_as_it_is_now(bench_out, tmp_path, capsys):
     import shutil
 
+    from benchmarks.report import markdown
+
     out = tmp_path / "report"
     shutil.copytree(bench_out / "report", out, ignore=shutil.ignore_patterns("runs"))  # no runs needed
     first = json.loads((out / "results.json").read_text())
@@ -143,10 +148,10 @@ def test_report_only_rewrites_the_report_under_the_bench_file_as_it_is_now(bench
     assert second["bench"]["target"] == {"metric": "accuracy", "value": 0.01}
     assert second["observer"] == {"file": "observer/results.md", "n_objects": 7,
                                   "bounds": [{"views": 1, "selection": "first", "accuracy_bound": 0.9987}]}
-    report = (out / "report.md").read_text()
-    assert report.startswith("# Renamed\n\nRead me first.\n\nCommand") and "Target: accuracy ≥ 1.0 %: reached" in report
-    assert ("\n\nShot noise alone allows an accuracy up to 99.87 % with 1 view: the ideal observer, told everything "
-            "the simulator drew but the label, on 7 test objects (`observer/results.md`).\n\n") in report
+    assert (second["bench"]["title"], second["bench"]["note"]) == ("Renamed", "Read me first.")
+    target = second["analyses"]["target"]["first"]
+    assert target["target"] == 0.01 and target["reached"] is True
+    assert markdown(second) == (out / "report.md").read_text()  # the report is results.json's, re-rendered
     assert not (out / "runs").exists()  # nothing trained
     capsys.readouterr()
     # nothing to report, another bench's results, or options that would train
@@ -162,20 +167,18 @@ def test_report_only_rewrites_the_report_under_the_bench_file_as_it_is_now(bench
                                                "--models or --datasets")
     assert json.loads((out / "results.json").read_text()) == second
     # a model taken off the bench file leaves the report with it
-    assert "| rw |" in (out / "report.md").read_text()
     assert (out / "confusion" / "rw.png").is_file()
     (bench_out / "fewer.yaml").write_text(yaml.safe_dump({**changed, "models": BENCH["models"][1:]}))
     assert run("bench", bench_out / "fewer.yaml", "--out", out, "--report-only") == 0
     third = json.loads((out / "results.json").read_text())
     assert [r["name"] for r in third["models"]] == ["two-stage"] and third["models"][0] == second["models"][1]
     assert [r["name"] for r in third["skipped"]] == ["inception"]
-    assert "| rw |" not in (out / "report.md").read_text()
     assert not (out / "confusion" / "rw.png").exists() and not (out / "curves" / "rw.png").exists()
     assert (out / "confusion" / "two-stage.png").is_file() and (out / "maps" / "two-stage.png").is_file()
 
 
 def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, capsys):
-    from benchmarks.bench import target_line, target_outcome
+    from benchmarks.sections.target import target_line, target_outcome
 
     def curve(fusion, values):
         return {"fusion": fusion, "points": [{"views": k, "accuracy": v} for k, v in zip((1, 4, 8), values)]}
@@ -217,7 +220,7 @@ def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, 
 
 
 def test_family_line_compares_the_family_with_its_single_members():
-    from benchmarks.bench import family_lines
+    from benchmarks.sections.family import family_lines
 
     def row(name, model, auc, balanced, **extra):
         return {"name": name, "model": model, **extra,
@@ -252,7 +255,7 @@ def test_family_line_compares_the_family_with_its_single_members():
 
 
 def test_observer_line_reads_the_bound_at_one_view_and_at_the_targets_views():
-    from benchmarks.bench import observer_line
+    from benchmarks.sections.bound import observer_line
 
     bounds = [{"views": k, "selection": sel, "accuracy_bound": b}
               for k, sel, b in [(1, "first", 0.91), (2, "first", 0.95), (4, "first", 0.99), (4, "spread", 0.995)]]
@@ -265,6 +268,10 @@ def test_observer_line_reads_the_bound_at_one_view_and_at_the_targets_views():
         "spread views: the ideal observer, told everything the simulator drew but the label, on 50 test objects "
         "(`observer/results.md`). The dose hides no label: the gap to the target is in the models, which must also "
         "find the orientation, size and cut depth the observer is told.")
+    bounds[2]["accuracy_bound"] = 0.96  # the bound at the target's views is below it: the dose is the limit
+    assert observer_line(results).endswith("(`observer/results.md`). The bound is below the target: at this dose the "
+                                           "images hide the label of some objects, and no classifier reaches it.")
+    bounds[2]["accuracy_bound"] = 0.99
     curve["points"][0]["accuracy"] = 0.98  # reached: nothing to explain
     assert observer_line(results).endswith("on 50 test objects (`observer/results.md`).")
     del results["observer"]
@@ -272,7 +279,7 @@ def test_observer_line_reads_the_bound_at_one_view_and_at_the_targets_views():
 
 
 def test_ceiling_lines_set_the_best_model_beside_what_the_labels_allow():
-    from benchmarks.bench import _ceiling_lines, ceiling_line
+    from benchmarks.sections.labels import _ceiling_lines, ceiling_line
 
     def fit(values, mean):
         return {"per_category": {c: {"roc_auc": v, "log_likelihood": -100.0} for c, v in values.items()},
@@ -302,9 +309,9 @@ def test_ceiling_lines_set_the_best_model_beside_what_the_labels_allow():
 
 
 def test_time_line_adds_the_rows_training_times_against_the_budget():
-    from benchmarks.bench import time_line
+    from benchmarks.sections.timing import time_line
 
-    results = {"bench": {"mode": "default"}, "environment": {"device": "cpu", "cpus": 2},
+    results = {"bench": {"mode": "default", "target": {"minutes": 60}}, "environment": {"device": "cpu", "cpus": 2},
                "models": [{"train_seconds": 1800.0, "evaluation_seconds": 120.0}, {"train_seconds": 1260.0}]}
     assert time_line(results) == ("Time: training the 2 models took 51 min and evaluating 1 of them 2 min (cpu, 2 cpus; "
                                   "the others' evaluation was not timed); a default run's budget is 60 min: within it "
@@ -323,13 +330,16 @@ def test_time_line_adds_the_rows_training_times_against_the_budget():
     assert time_line(results).endswith("(cpu, 2 cpus); the rows were trained on more than one machine (each row's "
                                        "`processor` in results.json, unrecorded for rows from before it was), so "
                                        "their times compare within one machine only; a --full run has no time budget.")
+    results["bench"]["mode"] = "default"
+    del results["bench"]["target"]  # a bench file without a budget: the times, no verdict
+    assert time_line(results).endswith("their times compare within one machine only.")
     results["models"] = [{"train_seconds": 25.0, "evaluation_seconds": 20.0}]  # a model that trains in seconds
     assert time_line(results).startswith("Time: training the 1 model took under a minute and evaluating them under a "
                                          "minute (cpu, 2 cpus)")
 
 
 def test_count_errors_say_how_far_off_a_count_is():
-    from benchmarks.bench import count_errors
+    from benchmarks.sections.counts import count_errors
 
     confusion = [[3, 1, 0], [0, 2, 2], [1, 0, 1]]  # rows: true 0, 1, 2 corners
     errors = count_errors(confusion, ["0", "1", "2"])
@@ -357,11 +367,14 @@ def test_bad_bench_file_exits_2(tmp_path, capsys):
     (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "models": [{**model, "experiment": {"seed": 3}}]}))
     assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
     assert capsys.readouterr().err.strip() == "stemsim: error: models[0].experiment.seed: set by the bench, not per model"
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({**BENCH, "target": {**BENCH["target"], "minutes": 0}}))
+    assert run("bench", tmp_path / "b.yaml", "--out", tmp_path / "r") == 2
+    assert capsys.readouterr().err.strip() == "stemsim: error: target.minutes: must be > 0, got 0.0"
     assert not (tmp_path / "r").exists()
 
 
 def test_a_models_own_data_keys_change_its_training_and_nothing_else():
-    from benchmarks.bench import model_experiment
+    from benchmarks.benchfile import model_experiment
 
     data = {"kind": "stm", "path": "/x", "min_agreement": 0.4, "weighting": "score"}
     entry = {"name": "m", "experiment": {"model": {"name": "texture"}, "data": {"targets": "score", "weighting": "none"}}}
@@ -376,7 +389,7 @@ def test_a_models_own_data_keys_change_its_training_and_nothing_else():
 def test_shipped_bench_files_hold_valid_experiments(full, tmp_path):
     from pathlib import Path
 
-    from benchmarks.bench import load_bench, model_experiment
+    from benchmarks.benchfile import load_bench, model_experiment
     from classifiers.config import load_experiment
     from stemsim.errors import InputError
 
@@ -398,7 +411,7 @@ def test_shipped_bench_files_hold_valid_experiments(full, tmp_path):
 
 
 def test_accuracy_by_deformation_joins_predictions_to_the_manifest(tmp_path):
-    from benchmarks.bench import accuracy_by_deformation
+    from benchmarks.sections.deformation import accuracy_by_deformation
 
     (tmp_path / "manifest.csv").write_text(
         "id,object_id,view,n_deformed,depth\n"

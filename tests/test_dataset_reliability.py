@@ -34,11 +34,11 @@ def no_partials(root: Path) -> bool:
 
 
 def only_complete_shards(out: Path, spec_file: Path) -> int:
-    """``out`` holds its spec, its lock and the files of its complete shards, nothing else (no
+    """``out`` holds its spec, its format version, its lock and the files of its complete shards, nothing else (no
     half shard, no temporary); returns how many shards are complete."""
     spec = resolve(yaml.safe_load(spec_file.read_text()))
     complete = [s for s in shards(spec) if (out / PARTS / f"{s.name}.csv").is_file()]
-    expected = {"spec.yaml", ".stemsim/lock"} | {name for s in complete for name in shard_files(spec, s)}
+    expected = {"spec.yaml", ".stemsim/format.json", ".stemsim/lock"} | {name for s in complete for name in shard_files(spec, s)}
     assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} == expected
     return len(complete)
 

@@ -5,37 +5,35 @@ Every builder has the Keras-applications signature
 and returns an UNCOMPILED model. This module itself imports no Keras (the builders are
 imported on first use), so experiment files are checked without loading TensorFlow.
 
-================  ======================================  ============  ==========
-name              builder                                 default input  normalise
-================  ======================================  ============  ==========
-deepdog           :func:`classifiers.models.stm.deepdog`  128×128×1     none
-vgg_like          :func:`classifiers.models.stm.vgg_like` 128×128×1     none
-rashidi_wolkow    :func:`...stm.rashidi_wolkow`           128×128×1     none
-family            :func:`...family.family`                member's      member's
-convnet           :func:`classifiers.models.afm.convnet`  224×224×3     imagenet
-resnet18          :func:`classifiers.models.afm.resnet18` 224×224×3     imagenet
-featurenet        :func:`...afm.featurenet`               224×224×3     imagenet
-finenet           :func:`...afm.finenet`                  224×224×3     imagenet
-inception_v3      :func:`...inception.inception_v3`       299×299×3     inception
-stemnet           :func:`classifiers.models.stem.stemnet` 128×128×1     standardize
-multiview         :func:`...multiview.multiview`          128×128×1     standardize
-geometric         :func:`...geometric.geometric`          native        none
-two_stage         :func:`...geometric.geometric` (stage 2) native        none
-texture           :func:`classifiers.texture.texture`     128×128×1     none
-================  ======================================  ============  ==========
+| name | builder | default input (pixels × channels) | normalise |
+|---|---|---|---|
+| deepdog | `classifiers.models.stm.deepdog` | 128×128×1 | none |
+| vgg_like | `classifiers.models.stm.vgg_like` | 128×128×1 | none |
+| rashidi_wolkow | `classifiers.models.stm.rashidi_wolkow` | 128×128×1 | none |
+| family | `classifiers.models.family.family` | member's | member's |
+| convnet | `classifiers.models.afm.convnet` | 224×224×3 | imagenet |
+| resnet18 | `classifiers.models.afm.resnet18` | 224×224×3 | imagenet |
+| featurenet | `classifiers.models.afm.featurenet` | 224×224×3 | imagenet |
+| finenet | `classifiers.models.afm.finenet` | 224×224×3 | imagenet |
+| inception_v3 | `classifiers.models.inception.inception_v3` | 299×299×3 | inception |
+| stemnet | `classifiers.models.stem.stemnet` | 128×128×1 | standardize |
+| multiview | `classifiers.models.multiview.multiview` | 128×128×1 | standardize |
+| geometric | `classifiers.geometric.geometric` | native | none |
+| two_stage | `classifiers.geometric.geometric` (stage 2) | native | none |
+| texture | `classifiers.texture.texture` | 128×128×1 | none |
 
 ``multiview`` takes whole objects, ``(B, V, H, W, C)`` (V views, any number); every other
 architecture takes single images ``(B, H, W, C)`` and meets multi-view data through late
-fusion (:mod:`classifiers.views`).
+fusion (``classifiers.views``).
 
-``geometric`` is no network: hand-crafted features (:mod:`classifiers.features`) and a
-scikit-learn classifier, trained by :func:`classifiers.geometric.train_geometric` (its
+``geometric`` is no network: hand-crafted features (``classifiers.features``) and a
+scikit-learn classifier, trained by ``classifiers.geometric.train_geometric`` (its
 builder returns the unfitted scikit-learn estimator; the run holds ``model.skops``).
-``two_stage`` adds a U-Net (:mod:`classifiers.models.unet`) before it, trained on the
-dataset's ground-truth maps by :func:`classifiers.two_stage.train_two_stage`. ``texture`` is
+``two_stage`` adds a U-Net (``classifiers.models.unet``) before it, trained on the
+dataset's ground-truth maps by ``classifiers.two_stage.train_two_stage``. ``texture`` is
 no network either: texture features of scanning-probe images
-(:mod:`classifiers.texture_features`) and gradient boosting, one binary classifier per
-category on multi-label data (:func:`classifiers.texture.train_texture`).
+(``classifiers.texture_features``) and gradient boosting, one binary classifier per
+category on multi-label data (``classifiers.texture.train_texture``).
 """
 
 from __future__ import annotations
@@ -238,7 +236,23 @@ def _handle(path: str, value: Any) -> str:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The :class:`ModelSpec` of architecture ``name`` (InputError if unknown)."""
+    """The ``ModelSpec`` of architecture ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``MODELS`` (an experiment's ``model.name``).
+
+    Returns
+    -------
+    ModelSpec
+        Its builder, default input size (pixels) and channels, normalisation, optimiser and options.
+
+    Raises
+    ------
+    InputError
+        Naming ``model.name``, for an unknown architecture.
+    """
     if name not in MODELS:
         fail("model.name", f"unknown model {name!r} (known: {', '.join(MODELS)})")
     return MODELS[name]
@@ -246,8 +260,30 @@ def get_spec(name: str) -> ModelSpec:
 
 def build_model(architecture: str, input_shape: tuple[int, ...], n_outputs: int, output_activation: str,
                 options: dict[str, Any] | None = None, **extra: Any):
-    """Build the uncompiled model ``architecture`` with the builder options found in ``options``
-    (``extra``, e.g. ``name=``, goes to the builder as is)."""
+    """Build the uncompiled model ``architecture`` with the builder options found in ``options``.
+
+    Parameters
+    ----------
+    architecture : str
+        A key of ``MODELS``.
+    input_shape : tuple of int
+        One image's ``(H, W, C)``, pixels and channels (for ``multiview``, one view's).
+    n_outputs : int
+        Units of the output layer (classes, or categories of a multi-label task).
+    output_activation : str
+        ``softmax`` (one class) or ``sigmoid`` (independent categories).
+    options : dict, optional
+        The experiment's ``model`` section; only the architecture's ``build_options`` are passed on.
+    **extra
+        Passed to the builder as is (e.g. ``name=``).
+
+    Returns
+    -------
+    keras.Model or sklearn estimator
+        Uncompiled: input ``(B, H, W, C)`` (``multiview``: ``(B, V, H, W, C)``), output
+        ``(B, n_outputs)`` probabilities; ``geometric`` and ``texture`` give an unfitted
+        scikit-learn estimator.
+    """
     spec = get_spec(architecture)
     options = options or {}
     kwargs = {key: options[key] for key in spec.build_options if key in options}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections import Counter
@@ -209,39 +208,31 @@ def info_command(directory: Path = typer.Argument(..., help="A dataset directory
     """What a dataset holds: spec, counts per split and label, formats, the version that made it."""
     from rich.console import Console
 
-    from stemsim.dataset.generate import PARTS, shards
-    from stemsim.dataset.spec import resolve, without_stamp
+    from stemsim.dataset.store import open_dataset
     from stemsim.errors import InputError
-    from stemsim.yamlio import read_yaml
 
-    spec_file = directory / "spec.yaml"
-    if not spec_file.is_file():
+    store = open_dataset(directory)
+    if not store.has_spec:
         raise InputError(f"{directory}: not a stemsim dataset (no spec.yaml)")
-    document = read_yaml(spec_file, "dataset spec")  # the limits of every spec: no alias bomb, no key twice
+    document = store.document  # the limits of every spec: no alias bomb, no key twice
     if not isinstance(document, dict) or "spec_hash" not in document:
-        raise InputError(f"{spec_file}: not a dataset's resolved spec (no spec_hash); is {directory} a dataset?")
+        raise InputError(f"{store.spec_file}: not a dataset's resolved spec (no spec_hash); is {directory} a dataset?")
     console = Console()
-    try:
-        spec = resolve(without_stamp(document))  # every key there and valid (views: made before they existed)
-    except InputError as error:
-        raise InputError(f"{spec_file}: {error}") from None
-    expected = shards(spec)
-    complete = sum((directory / PARTS / f"{s.name}.csv").is_file() for s in expected)
+    spec = store.spec  # every key there and valid (views: made before they existed)
+    complete, expected = len(store.complete()), store.planned
     counts: Counter = Counter()
-    manifest = directory / "manifest.csv"
-    if manifest.is_file():
-        with manifest.open() as handle:
-            counts = Counter((row["split"], row["label"]) for row in csv.DictReader(handle))
+    if store.manifest_file.is_file():
+        counts = Counter((row["split"], row["label"]) for row in store.manifest)
     console.print(f"[bold]{spec['name']}[/bold]  (label: {spec['label']}, seed {spec['seed']}, "
                   f"{spec['image']['size']}² px at {spec['image']['pixel_size']} nm)")
     console.print(f"made by stemsim {document.get('stemsim_version')}, spec_hash {document.get('spec_hash')}")
     console.print(f"formats: {', '.join(spec['output']['formats'])} ({spec['output']['dtype']}), ground truth: "
                   f"{'yes' if spec['output']['ground_truth'] else 'no'}; shards complete: {complete}/{len(expected)}"
                   + ("" if complete == len(expected) else " — re-run `stemsim generate` to finish"))
-    views = spec["views"]
-    if views["count"] > 1:
-        console.print(f"views: {views['count']} per object ({views['mode']}); the table counts views")
-    labels = [str(v) for v in spec["classes"]["values"]]
+    views = store.views
+    if views.count > 1:
+        console.print(f"views: {views.count} per object ({views.mode}); the table counts views")
+    labels = store.classes
     console.print(_counts_table("images", counts, list(spec["splits"]), labels))
     order = ", ".join(f"{i} = {label}" for i, label in enumerate(labels))  # sorted() differs: say so
     alphabetical = "the same here" if labels == sorted(labels) else "here " + ", ".join(sorted(labels))

@@ -1,9 +1,12 @@
-"""Atomic, byte-reproducible file writers: PNG, TIFF, npz shards, CSV."""
+"""Atomic, byte-reproducible file writers (PNG, TIFF, npz shards, CSV), the dataset format's
+version, and the header check of every npz file read back (:func:`check_npz`)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -11,8 +14,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from stemsim.errors import InputError, reason
+
 PARTIAL = ".partial"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: same bytes on every run
+
+FORMAT_VERSION = 1
+"""Version of the dataset format: what the files of a ``stemsim generate`` folder hold and
+mean. Bump it when that changes (the image formation of the fidelity issue #26, say): a reader
+(:func:`stemsim.dataset.store.open_dataset`) refuses a dataset newer than it knows."""
+FORMAT_FILE = Path(".stemsim") / "format.json"
+"""Where a dataset records its format version (beside the generator's other records, so that no
+file the spec fixes, and not the spec hash, changes); a dataset without it is version 1."""
+MAX_ARRAY_BYTES = 1 << 30
+"""Largest array of an npz file that is read (1 GiB, sized from its ``.npy`` header): a small
+file of deflated members can unpack to gigabytes."""
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -65,6 +81,50 @@ def csv_bytes(rows: list[dict], columns: list[str], header: bool = True) -> byte
         writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().encode()
+
+
+def format_bytes(version: int = FORMAT_VERSION) -> bytes:
+    """The bytes of :data:`FORMAT_FILE`: ``{"format_version": 1}`` and a newline."""
+    return (json.dumps({"format_version": version}) + "\n").encode()
+
+
+def _size(n: float) -> str:
+    """Bytes as ``1.0 GiB`` / ``12.3 MiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def check_npz(path: str | Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array of an ``.npz`` file, from the members' ``.npy`` headers
+    (nothing is decompressed past them); InputError naming the file and the member when one
+    would unpack to more than :data:`MAX_ARRAY_BYTES`, or when the file is no readable npz."""
+    path = Path(path)
+    found: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                if not member.filename.endswith(".npy"):
+                    continue
+                with archive.open(member) as stream:
+                    version = np.lib.format.read_magic(stream)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+                    elif version == (2, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+                    else:
+                        raise ValueError(f"{member.filename}: unknown .npy format version {version}")
+                found[member.filename[:-4]] = (tuple(shape), dtype)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError) as error:
+        raise InputError(f"{path}: not a readable npz file ({reason(error)})") from None
+    for name, (shape, dtype) in found.items():
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > MAX_ARRAY_BYTES:
+            raise InputError(f"{path}: {name} would unpack to {_size(nbytes)} ({'×'.join(map(str, shape))} "
+                             f"{dtype}; the limit is {_size(MAX_ARRAY_BYTES)} per array)")
+    return found
 
 
 def remove_partials(directory: Path) -> int:

@@ -32,13 +32,18 @@ from pathlib import Path
 import numpy as np
 
 from stemsim.dataset.files import (
+    FORMAT_FILE,
     csv_bytes,
+    format_bytes,
     npz_bytes,
     png_bytes,
     remove_partials,
     tiff_bytes,
     write_atomic,
 )
+from simulator.shapes import REGISTRY
+from stemsim.dataset.locking import _Busy, _die_with, _lock, _unlock  # noqa: F401  (re-exported)
+from stemsim.dataset.parameters import PARAMETER_COLUMNS
 from stemsim.dataset.sampling import PlannedImage, acquire, plan, sample_views
 from stemsim.dataset.spec import dump_spec, shard_objects, spec_hash
 from stemsim.errors import InputError
@@ -47,15 +52,8 @@ from stemsim.yamlio import read_yaml
 STATE = Path(".stemsim")  # the generator's own records inside a dataset
 PARTS = STATE / "parts"
 LOCATION_COLUMNS = ["id", "object_id", "view", "split", "label", "label_index", "path", "shard", "shard_index"]
-PARAMETER_COLUMNS = [
-    "seed", "object_seed", "shape", "size", "aspect_b", "aspect_c", "material", "z", "qw", "qx", "qy", "qz", "offset_x", "offset_y",
-    "n_deformed", "deformed_vertices", "configuration", "deformation_kind", "depth", "pixel_size", "image_size",
-    "supersampling", "z_exponent", "probe_fwhm", "probe_tail_weight", "probe_tail_width", "dose", "scan_noise",
-    "line_amplitude", "line_frequency", "drift_x", "drift_y", "rotation_angle", "rotation_axis", "scattering",
-    "support_thickness", "support_roughness", "support_correlation_length",
-]
 MANIFEST_COLUMNS = LOCATION_COLUMNS + PARAMETER_COLUMNS
-MAX_SITES = 8
+MAX_SITES = max(kind.sites for kind in REGISTRY.values())  # rows of a shard's vertex arrays: the most of any shape
 
 
 @dataclass(frozen=True)
@@ -132,30 +130,6 @@ def image_path(spec: dict, item: PlannedImage, view: int = 0) -> str:
     return f"{item.split}/{item.label}/{name}.{extension}"
 
 
-_WATCHED: list[int] = []
-
-
-def _die_with(parent: int) -> None:
-    """In a worker process of ``parent``: exit as soon as ``parent`` is gone (killed with
-    ``kill -9``, say), instead of living on for minutes. Only a direct child of ``parent``
-    watches (a Dask worker elsewhere has another parent; ``--jobs 1`` runs in ``parent``
-    itself). Polling ``getppid`` is portable and cannot fire early, unlike
-    ``PR_SET_PDEATHSIG``, which fires when the *thread* that started the worker ends (loky
-    starts replacement workers from a management thread). Loky runs this as each worker's
-    initializer, so an idle worker watches too; :func:`make_shard` calls it again (a no-op
-    once watching)."""
-    if _WATCHED or os.getpid() == parent or os.getppid() != parent:
-        return
-    _WATCHED.append(parent)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)  # the parent is gone: nothing waits for this shard; the next run remakes it
-
-    threading.Thread(target=watch, name="stemsim-parent-watch", daemon=True).start()
-
-
 def make_shard(spec: dict, out: str, shard: Shard, parent: int | None = None) -> tuple[str, Counter]:
     """Make and write one shard (runs in a worker process of ``parent``, the pid of the
     ``generate`` that asked for it).
@@ -191,7 +165,7 @@ def make_shard(spec: dict, out: str, shard: Shard, parent: int | None = None) ->
             rows.append({"id": f"{item.id}-{view:02d}" if multiview else item.id, "object_id": item.id,
                          "view": view, "split": item.split, "label": item.label, "label_index": item.label_index,
                          "path": path, "shard": f"arrays/{shard.name}.npz" if "npz" in formats else "",
-                         "shard_index": position, **params})
+                         "shard_index": position, **params.to_row()})
         pick = np.stack if multiview else (lambda arrays: arrays[0])
         images.append(pick(per_view["images"]))
         labels.append(item.label_index)
@@ -239,53 +213,6 @@ def _os_error(out: Path, error: OSError, where: Path | None = None, verb: str = 
     """An operating-system failure while writing ``out`` as one line: which path, what."""
     what = error.strerror or type(error).__name__
     return InputError(f"{where or error.filename or out}: cannot {verb} the dataset ({what.lower()})")
-
-
-class _Busy(Exception):
-    """Another process holds the folder's lock."""
-
-
-def _lock(path: Path):
-    """Take an exclusive lock on ``path`` (created if missing) without waiting: a handle to pass
-    to :func:`_unlock`, or :class:`_Busy`. POSIX ``flock``, which the kernel releases however the
-    holder ends (``kill -9`` too); it is taken on the file now *at* ``path``: a lock file that a
-    failing run removed (with the folder it had made) after this one opened it locks nothing,
-    so that is tried again. Where ``fcntl`` is missing (Windows), :mod:`filelock`."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(path, timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise _Busy from None
-        return lock
-    for _ in range(20):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.path.samestat(os.fstat(handle), os.stat(path)):
-                return handle
-        except BlockingIOError:
-            os.close(handle)
-            raise _Busy from None
-        except FileNotFoundError:
-            pass  # removed while we took it: take the new one
-        except BaseException:
-            os.close(handle)
-            raise
-        os.close(handle)
-    raise _Busy
-
-
-def _unlock(handle) -> None:
-    if isinstance(handle, int):
-        os.close(handle)  # closing the last descriptor releases the flock
-    else:  # pragma: no cover - Windows
-        handle.release()
 
 
 def _quietly(action, *args) -> None:
@@ -342,6 +269,8 @@ def claimed(spec: dict, out: Path):
         check_target(spec, out)  # again, now that no one else writes; if refused, touch nothing
         try:
             spec_file = out / "spec.yaml"
+            if not (out / FORMAT_FILE).is_file():  # before the spec: no spec.yaml without it
+                write_atomic(out / FORMAT_FILE, format_bytes())
             if not spec_file.is_file():
                 write_atomic(spec_file, dump_spec(spec).encode())
             remove_partials(out)

@@ -10,7 +10,7 @@ parameters plus the seed regenerate an image without replaying the sampling.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -18,54 +18,20 @@ import quaternion
 
 from simulator import (
     CarbonFilm,
-    Cuboid,
     Microscope,
-    Octahedron,
     Particle,
     Probe,
-    Pyramid,
     ScanDistortion,
     ScanRotation,
     Scene,
-    Sphere,
     atomic_number,
     random_rotation,
 )
 from simulator.materials import symbol
 from simulator.rotation import axis_angle
-from simulator.shapes import Shape
-from stemsim.dataset.spec import RANGES, tilt_angles
-
-
-def build_shape(name: str, size: float, aspect_b: float = 1.0, aspect_c: float = 1.0) -> Shape:
-    """The undeformed shape ``name`` whose characteristic length is ``size`` nm: the cuboid's
-    edge ``a`` (``b = aspect_b·a``, ``c = aspect_c·a``), the pyramids' base edge, the
-    octahedron's edge, the sphere's diameter."""
-    if name == "cuboid":
-        return Cuboid(size, size * aspect_b, size * aspect_c)
-    if name == "tetrahedron":
-        return Pyramid(size, sides=3)
-    if name == "square_pyramid":
-        return Pyramid(size, sides=4)
-    if name == "octahedron":
-        return Octahedron(size)
-    if name == "sphere":
-        return Sphere(size / 2)
-    raise ValueError(f"object.shape: unknown shape {name!r}")
-
-
-@lru_cache(maxsize=None)
-def reference_space(name: str):
-    """The configuration space (:class:`simulator.symmetry.ConfigurationSpace`) whose classes
-    label the deformed vertices of shape ``name``."""
-    # Classes come from the regular shape: an elongated cuboid's images could tell more
-    # apart, never less, so these labels stay honest.
-    return build_shape(name, 1.0).configuration_space("projection")
-
-
-def configuration_names(shape: str, n_deformed: int) -> list[str]:
-    """Names of the configuration classes of ``n_deformed`` deformed vertices of ``shape``."""
-    return [c.name for c in reference_space(shape).classes(n_deformed)]
+from simulator.shapes import REGISTRY, build_shape, configuration_names, reference_space  # noqa: F401  (re-exported)
+from stemsim.dataset.parameters import ImageParameters
+from stemsim.dataset.spec_schema import RANGES, tilt_angles
 
 
 def image_seed(spec_seed: int, index: int) -> int:
@@ -152,16 +118,18 @@ def drawn(value, rng: np.random.Generator, key: str):
     return draw(value, rng, low=float(low), high=float(high))
 
 
-def sample_parameters(spec: dict, item: PlannedImage) -> dict:
-    """Every sampled parameter of one image (the manifest row without file locations)."""
+def sample_parameters(spec: dict, item: PlannedImage) -> ImageParameters:
+    """Every sampled parameter of one image (:meth:`ImageParameters.to_row`: the manifest row
+    without file locations)."""
     seed = image_seed(spec["seed"], item.index)
     rng, _ = generators(seed)
     obj = spec["object"]
     label = spec["label"]
     shape_name = item.label if label == "shape" else draw(obj["shape"], rng)
     size = drawn(obj["size"], rng, "object.size")
-    aspect_b = drawn(obj["aspect"], rng, "object.aspect") if shape_name == "cuboid" else 1.0
-    aspect_c = drawn(obj["aspect"], rng, "object.aspect") if shape_name == "cuboid" else 1.0
+    takes_aspect = REGISTRY[shape_name].takes_aspect  # the cuboid's b/a and c/a, the ellipsoid's y and z
+    aspect_b = drawn(obj["aspect"], rng, "object.aspect") if takes_aspect else 1.0
+    aspect_c = drawn(obj["aspect"], rng, "object.aspect") if takes_aspect else 1.0
     material = draw(obj["material"], rng)
     orientation = random_rotation(rng) if obj["orientation"] == "random" else np.quaternion(*obj["orientation"]).normalized()
     offset_x = drawn(obj["offset"], rng, "object.offset")
@@ -171,35 +139,36 @@ def sample_parameters(spec: dict, item: PlannedImage) -> dict:
     shape = build_shape(shape_name, size, aspect_b, aspect_c)
     vertices = _deformed_vertices(spec, item, shape_name, shape.n_sites, rng)
     w, x, y, z = quaternion.as_float_array(orientation).tolist()
-    configuration = ""
+    configuration = None
     if shape.n_sites:
         configuration = reference_space(shape_name).classify(vertices).name
-    return {
-        "seed": seed,
-        "object_seed": seed,
-        "shape": shape_name,
-        "size": size,
-        "aspect_b": aspect_b,
-        "aspect_c": aspect_c,
-        "material": symbol(atomic_number(material)),
-        "z": atomic_number(material),
-        "qw": w, "qx": x, "qy": y, "qz": z,
-        "offset_x": offset_x,
-        "offset_y": offset_y,
-        "n_deformed": len(vertices),
-        "deformed_vertices": " ".join(map(str, vertices)),
-        "configuration": configuration,
-        "deformation_kind": kind if vertices else "",
-        "depth": depth if vertices else 0.0,
-        "pixel_size": spec["image"]["pixel_size"],
-        "image_size": spec["image"]["size"],
-        "supersampling": spec["image"]["supersampling"],
+    return ImageParameters(
+        seed=seed,
+        object_seed=seed,
+        shape=shape_name,
+        size=size,
+        aspect_b=aspect_b,
+        aspect_c=aspect_c,
+        material=symbol(atomic_number(material)),
+        z=atomic_number(material),
+        qw=w, qx=x, qy=y, qz=z,
+        offset_x=offset_x,
+        offset_y=offset_y,
+        n_deformed=len(vertices),
+        deformed_vertices=tuple(vertices),
+        configuration=configuration,
+        deformation_kind=kind if vertices else None,
+        depth=depth if vertices else 0.0,
+        pixel_size=spec["image"]["pixel_size"],
+        image_size=spec["image"]["size"],
+        supersampling=spec["image"]["supersampling"],
         **sample_acquisition(spec, rng),
-    }
+    )
 
 
 def sample_acquisition(spec: dict, rng: np.random.Generator) -> dict:
-    """The microscope and support parameters of one acquisition (the rotation during the scan first)."""
+    """The microscope and support fields of :class:`ImageParameters` for one acquisition, drawn
+    in a fixed order (the rotation during the scan first); None where absent."""
     microscope = spec["microscope"]
     angle = drawn(microscope["rotation_during_scan"], rng, "microscope.rotation_during_scan")
     axis = _axis(microscope["rotation_axis"], rng)
@@ -211,24 +180,24 @@ def sample_acquisition(spec: dict, rng: np.random.Generator) -> dict:
         "probe_fwhm": drawn(microscope["probe_fwhm"], rng, "microscope.probe_fwhm"),
         "probe_tail_weight": drawn(microscope["probe_tail_weight"], rng, "microscope.probe_tail_weight"),
         "probe_tail_width": drawn(microscope["probe_tail_width"], rng, "microscope.probe_tail_width"),
-        "dose": "" if microscope["dose"] is None else drawn(microscope["dose"], rng, "microscope.dose"),
+        "dose": None if microscope["dose"] is None else drawn(microscope["dose"], rng, "microscope.dose"),
         "scan_noise": drawn(microscope["scan_noise"], rng, "microscope.scan_noise"),
         "line_amplitude": drawn(microscope["line_amplitude"], rng, "microscope.line_amplitude"),
         "line_frequency": drawn(microscope["line_frequency"], rng, "microscope.line_frequency"),
         "drift_x": drift * math.cos(drift_direction),
         "drift_y": drift * math.sin(drift_direction),
         "rotation_angle": angle,
-        "rotation_axis": " ".join(f"{v:.17g}" for v in axis),
+        "rotation_axis": tuple(axis),
         "scattering": drawn(microscope["scattering"], rng, "microscope.scattering"),
-        "support_thickness": "" if support is None else drawn(support["thickness"], rng, "support.thickness"),
-        "support_roughness": "" if support is None else drawn(support["roughness"], rng, "support.roughness"),
-        "support_correlation_length": "" if support is None else drawn(support["correlation_length"], rng,
+        "support_thickness": None if support is None else drawn(support["thickness"], rng, "support.thickness"),
+        "support_roughness": None if support is None else drawn(support["roughness"], rng, "support.roughness"),
+        "support_correlation_length": None if support is None else drawn(support["correlation_length"], rng,
                                                                         "support.correlation_length"),
     }
 
 
-def sample_views(spec: dict, item: PlannedImage) -> list[dict]:
-    """The parameter rows of every view of object ``item`` (one row when ``views.count`` is 1).
+def sample_views(spec: dict, item: PlannedImage) -> list[ImageParameters]:
+    """The parameters of every view of object ``item`` (one row when ``views.count`` is 1).
 
     The object (shape, size, deformation, material, position, base orientation) is drawn
     once, from the object's seed. View ``v`` has its own seed, ``image_seed(object seed, v)``,
@@ -240,11 +209,11 @@ def sample_views(spec: dict, item: PlannedImage) -> list[dict]:
     views = spec["views"]
     if views["count"] == 1:
         return [base]
-    object_orientation = np.quaternion(base["qw"], base["qx"], base["qy"], base["qz"])
+    object_orientation = np.quaternion(base.qw, base.qx, base.qy, base.qz)
     angles = tilt_angles(views)
     rows = []
     for view in range(views["count"]):
-        seed = image_seed(base["seed"], view)
+        seed = image_seed(base.seed, view)
         rng, _ = generators(seed)
         if views["mode"] == "random":
             orientation = random_rotation(rng)
@@ -254,10 +223,9 @@ def sample_views(spec: dict, item: PlannedImage) -> list[dict]:
             orientation = _jitter(views["jitter"], rng) * object_orientation
         acquisition = sample_acquisition(spec, rng)
         if views["microscope"] == "object":  # same settings; only the motion during the scan is the view's own
-            acquisition = {**{k: v for k, v in base.items() if k in acquisition},
-                           **{k: acquisition[k] for k in ("rotation_angle", "rotation_axis")}}
+            acquisition = {k: acquisition[k] for k in ("rotation_angle", "rotation_axis")}
         w, x, y, z = quaternion.as_float_array(orientation.normalized()).tolist()
-        rows.append({**base, **acquisition, "seed": seed, "qw": w, "qx": x, "qy": y, "qz": z})
+        rows.append(replace(base, **acquisition, seed=seed, qw=w, qx=x, qy=y, qz=z))
     return rows
 
 
@@ -292,44 +260,42 @@ def _axis(value, rng) -> list[float]:
     return (v / np.linalg.norm(v)).tolist()
 
 
-def _number(value, default=0.0) -> float:
-    return default if value == "" or value is None else float(value)
+def _parameters(params) -> ImageParameters:
+    return params if isinstance(params, ImageParameters) else ImageParameters.from_row(params)
 
 
-def scene_and_microscope(params: dict) -> tuple[Scene, Microscope]:
-    """The scene and microscope that a parameter row (or manifest row) describes."""
-    shape = build_shape(params["shape"], float(params["size"]), float(params["aspect_b"]), float(params["aspect_c"]))
-    vertices = [int(v) for v in str(params["deformed_vertices"]).split()]
-    if vertices:
-        shape = shape.deform(params["deformation_kind"], vertices, float(params["depth"]))
-    angle = _number(params["rotation_angle"])
+def scene_and_microscope(params: ImageParameters | dict) -> tuple[Scene, Microscope]:
+    """The scene and microscope that image parameters (or a manifest row) describe."""
+    p = _parameters(params)
+    shape = build_shape(p.shape, float(p.size), float(p.aspect_b), float(p.aspect_c))
+    if p.deformed_vertices:
+        shape = shape.deform(p.deformation_kind, list(p.deformed_vertices), float(p.depth))
     spin = None
-    if angle:
-        spin = ScanRotation(tuple(float(v) for v in str(params["rotation_axis"]).split()), angle)
-    orientation = np.quaternion(*(float(params[k]) for k in ("qw", "qx", "qy", "qz")))
-    particle = Particle(shape, int(params["z"]), orientation,
-                        (float(params["offset_x"]), float(params["offset_y"])), spin)
+    if p.rotation_angle:
+        spin = ScanRotation(tuple(float(v) for v in p.rotation_axis), float(p.rotation_angle))
+    orientation = np.quaternion(*(float(v) for v in (p.qw, p.qx, p.qy, p.qz)))
+    particle = Particle(shape, int(p.z), orientation, (float(p.offset_x), float(p.offset_y)), spin)
     support = None
-    if params["support_thickness"] != "" and params["support_thickness"] is not None:
-        support = CarbonFilm(float(params["support_thickness"]), float(params["support_roughness"]),
-                             float(params["support_correlation_length"]))
-    dose = params["dose"]
+    if p.support_thickness is not None:
+        support = CarbonFilm(float(p.support_thickness), float(p.support_roughness),
+                             float(p.support_correlation_length))
     microscope = Microscope(
-        pixel_size=float(params["pixel_size"]),
-        size=int(params["image_size"]),
-        z_exponent=float(params["z_exponent"]),
-        probe=Probe(float(params["probe_fwhm"]), float(params["probe_tail_weight"]), float(params["probe_tail_width"])),
-        dose=None if dose == "" or dose is None else float(dose),
-        scan=ScanDistortion(float(params["scan_noise"]), float(params["line_amplitude"]),
-                            float(params["line_frequency"]), (float(params["drift_x"]), float(params["drift_y"]))),
-        supersampling=int(params["supersampling"]),
-        scattering=float(params["scattering"]),
+        pixel_size=float(p.pixel_size),
+        size=int(p.image_size),
+        z_exponent=float(p.z_exponent),
+        probe=Probe(float(p.probe_fwhm), float(p.probe_tail_weight), float(p.probe_tail_width)),
+        dose=None if p.dose is None else float(p.dose),
+        scan=ScanDistortion(float(p.scan_noise), float(p.line_amplitude),
+                            float(p.line_frequency), (float(p.drift_x), float(p.drift_y))),
+        supersampling=int(p.supersampling),
+        scattering=float(p.scattering),
     )
     return Scene([particle], support), microscope
 
 
-def acquire(params: dict):
-    """The :class:`simulator.Measurement` of a parameter row, with the row's own noise stream."""
+def acquire(params: ImageParameters | dict):
+    """The :class:`simulator.Measurement` of image parameters (or a manifest row), with their
+    own noise stream."""
     scene, microscope = scene_and_microscope(params)
-    _, rng = generators(int(params["seed"]))
+    _, rng = generators(int(_parameters(params).seed))
     return microscope.acquire(scene, rng)

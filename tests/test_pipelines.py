@@ -1,0 +1,179 @@
+"""One pipeline per model kind (classifiers.pipelines): every name resolves, an unknown one is
+one line, nothing outside the registry branches on the kind, and classifiers/ has no import cycle."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+from classifiers.models import MODELS
+from classifiers.pipelines import PIPELINES, get_pipeline
+from classifiers.pipelines.base import Pipeline
+from classifiers.pipelines.keras import KerasPipeline
+from stemsim.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+KINDS = set(MODELS)
+"""Every model.name: the strings that no module outside the registry may compare a name to."""
+
+
+def test_every_model_name_has_its_pipeline():
+    assert set(PIPELINES) == set(MODELS)
+    for name in MODELS:
+        pipeline = get_pipeline(name)
+        assert isinstance(pipeline, Pipeline) and pipeline.name == name
+        assert get_pipeline(name) is pipeline  # registered once
+    assert type(get_pipeline("stemnet")) is KerasPipeline  # a network builder gets the default
+    assert {name for name, p in PIPELINES.items() if not p.needs_keras} == {"geometric", "texture"}
+    assert get_pipeline("multiview").fusions({}) == ("pooling",)
+    assert get_pipeline("two_stage").fusions({"view_features": {"1": 0.5}, "backprojection": {"1": 0.5}}) == (
+        "mean", "vote", "features", "backprojection")
+    assert get_pipeline("inception_v3").makes == ("features", "images")
+
+
+@pytest.mark.parametrize("name", ["nope", 3, None])
+def test_unknown_name_is_the_one_line_it_was(name):
+    with pytest.raises(InputError) as error:
+        get_pipeline(name)
+    assert str(error.value) == f"model.name: unknown model {name!r} (known: {', '.join(MODELS)})"
+
+
+def test_importing_the_registry_imports_no_keras():
+    import subprocess
+
+    code = ("import sys, classifiers.pipelines, classifiers.run; "
+            "print('keras' in sys.modules, 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def _sources():
+    for package in ("classifiers", "benchmarks"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            relative = path.relative_to(ROOT)
+            if relative.parts[:2] == ("classifiers", "pipelines") or relative == Path("classifiers/models/__init__.py"):
+                continue  # the registry itself, and the builder registry that maps names to builders
+            yield relative, ast.parse(path.read_text(), str(relative))
+
+
+def _names_a_model(node: ast.AST) -> bool:
+    """``x.name`` / ``x["name"]`` / ``cfg["model"]["name"]`` / ``info["model"]`` / ``model_name``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in ("name", "model_name")
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return node.slice.value in ("name", "model")
+    return isinstance(node, ast.Name) and node.id in ("name", "model_name")
+
+
+def _kind_literals(node: ast.AST) -> set[str]:
+    values = node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else [node]
+    return {v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)} & KINDS
+
+
+def test_nothing_outside_the_registry_branches_on_the_model_kind():
+    found = []
+    for relative, tree in _sources():
+        # module constants that list kinds (SKLEARN_MODELS = ("geometric", "texture")) count as their literals
+        named = {target.id: _kind_literals(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                 for target in node.targets if isinstance(target, ast.Name) and _kind_literals(node.value)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            if any(_names_a_model(side) for side in sides):
+                kinds = set().union(*(_kind_literals(side) | named.get(getattr(side, "id", None), set())
+                                      for side in sides))
+                if kinds:
+                    found.append(f"{relative}:{node.lineno}: compares a model name to {sorted(kinds)}")
+    # benchmarks/readme.py is another engineer's (#28): it should ask the pipeline (stack, makes_maps)
+    found = [line for line in found if not line.startswith("benchmarks/readme.py:")]
+    assert not found, "\n".join(found)
+
+
+def _import_graph(package: str = "classifiers") -> dict[str, set[str]]:
+    """Module → the modules of ``package`` it imports (top level or inside functions)."""
+    root = ROOT / package
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, path in modules.items():
+        is_package = path.name == "__init__.py"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = module.split(".")
+                if node.level:
+                    base = base[:len(base) - node.level + (1 if is_package else 0)]
+                    stem = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    stem = node.module or ""
+                targets = [stem] + [f"{stem}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            graph[module] |= {t for t in targets if t in modules and t != module}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+PENDING = [["classifiers.data", "classifiers.stm_data"]]
+"""data.load_dataset imports stm_data.load_stm, which imports data's Split and Dataset: left to
+the dataset-store rework of #28 (classifiers/data.py); remove it from here when it is gone."""
+
+
+def test_no_import_cycle_inside_classifiers():
+    assert [cycle for cycle in _cycles(_import_graph()) if cycle not in PENDING] == []
+
+
+def test_a_two_stage_run_carries_its_load_flags_and_older_runs_read_config():
+    from types import SimpleNamespace
+
+    pipeline = get_pipeline("two_stage")
+    model = {"unet_tta": True, "corner_classifier": True, "corner_patches": False}
+    recorded = pipeline.run_facts(model)
+    assert recorded == {"load_flags": {"symmetric_maps": True, "corner_classifier": True, "corner_patches": False}}
+    new = SimpleNamespace(info=recorded, config={"model": {}})  # run.json wins over config.yaml
+    assert pipeline.load_flags(new) == recorded["load_flags"]
+    old = SimpleNamespace(info={}, config={"model": model})  # a run written before load_flags
+    assert pipeline.load_flags(old) == recorded["load_flags"]
+    older = SimpleNamespace(info={}, config={"model": {}})  # keys missing altogether: off
+    assert pipeline.load_flags(older) == dict.fromkeys(recorded["load_flags"], False)

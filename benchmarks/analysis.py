@@ -1,5 +1,5 @@
-"""The command line shared by the dataset analyses (:mod:`benchmarks.ceiling`,
-:mod:`benchmarks.observer`): ``python -m benchmarks.NAME DATASET --out DIR [--split S] ...``
+"""The command line shared by the dataset analyses (:mod:`stemsim.benchmarks.ceiling`,
+:mod:`stemsim.benchmarks.observer`): ``python -m stemsim.benchmarks.NAME DATASET --out DIR [--split S] ...``
 writes ``DIR/results.json`` (with the command that made it) and ``DIR/results.md``; a bad
 dataset gets one error line, exit status 2 and nothing written."""
 
@@ -17,7 +17,7 @@ from stemsim.errors import InputError
 def analysis_main(name: str, description: str, compute: Callable[..., dict], markdown: Callable[[dict], str],
                   options: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
     """Parse the command line, run ``compute(dataset, split=..., **options)``, write its results."""
-    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=description)
+    parser = argparse.ArgumentParser(prog=f"python -m stemsim.benchmarks.{name}", description=description)
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="folder for results.json and results.md")
     parser.add_argument("--split", default="test")
@@ -30,7 +30,7 @@ def analysis_main(name: str, description: str, compute: Callable[..., dict], mar
     except InputError as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    results["command"] = " ".join([f"python -m benchmarks.{name} {args.dataset} --out {args.out}"]
+    results["command"] = " ".join([f"python -m stemsim.benchmarks.{name} {args.dataset} --out {args.out}"]
                                   + [f"--{key} {value}" for key, value in chosen.items()
                                      if value != parser.get_default(key)])
     args.out.mkdir(parents=True, exist_ok=True)

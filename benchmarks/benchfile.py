@@ -33,7 +33,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from classifiers.views import FUSIONS
+from stemsim.classifiers.views import FUSIONS
 from stemsim.errors import InputError
 from stemsim.schema import Key, KeyDoc, describe, fail, number
 from stemsim.yamlio import merge

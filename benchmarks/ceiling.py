@@ -1,19 +1,19 @@
 """How well the 3-D back-projection counts deformed corners with a perfect stage 1.
 
-    python -m benchmarks.ceiling DATASET --out results/multiview_n_deformations/ceiling
+    python -m stemsim.benchmarks.ceiling DATASET --out results/multiview_n_deformations/ceiling
 
 The two-stage model's ``backprojection`` fusion reads the number of deformed corners from its
 U-Net's vertex heat-maps back-projected along the tilt angles. This benchmark gives it the
 ground-truth heat-maps instead (what the U-Net is trained to predict, rendered from the
-dataset's vertex sites, :func:`classifiers.pixelwise.vertex_heatmaps`) and counts the 3-D
+dataset's vertex sites, :func:`stemsim.classifiers.pixelwise.vertex_heatmaps`) and counts the 3-D
 deformed peaks above a level (``bp_deformed_peaks_above_<level>`` of
-:func:`classifiers.tomography.tilt_features`), with no classifier. The fraction of test objects
+:func:`stemsim.classifiers.tomography.tilt_features`), with no classifier. The fraction of test objects
 whose count is their label says how much of the gap to a target is the U-Net's and how much
 the views' (too few, or too close in angle, to place corners in depth).
 
 The dataset: a stemsim tilt series (``views.mode: tilt``) with npz shards and ground truth,
 labelled by ``n_deformations``. View subsets: the first K and K spread over the series
-(:func:`classifiers.views.view_indices`), K = 1, 2, V/2, V.
+(:func:`stemsim.classifiers.views.view_indices`), K = 1, 2, V/2, V.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.analysis import analysis_main
+from stemsim.benchmarks.analysis import analysis_main
 from stemsim.dataset.store import open_dataset
 from stemsim.errors import InputError
 
@@ -33,9 +33,9 @@ def count_accuracy(root: str | Path, split: str = "test") -> dict:
     """``{dataset, split, n_objects, tilt_series, levels, subsets}``: per view subset
     (``{selection, views, indices, accuracy}``), the fraction of objects whose 3-D deformed
     peak count above each level equals their label."""
-    from classifiers.pixelwise import load_maps, vertex_heatmaps
-    from classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
-    from classifiers.views import curve_subsets
+    from stemsim.classifiers.pixelwise import load_maps, vertex_heatmaps
+    from stemsim.classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
+    from stemsim.classifiers.views import curve_subsets
 
     root = Path(root)
     store = open_dataset(root)

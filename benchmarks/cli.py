@@ -23,7 +23,7 @@ def bench_command(
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from benchmarks.bench import rewrite_report, run_bench
+    from stemsim.benchmarks.runner import rewrite_report, run_bench
 
     if report_only:
         if models or datasets is not None:

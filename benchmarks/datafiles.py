@@ -1,8 +1,7 @@
-"""Every read of a dataset's own files by the bench, in one place.
-
-The bench reads a stemsim dataset's ``manifest.csv`` and its ``test/<class>/*.png`` images, and
-the people-labelled STM set's ``labels.csv`` and ``images_*.npz``. These readers are what a
-dataset store (``open_dataset``) replaces; the analyses and figures call only them.
+"""What the bench reads of a dataset, in one place: a stemsim dataset through its store
+(:func:`stemsim.dataset.store.open_dataset`: the manifest, the test images), and the
+people-labelled STM set's own ``labels.csv`` and ``images_*.npz`` (not the stemsim format).
+The analyses and figures call only these.
 """
 
 from __future__ import annotations
@@ -12,20 +11,22 @@ from pathlib import Path
 
 import numpy as np
 
+from stemsim.dataset.store import open_dataset
 
-def manifest_objects(manifest: Path) -> dict[str, dict] | None:
-    """A stemsim dataset's ``manifest.csv`` rows by ``object_id`` (one row per object: the
-    last view's), or None when there is no manifest."""
-    if not manifest.is_file():
+
+def manifest_objects(dataset: Path) -> dict[str, dict] | None:
+    """The manifest rows of the stemsim dataset in folder ``dataset`` by ``object_id`` (one row
+    per object: the last view's), or None when it has no manifest."""
+    store = open_dataset(dataset)
+    if not store.manifest_file.is_file():
         return None
-    with manifest.open() as handle:
-        return {row["object_id"]: row for row in csv.DictReader(handle)}
+    return {row["object_id"]: row for row in store.manifest}
 
 
 def stm_labels(data: dict) -> dict:
-    """The people-labelled STM set's label table (:func:`classifiers.stm_data.read_stm_table`
+    """The people-labelled STM set's label table (:func:`stemsim.classifiers.stm_data.read_stm_table`
     of ``labels.csv`` in the data section's ``path``)."""
-    from classifiers.stm_data import read_stm_table
+    from stemsim.classifiers.stm_data import read_stm_table
 
     return read_stm_table(Path(data["path"]) / "labels.csv")
 
@@ -36,16 +37,22 @@ def is_stm_folder(dataset: Path) -> bool:
 
 
 def test_images_by_class(dataset: Path, per_class: int) -> dict[str, list[np.ndarray]]:
-    """Up to ``per_class`` test images ``(H, W)`` of each class of a stemsim dataset (its
-    ``test/<class>/*.png``, in name order), classes in name order; ``{}`` without them."""
+    """Up to ``per_class`` test images ``(H, W)`` of each class of a stemsim dataset (its test
+    PNGs in file-name order; single-view images only: a multi-view object's views are no
+    sample of their own), classes in name order; ``{}`` without a manifest or PNGs."""
     from PIL import Image
 
-    test = dataset / "test"
-    if not test.is_dir():
+    store = open_dataset(dataset)
+    if not store.manifest_file.is_file():
         return {}
-    classes = sorted(p.name for p in test.iterdir() if p.is_dir())
-    return {name: [np.asarray(Image.open(f)) for f in sorted((test / name).glob("*.png"))[:per_class]]
-            for name in classes}
+    by_class: dict[str, list[Path]] = {}
+    for row in store.rows("test"):
+        by_class.setdefault(row["label"], [])
+        path = store.image_file(row, "png")
+        if path is not None and path.parent.name == row["label"]:
+            by_class[row["label"]].append(path)
+    return {name: [np.asarray(Image.open(f)) for f in sorted(by_class[name])[:per_class]]
+            for name in sorted(by_class)}
 
 
 def stm_scores_and_images(dataset: Path) -> tuple[list[dict], np.ndarray] | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datafiles import is_stm_folder, stm_scores_and_images, test_images_by_class
+from stemsim.benchmarks.datafiles import is_stm_folder, stm_scores_and_images, test_images_by_class
 
 
 def use_agg() -> None:
@@ -134,7 +134,7 @@ def category_grid(dataset: Path, target: Path, per_class: int) -> None:
     """Images whose mean score for each category is highest (STM set: ``labels.csv`` + npz)."""
     import matplotlib.pyplot as plt
 
-    from classifiers.config import STM_CATEGORIES
+    from stemsim.classifiers.config import STM_CATEGORIES
 
     found = stm_scores_and_images(dataset)
     if found is None:
@@ -157,8 +157,8 @@ def plot_maps(run_dir: Path, dataset: Path, target: Path, n: int = 4) -> None:
     """Test images, true and predicted thickness, predicted vertex heat (red all, green deformed)."""
     import matplotlib.pyplot as plt
 
-    from classifiers.pixelwise import load_maps, vertex_heatmaps
-    from classifiers.run import open_run
+    from stemsim.classifiers.pixelwise import load_maps, vertex_heatmaps
+    from stemsim.classifiers.run import open_run
 
     data = load_maps(dataset, "test", n)
     model = open_run(run_dir).load_model()

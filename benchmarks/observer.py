@@ -1,6 +1,6 @@
 """The ideal observer: the accuracy no classifier of a simulated test set can exceed.
 
-    python -m benchmarks.observer DATASET --out results/deformed/observer
+    python -m stemsim.benchmarks.observer DATASET --out results/deformed/observer
 
 A bench target that is not reached raises one question: is the label in the images at this
 dose, or is the model the limit? This benchmark answers it from the physics. For every test
@@ -28,7 +28,7 @@ nearest-mean decision in the hypotheses' own coordinates. The dataset stores 8-b
 made from these counts, so the bound holds for classifiers of the stored files too.
 
 Multi-view datasets: d′² adds over views (independent noise); the bound is given for the view
-subsets of the curves (:func:`classifiers.views.view_indices`, first K and spread).
+subsets of the curves (:func:`stemsim.classifiers.views.view_indices`, first K and spread).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.analysis import analysis_main
+from stemsim.benchmarks.analysis import analysis_main
 from stemsim.dataset.store import open_dataset
 from stemsim.errors import InputError
 
@@ -150,7 +150,7 @@ def observe(root: str | Path, split: str = "test", limit: int | None = None) -> 
     ``{dataset, split, label, classes, n_objects, views, subsets, least_visible}``; per view
     subset ``{selection, views, indices, accuracy_bound, error_by_class, nearest_d}``."""
     from stemsim.dataset.sampling import generators
-    from classifiers.views import curve_subsets
+    from stemsim.classifiers.views import curve_subsets
 
     spec, objects = read_dataset(root, split)
     objects = objects[:limit] if limit else objects

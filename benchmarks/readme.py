@@ -1,11 +1,11 @@
 """Write the docs' bench pages from the committed ``results/<bench>/results.json`` files.
 
-    python -m benchmarks.readme               # every committed bench
-    python -m benchmarks.readme stm shape     # these pages only (names under results/)
+    python -m stemsim.benchmarks.readme               # every committed bench
+    python -m stemsim.benchmarks.readme stm shape     # these pages only (names under results/)
 
 Each bench gets ``docs/benchmarks/<bench>.md``: its commands, the results table, the views
 table and pixel-wise scores where it has them, the summary sections of its report
-(:mod:`benchmarks.sections`: target, ideal observer, label ceiling, families, time) and its
+(:mod:`stemsim.benchmarks.sections`: target, ideal observer, label ceiling, families, time) and its
 figures, linked from ``results/<bench>/``. The block between ``<!-- bench-results -->``
 markers of ``docs/benchmarks.md`` becomes the index of the pages there are;
 ``tests/test_readme.py`` checks that their numbers are the committed ones.
@@ -18,8 +18,9 @@ import re
 import sys
 from pathlib import Path
 
-from benchmarks.sections import summary_lines
-from benchmarks.sections.target import target_line
+from stemsim.benchmarks.sections import summary_lines
+from stemsim.benchmarks.sections.target import target_line
+from stemsim.classifiers.pipelines import PIPELINES
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -31,10 +32,11 @@ NOT_BENCHES = ("simulator",)
 
 
 def _trained(model: dict) -> str:
-    """How a row's model learnt, for the table: the one place here that reads the model kind."""
-    if model["model"] in ("geometric", "texture"):
+    """How a row's model learnt, for the table (its kind's pipeline says what it is)."""
+    pipeline = PIPELINES.get(model["model"])
+    if pipeline is not None and not pipeline.needs_keras:
         return "no deep learning"
-    if model["model"] == "two_stage":
+    if pipeline is not None and pipeline.makes_maps:
         return "U-Net maps from the ground truth + features"
     weights = model["weights"].removeprefix("family members: ")
     return "from scratch" if weights.startswith("none") else model["weights"]
@@ -150,7 +152,7 @@ def index(names: list[str]) -> str:
     lines = ["<!-- bench-results -->",
              f"Classifier benches committed so far ({'; '.join(machines)}; the models each command ran — "
              "pretrained models that need downloads are listed as not run in the reports), one page each with its "
-             "tables and figures (`python -m benchmarks.readme` writes them from `results/NAME/results.json`):", ""]
+             "tables and figures (`python -m stemsim.benchmarks.readme` writes them from `results/NAME/results.json`):", ""]
     for name in names:
         results = _load(name)
         outcome = target_line(results)

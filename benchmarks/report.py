@@ -1,5 +1,5 @@
 """A bench's ``report.md``, ``results.csv`` and ``results.json``: the results table, then the
-registered sections (:mod:`benchmarks.sections`), the figures and the environment."""
+registered sections (:mod:`stemsim.benchmarks.sections`), the figures and the environment."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import io
 import json
 from pathlib import Path
 
-from benchmarks.sections import analyse, body_lines, fmt, summary_lines
-from benchmarks.sections.categories import multilabel
+from stemsim.benchmarks.sections import analyse, body_lines, fmt, summary_lines
+from stemsim.benchmarks.sections.categories import multilabel
 
 
 def write_files(results: dict, bench: dict, out: Path) -> None:
     """Compute every section's numbers into ``results`` (the ideal observer's results in
-    ``out/observer/`` when :mod:`benchmarks.observer` was run there), then write
+    ``out/observer/`` when :mod:`stemsim.benchmarks.observer` was run there), then write
     ``results.json``, ``results.csv`` and ``report.md`` into ``out``."""
     analyse(results, bench, out)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -9,9 +9,9 @@ with ``views``, ``views.png`` (accuracy against the number of views per object),
 ``--models a,b`` runs only those models; when ``DIR`` already holds results of the same bench
 (name, mode, dataset), the other models' rows are kept, each with the command that made it.
 ``--report-only`` (:func:`rewrite_report`) trains nothing and writes the report again from
-``DIR/results.json``. The bench file is :mod:`benchmarks.benchfile`, the analyses
-:mod:`benchmarks.sections`, the report :mod:`benchmarks.report`, the figures
-:mod:`benchmarks.figures`.
+``DIR/results.json``. The bench file is :mod:`stemsim.benchmarks.benchfile`, the analyses
+:mod:`stemsim.benchmarks.sections`, the report :mod:`stemsim.benchmarks.report`, the figures
+:mod:`stemsim.benchmarks.figures`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.benchfile import load_bench, model_experiment
-from benchmarks.figures import drop_stale_figures, plot_views, use_agg, write_figures
-from benchmarks.report import write_files
-from benchmarks.sections import SECTIONS
+from stemsim.benchmarks.benchfile import load_bench, model_experiment
+from stemsim.benchmarks.figures import drop_stale_figures, plot_views, use_agg, write_figures
+from stemsim.benchmarks.report import write_files
+from stemsim.benchmarks.sections import SECTIONS
+from stemsim.dataset.store import open_dataset
 from stemsim.errors import InputError
 
 
@@ -33,10 +34,8 @@ def prepare_dataset(bench: dict, datasets: Path, jobs: int) -> tuple[dict, Path]
     """The data section for the experiments, and the dataset's folder (made if needed)."""
     dataset = bench["dataset"]
     if "data" in dataset:
-        from classifiers.data import dataset_record
-
         if isinstance(dataset["data"].get("path"), str):  # an incomplete stemsim dataset: refused before any training
-            dataset_record(dataset["data"]["path"])
+            open_dataset(dataset["data"]["path"]).record()
         return dataset["data"], Path(dataset["data"]["path"])
     from stemsim.dataset import generate, load_spec
     from stemsim.dataset.spec import spec_hash
@@ -59,8 +58,8 @@ def _fingerprint(experiment: dict) -> str:
 def run_model(entry: dict, data: dict, seed: int, runs: Path, views: dict | None = None) -> dict[str, Any]:
     """Train one model (or reuse an identical finished run) and evaluate it on the test split
     (and, with ``views``, on K views of every test object for each K and fusion)."""
-    from classifiers.evaluation import evaluate
-    from classifiers.training import train
+    from stemsim.classifiers.evaluation import evaluate
+    from stemsim.classifiers.training import train
 
     experiment = model_experiment(entry, data, seed)
     run_dir = runs / entry["name"]
@@ -98,9 +97,9 @@ def _accuracy_by_views(run_dir: Path, views: dict) -> list[dict]:
     first K views (``selection: first``) and, with ``views.spread``, K views evenly spread over
     the object's views (``selection: spread``; a K whose spread views are the first K is not
     evaluated twice)."""
-    from classifiers.evaluation import evaluate
-    from classifiers.run import open_run
-    from classifiers.views import view_indices
+    from stemsim.classifiers.evaluation import evaluate
+    from stemsim.classifiers.run import open_run
+    from stemsim.classifiers.views import view_indices
 
     run = open_run(run_dir)
     fusions = [None] if run.multiview else [f for f in views["fusion"] if f in run.fusions]
@@ -265,7 +264,7 @@ def _deterministic() -> None:
 
 
 def _environment() -> dict[str, Any]:
-    from classifiers.run import environment
+    from stemsim.classifiers.run import environment
 
     import stemsim
 

@@ -1,6 +1,6 @@
 """Simulator benchmark: images/s against the voxel reference, and exactness of both.
 
-    python -m benchmarks.simulator --out results/simulator
+    python -m stemsim.benchmarks.simulator --out results/simulator
 
 The scene is the prior work's: a cuboid (6–9 nm edges) with 3 truncated corners, rotated
 uniformly over SO(3), on a 3 nm carbon film, Au, n = 1.7, 0.12 nm probe, 5·10³ e/Å².
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Scene, random_rotation
+from stemsim.simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Scene, random_rotation
 
 FIELD_OF_VIEW = 19.2  # nm
 SIZES = (64, 128, 256)
@@ -53,7 +53,7 @@ def _ours(size: int, seeds: list[int]) -> int:
 
 
 def _voxels(size: int, seeds: list[int]) -> int:
-    from benchmarks.voxel_reference import voxel_image
+    from stemsim.benchmarks.voxel_reference import voxel_image
 
     microscope = microscope_for(size)
     for seed in seeds:
@@ -78,7 +78,7 @@ def images_per_second(work, size: int, n_images: int, n_jobs: int, repeats: int 
 
 def volume_errors(n: int = 20, size: int = 128) -> dict[str, float]:
     """Mean |relative error| of Σ t · pixel area against the analytic volume."""
-    from benchmarks.voxel_reference import voxel_thickness
+    from stemsim.benchmarks.voxel_reference import voxel_thickness
 
     microscope = microscope_for(size)
     ours, voxels = [], []
@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/simulator"))
     parser.add_argument("--quick", action="store_true", help="10× fewer images (a smoke run)")
     args = parser.parse_args()
-    command = "python -m benchmarks.simulator" + (" --quick" if args.quick else "") + f" --out {args.out}"
+    command = "python -m stemsim.benchmarks.simulator" + (" --quick" if args.quick else "") + f" --out {args.out}"
     results = run(args.quick)
     results["command"] = command
     args.out.mkdir(parents=True, exist_ok=True)

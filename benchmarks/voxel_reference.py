@@ -12,10 +12,10 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from simulator import Microscope, Scene
-from simulator.materials import CARBON_Z
-from simulator.microscope import FWHM_PER_SIGMA
-from simulator.rotation import rotation_matrices
+from stemsim.simulator import Microscope, Scene
+from stemsim.simulator.materials import CARBON_Z
+from stemsim.simulator.microscope import FWHM_PER_SIGMA
+from stemsim.simulator.rotation import rotation_matrices
 
 
 @lru_cache(maxsize=4)

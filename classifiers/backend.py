@@ -2,7 +2,7 @@
 
 * ``geometric`` and ``texture`` runs are scikit-learn only: their training, evaluation and
   prediction never import TensorFlow or Keras (their pipeline's ``needs_keras`` is false,
-  :mod:`classifiers.pipelines`).
+  :mod:`stemsim.classifiers.pipelines`).
 * Every other model is Keras 3 (on its backend, TensorFlow by default); ``two_stage`` is both:
   a Keras U-Net (stage 1, the maps) and a scikit-learn classifier (stage 2).
 
@@ -144,5 +144,5 @@ def environment(stack: str = KERAS) -> dict[str, Any]:
 
 def model_line(model_name: str, env: dict[str, Any]) -> str:
     """``model: NAME (DESCRIPTION)``, the line every classifier verb prints on stderr (``env``:
-    :func:`classifiers.run.environment` of the model)."""
+    :func:`stemsim.classifiers.run.environment` of the model)."""
     return f"model: {model_name} ({env['description']})"

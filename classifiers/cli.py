@@ -1,7 +1,7 @@
 """The classifier verbs of ``stemsim``: train, evaluate, predict, import-stm.
 
 :func:`register` adds them to the program's Typer app. TensorFlow/Keras are imported inside
-the command bodies only, and only for models that need them (:mod:`classifiers.backend`: a
+the command bodies only, and only for models that need them (:mod:`stemsim.classifiers.backend`: a
 geometric or texture run never imports them), so ``stemsim --help`` stays fast. Every verb
 starts with :func:`_start` (TensorFlow's log level set before it can be imported) and runs
 inside :func:`stemsim.errors.command_line`, so that its errors name options as the command
@@ -23,8 +23,8 @@ from stemsim.errors import InputError, command_line
 
 def _start() -> None:
     """What every classifier verb does first: TensorFlow's C++ log level to errors only
-    (``TF_CPP_MIN_LOG_LEVEL=3``), before anything can import it (:mod:`classifiers.backend`)."""
-    from classifiers.backend import quiet_tensorflow
+    (``TF_CPP_MIN_LOG_LEVEL=3``), before anything can import it (:mod:`stemsim.classifiers.backend`)."""
+    from stemsim.classifiers.backend import quiet_tensorflow
 
     quiet_tensorflow()
 
@@ -40,8 +40,8 @@ def _warn(message: str) -> None:
 def _keras_first(run_dir: Path) -> str | None:
     """The run's model name; Keras imported quietly first when the run needs it (nothing, and
     None, when ``run_dir`` is no readable run: the verb itself then says why)."""
-    from classifiers.backend import import_keras
-    from classifiers.run import open_run
+    from stemsim.classifiers.backend import import_keras
+    from stemsim.classifiers.run import open_run
 
     try:
         run = open_run(run_dir)
@@ -70,9 +70,9 @@ def train_command(
     with command_line():
         import json
 
-        from classifiers.data import usage_line
-        from classifiers.run import RUN_FILE
-        from classifiers.training import train
+        from stemsim.classifiers.data import usage_line
+        from stemsim.classifiers.run import RUN_FILE
+        from stemsim.classifiers.training import train
 
         # Keras' own bar within each epoch (steps, ETA) where someone watches; one line per epoch
         # in pipes and logs (Keras writes both to stdout)
@@ -132,7 +132,7 @@ def evaluate_command(
 
 
 def _evaluate(run_dir, data, split, out, batch_size, fusion, views, spread, allow_incomplete) -> None:
-    from classifiers.evaluation import evaluate
+    from stemsim.classifiers.evaluation import evaluate
 
     _keras_first(run_dir)
     report = evaluate(run_dir, data=data, split=split, out=out, batch_size=batch_size, fusion=fusion, views=views,
@@ -183,7 +183,7 @@ def predict_command(
 
     The CSV's p_<class> columns are in the run's class order (run.json classes: a stemsim
     dataset's spec order, not alphabetical). A file that cannot be read (not an image, or over
-    the size limits of classifiers.limits) gets a row with its error, and one error line on
+    the size limits of stemsim.classifiers.limits) gets a row with its error, and one error line on
     stderr; the other files are still predicted, and the exit status is then 2."""
     _start()
     with command_line():
@@ -201,9 +201,9 @@ def _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel
         raise InputError("--maps: only with image files (not --object)")
     if fusion is not None and not objects:
         raise InputError("--fusion: only with --object (image files are predicted one by one)")
-    from classifiers.backend import model_line
-    from classifiers.prediction import format_predictions, predict_files, predict_objects
-    from classifiers.run import environment, open_run
+    from stemsim.classifiers.backend import model_line
+    from stemsim.classifiers.prediction import format_predictions, predict_files, predict_objects
+    from stemsim.classifiers.run import environment, open_run
 
     name = _keras_first(run_dir)
     said: list[str] = []  # the scale warnings: shown once the files are predicted (a failure is one line)
@@ -237,7 +237,7 @@ def import_stm_command(
     """Rebuild the real STM set (data kind: stm) from the original public layout."""
     _start()
     with command_line():
-        from classifiers.stm_data import import_original
+        from stemsim.classifiers.stm_data import import_original
 
         result = import_original(images_dir, summary, out, size=size, agreement=agreement)
         typer.echo(f"{result['images']} images written to {out} ({result['missing_images']} named in the summary "
@@ -253,7 +253,7 @@ def convert_run_command(
     """Rewrite an old run's pickle (.joblib) model files as safe skops files, in place."""
     _start()
     with command_line():
-        from classifiers.model_files import convert_legacy_run
+        from stemsim.classifiers.model_files import convert_legacy_run
 
         for old, new in convert_legacy_run(run_dir, trust=trust):
             typer.echo(f"{old} -> {new.name}")
@@ -266,6 +266,6 @@ def register(app: typer.Typer) -> None:
     app.command("predict")(predict_command)
     app.command("import-stm")(import_stm_command)
     app.command("convert-run")(convert_run_command)
-    from classifiers.serve import serve_command  # imports FastAPI only when the page is served
+    from stemsim.classifiers.serve import serve_command  # imports FastAPI only when the page is served
 
     app.command("serve")(serve_command)

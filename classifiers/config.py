@@ -13,12 +13,12 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from classifiers.models import ModelSpec
-from classifiers.pipelines import get_pipeline
-from classifiers.schema import (REQUIRED, Key, boolean, check_section, choice, existing_path, fail,
+from stemsim.classifiers.models import ModelSpec
+from stemsim.classifiers.pipelines import get_pipeline
+from stemsim.schema import (REQUIRED, Key, boolean, check_section, choice, existing_path, fail,
                                 integer, number, optional, section, string_list)
-from classifiers.stm_data import STM_CATEGORIES  # noqa: F401  (data.categories; re-exported)
-from classifiers.views import FUSIONS
+from stemsim.classifiers.stm_data import STM_CATEGORIES  # noqa: F401  (data.categories; re-exported)
+from stemsim.classifiers.views import FUSIONS
 from stemsim.yamlio import read_yaml as _read_yaml
 
 NORMALIZATIONS = ("auto", "none", "inception", "imagenet", "standardize")
@@ -128,7 +128,7 @@ SCHEMA = {
     "preprocess": Key({}, section(PREPROCESS), "image preparation"),
     "augment": Key({}, section(AUGMENT), "training-split augmentation"),
     "training": Key({}, section(TRAINING), "optimisation"),
-    "evaluation": Key({}, section(EVALUATION), "evaluation defaults (late fusion of views; see classifiers.views)"),
+    "evaluation": Key({}, section(EVALUATION), "evaluation defaults (late fusion of views; see stemsim.classifiers.views)"),
     "seed": Key(0, integer(0), "seed of weights init, shuffling and augmentation"),
 }
 

@@ -5,7 +5,7 @@ add up evidence it only sees pooled. Here each peak of the every-vertex heat-map
 its own deformed heat, the projected thickness around it and where it sits on the particle
 (:func:`corner_rows`) → a classifier fitted on the training images' peaks against the
 simulator's ground truth (:func:`corner_truth`): with ``corner_target: near``, whether a cut
-vertex lies within :data:`~classifiers.pixelwise.MATCH_RADIUS_PX`; with ``count``, how many cut
+vertex lies within :data:`~stemsim.classifiers.pixelwise.MATCH_RADIUS_PX`; with ``count``, how many cut
 vertices the candidate stands for (:func:`cut_counts`). An image's expected cuts per candidate
 (:func:`expected_cuts`) are then summed up for the image-level classifier
 (:func:`corner_summary`, named by :data:`CORNER_SUMMARY_NAMES`). With ``model.corner_patches``
@@ -30,7 +30,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from classifiers.pixelwise import (MATCH_RADIUS_PX, PEAK_THRESHOLD, VERTEX_MASS, find_vertices, pair_geometry,
+from stemsim.classifiers.pixelwise import (MATCH_RADIUS_PX, PEAK_THRESHOLD, VERTEX_MASS, find_vertices, pair_geometry,
                                    visible_mask, visible_sites)
 
 CANDIDATE_THRESHOLD = 0.15
@@ -81,7 +81,7 @@ def corner_feature_names(patches: bool = False) -> tuple[str, ...]:
 
 def corner_rows(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray, image: np.ndarray | None = None) -> Corners:
     """One image's maps (mask probability, thickness nm, vertex heat ``(H, W, 2)``) → its
-    candidate corners (peaks of the every-vertex heat; :func:`~classifiers.pixelwise.find_vertices`)
+    candidate corners (peaks of the every-vertex heat; :func:`~stemsim.classifiers.pixelwise.find_vertices`)
     and their features. Lengths are in units of the particle's size, thickness in units of its
     maximum: scale-free. With the ``image`` the maps were made from ``(H, W)``, the features
     also hold :func:`corner_patches` (:data:`CORNER_PATCH_NAMES`)."""
@@ -197,7 +197,7 @@ def corner_summary(corners: Corners, probabilities: np.ndarray) -> np.ndarray:
     """One image's candidates and their :func:`expected_cuts` ``(k,)`` (with ``corner_target:
     near`` the probability of being cut) → ``(len(CORNER_SUMMARY_NAMES),)``: expected number cut,
     numbers above 0.5 / 0.3 / 0.7, candidates, the :data:`TOP` largest (0 past the candidates), and where the
-    two likeliest cut corners sit among the others (:func:`~classifiers.pixelwise.pair_geometry`
+    two likeliest cut corners sit among the others (:func:`~stemsim.classifiers.pixelwise.pair_geometry`
     against the candidates as high as the maps' vertex peaks; NaN with fewer than two)."""
     p = np.asarray(probabilities, np.float64)
     order = np.argsort(-p, kind="stable")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from classifiers.models.family import majority_vote, member_probabilities, single_label_decision
+from stemsim.classifiers.models.family import majority_vote, member_probabilities, single_label_decision
 
 
 def decide(outputs: np.ndarray, multilabel: bool, group_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ the same name as a whole:
   true class; multi-label: tn/fp/fn/tp per category);
 * ``predictions.csv`` — per image: id, truth, decision, probabilities.
 
-Multi-view data is scored per OBJECT (:mod:`classifiers.views`): ``predictions.csv`` has one
+Multi-view data is scored per OBJECT (:mod:`stemsim.classifiers.views`): ``predictions.csv`` has one
 row per object id, and ``metrics.json`` says ``views`` = ``{count, available, fusion}`` (views
 used per object, views in the data, and ``mean``/``vote`` late fusion of a single-view model
 or ``multiview-cnn pooling max|mean``; and ``indices``, which views, when they are not the
@@ -28,9 +28,9 @@ early (``data.min_height_fraction``, counted over the whole set), images over
 ``data.max_per_split``.
 
 Backend and calibration: ``inference`` says which library ran the model on which device
-(:func:`classifiers.backend.environment`: scikit-learn for geometric/texture runs, Keras for
+(:func:`stemsim.classifiers.backend.environment`: scikit-learn for geometric/texture runs, Keras for
 networks, both for two_stage). Single-label metrics include the expected calibration error
-(:func:`classifiers.metrics.calibration`, 10 bins): gradient-boosted trees (geometric, texture,
+(:func:`stemsim.classifiers.metrics.calibration`, 10 bins): gradient-boosted trees (geometric, texture,
 two_stage) give probabilities near 0 or 1 even for wrong decisions, and the report says so.
 """
 
@@ -43,16 +43,16 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.backend import model_line
-from classifiers.data import SPLITS, dataset_record, load_dataset, recorded_spec_hash, usage_line
-from classifiers.inference import Predictor
-from classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
-from classifiers.models.family import member_agreement, member_probabilities
-from classifiers.pipelines import PIPELINES
-from classifiers.pixelwise import maps_markdown
-from classifiers.run import Run, StagingDir, environment, open_run, write_json
-from classifiers.tomography import check_tilt_series
-from classifiers.views import POOLED_FUSIONS, fusion_for, take_views, view_indices, views_report
+from stemsim.classifiers.backend import model_line
+from stemsim.classifiers.data import SPLITS, dataset_record, load_dataset, recorded_spec_hash, usage_line
+from stemsim.classifiers.inference import Predictor
+from stemsim.classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
+from stemsim.classifiers.models.family import member_agreement, member_probabilities
+from stemsim.classifiers.pipelines import PIPELINES
+from stemsim.classifiers.pixelwise import maps_markdown
+from stemsim.classifiers.run import Run, StagingDir, environment, open_run, write_json
+from stemsim.classifiers.tomography import check_tilt_series
+from stemsim.classifiers.views import POOLED_FUSIONS, fusion_for, take_views, view_indices, views_report
 from stemsim.errors import InputError, argument
 
 DATA, SPLIT = argument("--data", "data"), argument("--split", "split")
@@ -121,16 +121,16 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     (:func:`own_data`); ``report["data"]["split"]`` says which. Images the run's data rules
     drop are counted in ``report["data"]["dropped"]`` and said in ``report["dropped"]`` (module
     doc). ``announce(line)``, when given, gets the ``model: NAME (backend, device)`` line once the
-    data is loaded and predicted (:func:`classifiers.backend.model_line`).
+    data is loaded and predicted (:func:`stemsim.classifiers.backend.model_line`).
 
     An incomplete stemsim dataset is refused unless ``allow_incomplete`` (then its complete
     shards are scored); ``report["usage"]`` says how many images were used of how many the
-    dataset's spec promises (:func:`classifiers.data.usage_line`).
+    dataset's spec promises (:func:`stemsim.classifiers.data.usage_line`).
 
     Multi-view data: ``fusion`` (``mean``/``vote``/``features``/``backprojection``; default the
     run's ``evaluation.fusion``) combines a single-view model's per-view outputs; ``views``: use
     the first K views of every object (default all), or with ``spread`` K views evenly spread
-    over them (:func:`classifiers.views.view_indices`). See the module doc.
+    over them (:func:`stemsim.classifiers.views.view_indices`). See the module doc.
     """
     if split not in ("auto", *SPLITS, "all"):
         raise InputError(f"{SPLIT}: expected auto, train, val, test or all, got {split!r}")
@@ -243,7 +243,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
 
 
 def _dropped(info: dict[str, Any], splits: tuple[str, ...]) -> dict[str, Any]:
-    """What loading the data left out (:func:`classifiers.data.load_dataset`'s ``info``)."""
+    """What loading the data left out (:func:`stemsim.classifiers.data.load_dataset`'s ``info``)."""
     out: dict[str, Any] = {}
     for key, name in (("dropped_low_agreement", "low_agreement"), ("dropped_stopped_early", "stopped_early")):
         if info.get(key):

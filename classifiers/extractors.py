@@ -1,7 +1,7 @@
 """Bottleneck feature extractors for Inception-v3 transfer learning, and their disk cache.
 
 An extractor maps a float32 batch ``(B, S, S, 3)`` (already normalised, see
-:class:`classifiers.preprocessing.Preprocessing`) to features ``(B, D)`` (D = 2048 for
+:class:`stemsim.classifiers.preprocessing.Preprocessing`) to features ``(B, D)`` (D = 2048 for
 Inception-v3). Two sources:
 
 * :class:`KerasExtractor` — ``keras.applications.InceptionV3`` (weights ``imagenet``, a local
@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.preprocessing import Preprocessing, content_key
+from stemsim.classifiers.preprocessing import Preprocessing, content_key
 from stemsim.errors import InputError
 
 
@@ -53,7 +53,7 @@ class KerasExtractor:
     """``keras.applications.InceptionV3`` (no top, average-pooled) as a feature extractor."""
 
     def __init__(self, image_size: int, weights: str):
-        from classifiers.models.inception import inception_v3_base
+        from stemsim.classifiers.models.inception import inception_v3_base
 
         self.base = inception_v3_base((image_size, image_size, 3), weights)
         self.feature_dim = int(self.base.output_shape[-1])

@@ -1,7 +1,7 @@
 """Compiling and fitting a Keras model the one way every network of a run is trained.
 
-Used by the Keras pipelines (:mod:`classifiers.pipelines.keras`), Inception-v3 transfer
-learning (:mod:`classifiers.transfer`) and anything that fits a network on a run's images.
+Used by the Keras pipelines (:mod:`stemsim.classifiers.pipelines.keras`), Inception-v3 transfer
+learning (:mod:`stemsim.classifiers.transfer`) and anything that fits a network on a run's images.
 Keras is imported inside the functions: a geometric or texture run never imports it.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.data import Split
-from classifiers.preprocessing import Preprocessing
+from stemsim.classifiers.data import Split
+from stemsim.classifiers.preprocessing import Preprocessing
 
 
 def make_optimizer(opt: dict[str, Any], learning_rate: float | None = None):
@@ -115,10 +115,10 @@ def save_inference_model(model, path: Path) -> None:
 
 def image_batches(split: Split, pre: Preprocessing, targets: np.ndarray, weights: np.ndarray | None,
                   batch_size: int, train: bool, seed: int, train_views: int | None = None):
-    """:class:`classifiers.batches.Batches` of finished images ``(B, S, S, C)`` (augmented when
+    """:class:`stemsim.classifiers.batches.Batches` of finished images ``(B, S, S, C)`` (augmented when
     ``train``), or of whole objects ``(B, V, S, S, C)`` when the split holds multi-view objects
     (each view augmented on its own; ``train_views``: a random K of each object's views in training)."""
-    from classifiers.batches import Batches  # imports Keras
+    from stemsim.classifiers.batches import Batches  # imports Keras
 
     def make_inputs(idx, rng):
         items = [split.images[i] for i in idx]

@@ -1,7 +1,7 @@
 """The ``geometric`` baseline: hand-crafted features + scikit-learn, no deep learning.
 
-Every image becomes the fixed feature vector :func:`classifiers.features.image_features`
-(:data:`~classifiers.features.FEATURE_NAMES`: silhouette size and shape, outline polygon
+Every image becomes the fixed feature vector :func:`stemsim.classifiers.features.image_features`
+(:data:`~stemsim.classifiers.features.FEATURE_NAMES`: silhouette size and shape, outline polygon
 and its corners, convex-hull defects, Hu moments, relative projected thickness), and a
 scikit-learn classifier learns the labels from those vectors:
 
@@ -18,7 +18,7 @@ scikit-learn classifier learns the labels from those vectors:
 processes computing features and of scikit-learn's OpenMP/BLAS threads in the fit;
 prediction runs on one thread (its batches are small, and spare threads that spin on a busy
 machine cost far more than they save). It trains through the ordinary paths
-(``stemsim train`` / ``evaluate`` / ``predict``, :func:`classifiers.training.train`),
+(``stemsim train`` / ``evaluate`` / ``predict``, :func:`stemsim.classifiers.training.train`),
 so a bench lists it like any network: ``{model: {name: geometric}}``.
 
 Which images, at which pixel size
@@ -26,7 +26,7 @@ Which images, at which pixel size
     intensities to [0, 1], gray), which keep the dataset's own resolution — the default
     ``preprocess.input_size`` of ``geometric`` is 2048, and only larger images are shrunk —
     so no resampling blurs the outline. The intensity features are scale-free (see
-    :func:`classifiers.features.thickness_descriptors`), so min–max scaled uint8/uint16
+    :func:`stemsim.classifiers.features.thickness_descriptors`), so min–max scaled uint8/uint16
     images lose nothing they need; the volume entry is the relative volume ``volume_fill``,
     since the absolute calibration is gone from such images. Lengths are in nm with
     ``model.pixel_size`` (nm per pixel) or, when that is ``null``, the ``image.pixel_size``
@@ -37,11 +37,11 @@ Which images, at which pixel size
     the training images' median width). ``evaluate --data`` on another dataset uses the
     run's calibration, not the other dataset's.
 
-What is stored (``RUN_DIR/model.skops``, a plain dict in a skops file: :mod:`classifiers.model_files`)
+What is stored (``RUN_DIR/model.skops``, a plain dict in a skops file: :mod:`stemsim.classifiers.model_files`)
     ``estimator`` (the fitted scikit-learn object), ``classes``, ``feature_names``,
     ``pixel_size_nm``, ``reference_width``, ``length_unit``, ``classifier``, ``format``.
     Loading refuses a file whose feature names are not this version's
-    :data:`~classifiers.features.FEATURE_NAMES` (the features changed since training).
+    :data:`~stemsim.classifiers.features.FEATURE_NAMES` (the features changed since training).
 
 History
     ``history.json`` has one row per boosting iteration (gbm; from ``staged_predict_proba``)
@@ -64,12 +64,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.data import Dataset
-from classifiers.features import FEATURE_NAMES, image_features
-from classifiers.model_files import SUFFIX, read_estimator_file, write_estimator_file
-from classifiers.models import build_model
-from classifiers.preprocessing import Preprocessing
-from classifiers.progress import tracked
+from stemsim.classifiers.data import Dataset
+from stemsim.classifiers.features import FEATURE_NAMES, image_features
+from stemsim.classifiers.model_files import SUFFIX, read_estimator_file, write_estimator_file
+from stemsim.classifiers.models import build_model
+from stemsim.classifiers.preprocessing import Preprocessing
+from stemsim.classifiers.progress import tracked
 from stemsim.dataset.store import open_dataset
 from stemsim.errors import InputError
 
@@ -266,7 +266,7 @@ def _curve_row(epoch: int, p_train, y_train, p_val, y_val) -> dict[str, Any]:
 def train_geometric(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
                     weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
     """Fit the ``geometric`` model of experiment ``cfg`` on ``dataset`` (single-view form) and
-    save it to ``tmp / model.skops``; returns what :func:`classifiers.training.train` records."""
+    save it to ``tmp / model.skops``; returns what :func:`stemsim.classifiers.training.train` records."""
     if dataset.multilabel:
         raise InputError("model.name: geometric is a single-label classifier; the data is multi-label")
     model_cfg = cfg["model"]
@@ -304,7 +304,7 @@ def fit_feature_model(model: GeometricModel, cfg: dict[str, Any], dataset: Datas
                       features: tuple[np.ndarray, np.ndarray, float] | None = None) -> dict[str, Any]:
     """Fit ``model``'s estimator on its features of the train split (``features``: those of
     :func:`train_val_features`, computed here when None), save it to ``tmp / model.skops``;
-    returns what :func:`classifiers.training.train` records, run.json's ``features`` being
+    returns what :func:`stemsim.classifiers.training.train` records, run.json's ``features`` being
     the names, ``feature_info`` and the seconds they took. Multi-label data: the estimator
     takes the ``(N, C)`` targets (the training split's soft targets where it has them)."""
     estimator = model.estimator

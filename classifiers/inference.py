@@ -2,9 +2,9 @@
 
 Objects are multi-view items ``(V, h, w, c)``: a multiview CNN takes them whole, a
 single-view network gets every view as an image and its outputs are fused per object
-(:func:`classifiers.views.fuse_views`).
+(:func:`stemsim.classifiers.views.fuse_views`).
 
-A ``geometric`` run (:mod:`classifiers.geometric`) has no network: its "model" is the
+A ``geometric`` run (:mod:`stemsim.classifiers.geometric`) has no network: its "model" is the
 feature extraction and the scikit-learn classifier, both run (and timed) on prepared images.
 """
 
@@ -16,9 +16,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.run import MODEL_FILE, Run, check_model_outputs
-from classifiers.scale import image_preparer
-from classifiers.views import POOLED_FUSIONS, fuse_views
+from stemsim.classifiers.run import MODEL_FILE, Run, check_model_outputs
+from stemsim.classifiers.scale import image_preparer
+from stemsim.classifiers.views import POOLED_FUSIONS, fuse_views
 from stemsim.errors import InputError
 
 
@@ -31,7 +31,7 @@ class Predictor:
         self.pre = run.preprocessing()
         self.prepare_image = image_preparer(run, warn)
         """``prepare_image(image, pixel_size=None, name="image")``: a raw image of ``pixel_size``
-        nm per pixel → the model's prepared input (:func:`classifiers.scale.image_preparer`)."""
+        nm per pixel → the model's prepared input (:func:`stemsim.classifiers.scale.image_preparer`)."""
         self.model = run.load_model()
         check_model_outputs(run, self.model)  # run.json's classes are what the model decides
         self.multiview = run.multiview
@@ -68,7 +68,7 @@ class Predictor:
                        view_indices: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Prepared objects ``(V, h, w, c)`` (one V for all) → ``(probabilities (N, C), decisions)``:
         the multiview model on all views at once, or a single-view model on every view, fused
-        per object by ``fusion`` (``mean``/``vote``, see :func:`classifiers.views.fuse_views`;
+        per object by ``fusion`` (``mean``/``vote``, see :func:`stemsim.classifiers.views.fuse_views`;
         ``features``, ``backprojection``: a two-stage run's classifiers of view-pooled features).
         ``view_indices``: which views of the series the objects' views are (backprojection
         reads their angles; default the first V)."""

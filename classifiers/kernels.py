@@ -1,6 +1,6 @@
 """Numba kernels of the classifiers: back-projection of 2-D maps into a 3-D grid.
 
-Used by :mod:`classifiers.tomography`. The grid is cubic, ``n`` points a side, ``step``
+Used by :mod:`stemsim.classifiers.tomography`. The grid is cubic, ``n`` points a side, ``step``
 pixels apart, centred on the origin of the object frame; ``projections`` ``(K, 2, 3)`` are the
 first two rows of each view's rotation (object frame → microscope frame, whose x runs along
 image columns and y along rows), ``centres`` ``(K, 2)`` the (column, row) where each view

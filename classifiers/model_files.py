@@ -10,7 +10,7 @@ file names (:func:`skops.io.get_untrusted_types`) and accepts only
 * the types skops trusts by default (builtins, NumPy and SciPy containers, scikit-learn's
   estimators),
 * the classes of :data:`TRUSTED_TYPES` (scikit-learn internals the project's models hold, and
-  the project's own :class:`classifiers.texture.PerCategory`),
+  the project's own :class:`stemsim.classifiers.texture.PerCategory`),
 * any other *class* defined inside scikit-learn (a newer scikit-learn may hold internal
   objects of other names) — never a function, nor anything outside scikit-learn.
 
@@ -20,12 +20,19 @@ Each file holds one dict: ``format`` (:data:`FORMAT`), ``estimator``, ``feature_
 model's own keys (classes, calibration, ...). Runs made before skops held ``*.joblib`` files:
 they are refused with a line that says how to convert them (``stemsim convert-run RUN --trust``,
 the one place that unpickles, and only when the user says they trust the run) or to train again.
+
+Files written before the packages installed under ``stemsim.`` (0.1: ``classifiers.texture``)
+name the project's classes by their old module; :func:`current_names` renames them in the
+file's schema (names only: a skops file holds no code) before the types are checked.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import io
+import json
+import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -38,8 +45,41 @@ LEGACY_SUFFIX = ".joblib"
 TRUSTED_TYPES = frozenset({
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "classifiers.texture.PerCategory",
+    "stemsim.classifiers.texture.PerCategory",
 })
+
+
+RENAMED_MODULES = {"classifiers.": "stemsim.classifiers."}
+"""Module prefixes of files written before the packages moved under ``stemsim.``."""
+
+
+def current_names(content: bytes) -> bytes:
+    """A skops file's bytes with every module name of :data:`RENAMED_MODULES` made current
+    (its ``schema.json`` rewritten, the other members copied); the same bytes when none is old."""
+    def rename(node):
+        if isinstance(node, dict):
+            module = node.get("__module__")
+            for old, new in RENAMED_MODULES.items():
+                if isinstance(module, str) and module.startswith(old):
+                    node["__module__"] = new + module[len(old):]
+            for value in node.values():
+                rename(value)
+        elif isinstance(node, list):
+            for value in node:
+                rename(value)
+
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        text = archive.read("schema.json").decode()
+        if not any(f'"{old}' in text for old in RENAMED_MODULES):
+            return content
+        schema = json.loads(text)
+        rename(schema)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as renamed:
+            for member in archive.infolist():
+                data = json.dumps(schema).encode() if member.filename == "schema.json" else archive.read(member)
+                renamed.writestr(member, data)
+    return out.getvalue()
 
 
 def _skops_io():
@@ -101,7 +141,8 @@ def load_file(path: Path, what: str = "model") -> dict[str, Any]:
         raise legacy_file_error(path)
     skops = _skops_io()
     try:
-        names = skops.get_untrusted_types(file=path)
+        content = current_names(path.read_bytes())
+        names = skops.get_untrusted_types(data=content)
     except Exception as error:
         raise InputError(f"{path}: not a stemsim {what} file ({reason(error)})") from None
     refused = [name for name in names if not _trusted(name)]
@@ -109,7 +150,7 @@ def load_file(path: Path, what: str = "model") -> dict[str, Any]:
         raise InputError(f"{path}: refusing to load the {what}: it holds the untrusted type {refused[0]!r:.100}"
                          " (a stemsim model file holds only scikit-learn and stemsim classes)")
     try:
-        data = skops.load(path, trusted=names)
+        data = skops.loads(content, trusted=names)
         assert isinstance(data, dict) and data.get("format") == FORMAT
     except Exception as error:
         raise InputError(f"{path}: cannot load the {what} ({reason(error)})") from None

@@ -1,18 +1,18 @@
 """Pixel-wise maps from images: data, training, scoring, and features for a second stage.
 
-The U-Net of :mod:`classifiers.models.unet` learns, from the ground truth a ``stemsim``
+The U-Net of :mod:`stemsim.classifiers.models.unet` learns, from the ground truth a ``stemsim``
 dataset stores in its npz shards (``output.ground_truth: true``), three maps per image:
 the particle mask, the projected thickness in nm, and heat-maps of the projected vertex
 positions (every vertex; the deformed ones). Everything here works on arrays:
 
 * :func:`load_maps` reads images + ground truth of one split, ``(N, H, W)`` (views flattened;
-  :mod:`classifiers.map_data`, through the dataset store);
+  :mod:`stemsim.classifiers.map_data`, through the dataset store);
 * :func:`vertex_heatmaps` renders the vertex targets (Gaussians of σ = :data:`SIGMA_PX` pixels);
 * :func:`train_unet` fits the network (per-image standardised input, flips and 90° turns);
 * :func:`predict_maps` runs it on images of any size;
 * :func:`find_vertices`, :func:`map_metrics` score the maps against the truth;
 * :func:`map_features` turns one image's maps into the feature vector of the two-stage
-  classifier (:mod:`classifiers.two_stage`), named by :data:`MAP_FEATURE_NAMES`.
+  classifier (:mod:`stemsim.classifiers.two_stage`), named by :data:`MAP_FEATURE_NAMES`.
 
 Scoring definitions (all at the dataset's own resolution)
     mask IoU: per image, predicted mask (probability > 0.5) against the true mask.
@@ -38,7 +38,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.map_data import MAP_KEYS, MapData, dataset_pixel_size, load_maps, load_sites  # noqa: F401
+from stemsim.classifiers.map_data import MAP_KEYS, MapData, dataset_pixel_size, load_maps, load_sites  # noqa: F401
 from stemsim.errors import InputError
 
 SIGMA_PX = 1.5
@@ -131,7 +131,7 @@ def _batches_class():
 def train_unet(train: MapData, val: MapData, *, width: int = 8, depth: int = 3, epochs: int = 10,
                batch_size: int = 16, learning_rate: float = 2e-3, seed: int = 0,
                verbose: int = 0) -> tuple[Any, list[dict[str, float]]]:
-    """Fit :func:`classifiers.models.unet.unet` on ``train`` (best ``val_loss`` weights kept);
+    """Fit :func:`stemsim.classifiers.models.unet.unet` on ``train`` (best ``val_loss`` weights kept);
     returns ``(model, history rows)``.
 
     Loss: binary cross-entropy of the mask + mean absolute thickness error in units of 2 nm +
@@ -140,7 +140,7 @@ def train_unet(train: MapData, val: MapData, *, width: int = 8, depth: int = 3, 
     """
     import keras
 
-    from classifiers.models.unet import unet
+    from stemsim.classifiers.models.unet import unet
 
     side = 2 ** depth
     if train.images.shape[1] % side or train.images.shape[2] % side:
@@ -317,7 +317,7 @@ MAP_FEATURE_NAMES: tuple[str, ...] = (
     "pair_translate_residual_1", "pair_translate_residual_2", "pair_translate_residual_3",
 )
 """Features of the maps themselves; :func:`map_features` appends the geometric features of
-:data:`classifiers.features.FEATURE_NAMES` computed on the predicted thickness map.
+:data:`stemsim.classifiers.features.FEATURE_NAMES` computed on the predicted thickness map.
 
 The ``pair_*`` features describe the two strongest deformed-vertex peaks against the cuboid
 they sit on (:func:`pair_features`)."""
@@ -397,7 +397,7 @@ def map_features(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray, pixe
     The heat counts are the heat-map mass over the mass of one Gaussian (2πσ²): a soft count
     of vertices that still counts two vertices projected onto one spot as two.
     """
-    from classifiers.features import image_features
+    from stemsim.classifiers.features import image_features
 
     area = pixel_size ** 2
     inside = mask > 0.5

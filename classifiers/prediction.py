@@ -2,7 +2,7 @@
 
 Every file is read, brought to the training pixel size and field of view when the run knows
 them and ``pixel_size`` (nm per pixel of the given images) is given
-(:mod:`classifiers.scale`: resampled, then centre-cropped or padded; unknown: taken to be at
+(:mod:`stemsim.classifiers.scale`: resampled, then centre-cropped or padded; unknown: taken to be at
 the training pixel size, with a warning), and prepared as in training (any size: resized, or
 short side resized and centre-cropped, per the run's ``preprocess``). A file that cannot be
 read as an image gets a row with its ``error`` and no label; the others are still predicted.
@@ -10,7 +10,7 @@ read as an image gets a row with its ``error`` and no label; the others are stil
 :func:`predict_objects` predicts whole objects instead: each folder holds the views of ONE
 object (``view_0.png``, ``view_1.png``, ... in natural name order) and gets one row: a
 multiview model sees all views at once, a single-view model's per-view outputs are fused
-(``mean``/``vote``, :func:`classifiers.views.fuse_views`). A folder that cannot be an object
+(``mean``/``vote``, :func:`stemsim.classifiers.views.fuse_views`). A folder that cannot be an object
 (no images, an unreadable image, views of different sizes) stops everything with one line.
 """
 
@@ -23,14 +23,14 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from classifiers.data import read_object, view_positions
-from classifiers.inference import Predictor
-from classifiers.models.family import member_probabilities
-from classifiers.pixelwise import write_maps
-from classifiers.preprocessing import read_image
-from classifiers.run import Run, open_run
-from classifiers.scale import PIXEL_SIZE, ScaleWarning, TrainingScale, check_pixel_size, image_preparer
-from classifiers.views import fusion_for, views_report
+from stemsim.classifiers.data import read_object, view_positions
+from stemsim.classifiers.inference import Predictor
+from stemsim.classifiers.models.family import member_probabilities
+from stemsim.classifiers.pixelwise import write_maps
+from stemsim.classifiers.preprocessing import read_image
+from stemsim.classifiers.run import Run, open_run
+from stemsim.classifiers.scale import PIXEL_SIZE, ScaleWarning, TrainingScale, check_pixel_size, image_preparer
+from stemsim.classifiers.views import fusion_for, views_report
 from stemsim.errors import InputError, render
 
 
@@ -56,10 +56,10 @@ def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: 
 
     ``label``: the class (single-label) or the categories that hold joined by ``;``
     (multi-label; empty when none holds). ``maps_dir`` (a ``two_stage`` run only): also write
-    every image's predicted maps there (:func:`classifiers.pixelwise.write_maps`; the row gets
+    every image's predicted maps there (:func:`stemsim.classifiers.pixelwise.write_maps`; the row gets
     ``maps``, the files' common stem). ``pixel_size``: nm per pixel of the files (None:
     unknown); ``warn(message)``: where the scale warnings go (default a
-    :class:`classifiers.scale.ScaleWarning`), see :mod:`classifiers.scale`. ``predictor``: the
+    :class:`stemsim.classifiers.scale.ScaleWarning`), see :mod:`stemsim.classifiers.scale`. ``predictor``: the
     run's model, loaded already (``stemsim serve`` loads each run once; its run and batch
     size are then used, and ``run_dir`` is not read).
     """

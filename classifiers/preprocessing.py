@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from classifiers.limits import MAX_ARRAY_BYTES, check_image_size, pillow_bomb
+from stemsim.classifiers.limits import MAX_ARRAY_BYTES, check_image_size, pillow_bomb
 from stemsim.errors import InputError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -45,7 +45,7 @@ def read_image(path: str | Path) -> np.ndarray:
     Keeps the stored type: uint8, uint16 (16-bit PNG/TIFF) or float32 (float TIFF).
     Raises :class:`InputError` ``"<path>: not a readable image (<reason>)"``, or
     ``"<path>: image too large to read: ..."`` for an image over the limits of
-    :mod:`classifiers.limits` (sized from the file's header, before decoding).
+    :mod:`stemsim.classifiers.limits` (sized from the file's header, before decoding).
     """
     path = Path(path)
     try:

@@ -1,6 +1,6 @@
 """A training run directory: reading it, checking it, and writing one in place.
 
-``RUN_DIR`` (written by :func:`classifiers.training.train`)::
+``RUN_DIR`` (written by :func:`stemsim.classifiers.training.train`)::
 
     model.keras    best-on-validation model; takes images, or, for head-only Inception-v3
                    (run.json "pipeline": "features"), the extractor's bottleneck features
@@ -8,18 +8,18 @@
     run.json       classes, task, pipeline, weights used, data summary, training label counts
     history.json   per-epoch loss/metrics/learning rate (also history.csv)
 
-A ``geometric`` run (no network, :mod:`classifiers.geometric`) holds ``model.skops``
+A ``geometric`` run (no network, :mod:`stemsim.classifiers.geometric`) holds ``model.skops``
 instead of ``model.keras`` (run.json ``pipeline: geometric``, ``model_file``); a ``two_stage``
-run holds ``model.skops`` + ``unet.keras`` (:mod:`classifiers.two_stage`), a ``texture`` run
-``model.skops`` (:mod:`classifiers.texture`).
+run holds ``model.skops`` + ``unet.keras`` (:mod:`stemsim.classifiers.two_stage`), a ``texture`` run
+``model.skops`` (:mod:`stemsim.classifiers.texture`).
 
 What depends on the model kind (how a run loads, what it predicts, which fusions it offers,
 which run.json ``pipeline`` it makes) is asked of its pipeline (:attr:`Run.model_kind`,
-:mod:`classifiers.pipelines`); this module is the run directory's I/O. The file names and the
-safe Keras loader live in :mod:`classifiers.run_files` (re-exported here).
+:mod:`stemsim.classifiers.pipelines`); this module is the run directory's I/O. The file names and the
+safe Keras loader live in :mod:`stemsim.classifiers.run_files` (re-exported here).
 
 Runs are shared, so loading one runs no code of its author's: scikit-learn models are skops
-files checked against a list of trusted types (:mod:`classifiers.model_files`), Keras models
+files checked against a list of trusted types (:mod:`stemsim.classifiers.model_files`), Keras models
 load with ``safe_mode=True`` (no ``Lambda`` layers, no references to Python code), and every
 file a run names lies inside its directory (:meth:`Run.file`).
 """
@@ -37,17 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.backend import KERAS
-from classifiers.backend import environment as describe
-from classifiers.config import effective_spec, resolve
-from classifiers.decisions import decide
-from classifiers.pipelines import Pipeline, get_pipeline
-from classifiers.preprocessing import Preprocessing
-from classifiers.run_files import (CONFIG_FILE, HISTORY_CSV, HISTORY_FILE,  # noqa: F401  (the run's files)
+from stemsim.classifiers.backend import KERAS
+from stemsim.classifiers.backend import environment as describe
+from stemsim.classifiers.config import effective_spec, resolve
+from stemsim.classifiers.decisions import decide
+from stemsim.classifiers.pipelines import Pipeline, get_pipeline
+from stemsim.classifiers.preprocessing import Preprocessing
+from stemsim.classifiers.run_files import (CONFIG_FILE, HISTORY_CSV, HISTORY_FILE,  # noqa: F401  (the run's files)
                                    KERAS_MEMBERS, MODEL_FILE, RUN_FILE, check_keras_file, load_keras_model,
                                    write_json)
-from classifiers.scale import check_scale
-from classifiers.schema import stored_paths
+from stemsim.classifiers.scale import check_scale
+from stemsim.schema import stored_paths
 from stemsim.errors import InputError, argument, reason
 from stemsim.yamlio import read_yaml
 
@@ -74,7 +74,7 @@ class Run:
 
     @property
     def model_kind(self) -> Pipeline:
-        """The pipeline of the run's ``model.name`` (:mod:`classifiers.pipelines`): what it
+        """The pipeline of the run's ``model.name`` (:mod:`stemsim.classifiers.pipelines`): what it
         predicts, how it loads, which fusions it offers."""
         return get_pipeline(self.config["model"]["name"])
 
@@ -100,7 +100,7 @@ class Run:
 
     @property
     def fusions(self) -> tuple[str, ...]:
-        """How this run can combine the views of one object (:mod:`classifiers.views`): a
+        """How this run can combine the views of one object (:mod:`stemsim.classifiers.views`): a
         multiview CNN pools them itself (``pooling``); any other run fuses its per-view outputs
         (``mean``, ``vote``), a ``two_stage`` run trained on multi-view data also its
         view-pooled map features (``features``), and one trained on a tilt series also those
@@ -136,7 +136,7 @@ class Run:
 
     def load_model(self):
         """The saved model, as the run's pipeline loads it (a Keras model, or a
-        :class:`classifiers.geometric.GeometricModel` and its kinds for a features +
+        :class:`stemsim.classifiers.geometric.GeometricModel` and its kinds for a features +
         scikit-learn run); InputError if missing or unreadable."""
         return self.model_kind.load(self)
 
@@ -149,7 +149,7 @@ def open_run(path: str | Path) -> Run:
     """Read a run directory and check it against its own schema; InputError (one line naming
     the file and the key) if it is not one or its files are damaged or disagree.
 
-    ``config.yaml`` is resolved again as an experiment (:func:`classifiers.config.resolve`,
+    ``config.yaml`` is resolved again as an experiment (:func:`stemsim.classifiers.config.resolve`,
     paths taken as stored: a shared run names its author's data and weights files), and
     ``run.json`` must say what that experiment trains (:func:`check_run_info`). The model
     itself is checked when it is loaded (:func:`check_model_outputs`).
@@ -272,7 +272,7 @@ def _numbers(value: Any, length: int | None = None) -> bool:
 def check_model_outputs(run: Run, model: Any, path: Path | None = None) -> None:
     """InputError unless a loaded model decides ``run.json``'s classes: a Keras model has
     ``len(classes)`` outputs (× ``group_size`` for a family), a scikit-learn model
-    (:class:`classifiers.geometric.GeometricModel` and its kinds) holds the same class names
+    (:class:`stemsim.classifiers.geometric.GeometricModel` and its kinds) holds the same class names
     in the same order. ``path``: the file to name (default the run's model file)."""
     path = path or run.model_path
     n_classes, group = len(run.classes), run.group_size or 1
@@ -330,7 +330,7 @@ class StagingDir:
 
 
 def environment(model_name: str | None = None) -> dict[str, Any]:
-    """Library versions, backend and device of a model (:func:`classifiers.backend.environment`
+    """Library versions, backend and device of a model (:func:`stemsim.classifiers.backend.environment`
     of its pipeline's ``stack``): scikit-learn for geometric/texture runs, Keras and its backend
     otherwise (None: Keras)."""
     return describe(get_pipeline(model_name).stack if model_name is not None else KERAS)

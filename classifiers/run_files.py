@@ -1,8 +1,8 @@
-"""The files of a run directory, below :class:`classifiers.run.Run`: their names, Keras model
+"""The files of a run directory, below :class:`stemsim.classifiers.run.Run`: their names, Keras model
 files checked and loaded safely, and JSON written the one way every run file is.
 
-Everything that trains or loads a model (:mod:`classifiers.pipelines`, :mod:`classifiers.transfer`,
-:mod:`classifiers.two_stage`) imports these from here, not from :mod:`classifiers.run`, which
+Everything that trains or loads a model (:mod:`stemsim.classifiers.pipelines`, :mod:`stemsim.classifiers.transfer`,
+:mod:`stemsim.classifiers.two_stage`) imports these from here, not from :mod:`stemsim.classifiers.run`, which
 sits above the pipelines (it asks a run's pipeline how to load it).
 """
 
@@ -31,7 +31,7 @@ def load_keras_model(path: Path, what: str = "model file"):
     if not path.is_file():
         raise InputError(f"{path}: {what} is missing")
     check_keras_file(path)  # a corrupt file is said to be one (Keras calls it "File not found")
-    from classifiers.backend import import_keras
+    from stemsim.classifiers.backend import import_keras
 
     keras = import_keras()
 

@@ -22,7 +22,7 @@ that knows its scale it
    median of the whole image away from; a constant pad adds no structure that edge replication
    would smear in (streaks of noise or of a particle touching the edge);
 
-and then the run's own preprocessing (:meth:`classifiers.preprocessing.Preprocessing.prepare`)
+and then the run's own preprocessing (:meth:`stemsim.classifiers.preprocessing.Preprocessing.prepare`)
 follows, as for a training image. An image of unknown pixel size is taken to be at the
 training pixel size (no resampling: crop or pad only), with a warning; so is a warning given
 for a pixel size more than 2× away from the training one either way. A run that knows no
@@ -39,7 +39,6 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -200,8 +199,8 @@ def image_preparer(run, warn: Callable[[str], None] | None = None) -> Callable[.
     """The function ``prepare(image, pixel_size=None, name="image")`` → the run's prepared
     image (float16 ``(h, w, c)``): a geometric run refuses NaN / infinite pixels
     (InputError ``NAME: holds NaN or infinite values``), then :func:`to_training_scale`, then
-    the run's :meth:`~classifiers.preprocessing.Preprocessing.prepare`. ``run``: an open
-    :class:`classifiers.run.Run`; ``warn`` as for :func:`to_training_scale`."""
+    the run's :meth:`~stemsim.classifiers.preprocessing.Preprocessing.prepare`. ``run``: an open
+    :class:`stemsim.classifiers.run.Run`; ``warn`` as for :func:`to_training_scale`."""
     scale, pre, geometric = TrainingScale.of_run(run.info), run.preprocessing(), run.geometric
 
     def prepare(image: np.ndarray, pixel_size: float | None = None, name: str = "image") -> np.ndarray:

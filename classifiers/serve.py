@@ -2,8 +2,8 @@
 
 The page (``classifiers/static/``: one HTML file, a script and a style sheet; no build step,
 nothing fetched from elsewhere) sends the files to ``POST /api/predict``, which runs them
-through :func:`classifiers.prediction.predict_files` — the reader, size limits
-(:mod:`classifiers.limits`), scaling and preprocessing of ``stemsim predict`` — with the run
+through :func:`stemsim.classifiers.prediction.predict_files` — the reader, size limits
+(:mod:`stemsim.classifiers.limits`), scaling and preprocessing of ``stemsim predict`` — with the run
 chosen on the page, and shows every file's label and probabilities, and for a ``two_stage``
 run its predicted maps (mask, thickness, vertices: the images that ``predict --maps`` writes).
 
@@ -59,8 +59,8 @@ class ServedRun:
     """A run loaded for serving: its model is loaded once, and predicts one upload at a time."""
 
     id: str
-    run: Any  # classifiers.run.Run
-    predictor: Any  # classifiers.inference.Predictor
+    run: Any  # stemsim.classifiers.run.Run
+    predictor: Any  # stemsim.classifiers.inference.Predictor
     lock: threading.Lock = field(default_factory=threading.Lock)
     warnings: list[str] = field(default_factory=list)
 
@@ -76,8 +76,8 @@ class ServedRun:
 
 def load_runs(run_dirs: Sequence[str | Path], batch_size: int = 32) -> list[ServedRun]:
     """Open every run and load its model; InputError (one line) for the first bad one."""
-    from classifiers.inference import Predictor
-    from classifiers.run import open_run
+    from stemsim.classifiers.inference import Predictor
+    from stemsim.classifiers.run import open_run
 
     if not run_dirs:
         raise InputError("serve: give at least one run directory")
@@ -121,7 +121,7 @@ def _preview(path: Path) -> str | None:
     import numpy as np
     from PIL import Image
 
-    from classifiers.preprocessing import read_image
+    from stemsim.classifiers.preprocessing import read_image
 
     try:
         image = read_image(path).astype(np.float32)
@@ -163,9 +163,9 @@ def predict_uploads(served: ServedRun, uploads: Sequence[tuple[str | None, Any]]
     ``{"run", "results": [{file, label, probabilities, votes?, error, preview, maps}], "warnings"}``.
 
     The files are written under a temporary folder (removed afterwards) and predicted by
-    :func:`classifiers.prediction.predict_files` with the run's loaded model; every message
+    :func:`stemsim.classifiers.prediction.predict_files` with the run's loaded model; every message
     names a file by its uploaded name, never by the temporary path."""
-    from classifiers.prediction import predict_files
+    from stemsim.classifiers.prediction import predict_files
 
     with tempfile.TemporaryDirectory(prefix="stemsim-serve-") as tmp:
         folder, paths, names = Path(tmp), [], []
@@ -216,7 +216,7 @@ def create_app(served: Sequence[ServedRun], max_file_bytes: int = MAX_FILE_BYTES
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     runs = {item.id: item for item in served}
-    static = files("classifiers").joinpath("static")
+    static = files("stemsim.classifiers").joinpath("static")
     assets = {name: (static.joinpath(name).read_text(encoding="utf-8"), kind) for name, kind in
               (("index.html", "text/html"), ("page.js", "text/javascript"), ("page.css", "text/css"))}
     app = FastAPI(title="stemsim", docs_url=None, redoc_url=None, openapi_url=None)

@@ -14,7 +14,7 @@ Decisions (each a ``data`` key, defaults in brackets):
   full scan the classifier will meet (140 of 4,270 images at 0.5; 0 keeps them);
 * the split is made **by image** before anything is repeated: identical pixel arrays (the
   set holds a few blank duplicates under different names) form one group, so no copy of an
-  image can sit on both sides (:func:`classifiers.data.split_groups`, stratified by the
+  image can sit on both sides (:func:`stemsim.classifiers.data.split_groups`, stratified by the
   rarest category an image holds); ``split_group: series`` also keeps each scan series
   (name up to its last ``_k``) on one side [image];
 * only inside the training split: ``targets: score`` makes the mean scores themselves what
@@ -38,9 +38,9 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from classifiers.data import SPLITS, Dataset, Split, split_groups
-from classifiers.limits import check_npz
-from classifiers.preprocessing import Preprocessing, content_key, read_image
+from stemsim.classifiers.splits import SPLITS, Dataset, Split, split_groups
+from stemsim.classifiers.limits import check_npz
+from stemsim.classifiers.preprocessing import Preprocessing, content_key, read_image
 from stemsim.errors import InputError
 
 STM_CATEGORIES = ("asymmetries", "individual_atoms", "dimers", "rows", "tip_change", "bad_blurry")
@@ -276,7 +276,7 @@ def load_stm(cfg: dict[str, Any], pre: Preprocessing, splits: tuple[str, ...] = 
     root = Path(cfg["path"])
     table = read_stm_table(root / "labels.csv")
     npz = find_images_npz(root)
-    check_npz(npz)  # no array may unpack past the limit (classifiers.limits)
+    check_npz(npz)  # no array may unpack past the limit (stemsim.classifiers.limits)
     try:
         with np.load(npz, allow_pickle=False) as archive:
             images, names = archive["images"], [str(n) for n in archive["names"]]

@@ -2,9 +2,9 @@
 
 Made for scanning-probe images of a surface (the STM tip-state task): every image is resized
 to ``preprocess.input_size`` (128 by default) and becomes the feature vector
-:func:`classifiers.texture_features.texture_features` (scan-line jumps, power spectrum,
+:func:`stemsim.classifiers.texture_features.texture_features` (scan-line jumps, power spectrum,
 blobs, local binary patterns, co-occurrence, sharpness;
-:data:`~classifiers.texture_features.TEXTURE_FEATURE_NAMES`). A
+:data:`~stemsim.classifiers.texture_features.TEXTURE_FEATURE_NAMES`). A
 :class:`sklearn.ensemble.HistGradientBoostingClassifier` (``iterations``, ``learning_rate``,
 ``max_leaf_nodes``, ``min_samples_leaf``, ``l2_regularization``; no early stopping) learns
 
@@ -17,7 +17,7 @@ The training split's sample weights (``data.weighting``, ``training.class_weight
 the fit. ``random_state`` is the experiment's ``seed``; ``model.jobs`` processes compute the
 features and as many threads fit. It trains, evaluates and predicts through the ordinary
 paths (``stemsim train`` / ``evaluate`` / ``predict``), so a bench lists it like any network:
-``{model: {name: texture}}``. The run holds ``model.skops`` (a dict in a skops file, :mod:`classifiers.model_files`:
+``{model: {name: texture}}``. The run holds ``model.skops`` (a dict in a skops file, :mod:`stemsim.classifiers.model_files`:
 ``estimator``, ``classes``, ``side``, ``feature_names``, ``format``); loading refuses a file
 of other feature names than this version's.
 
@@ -32,13 +32,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.data import Dataset
-from classifiers.geometric import MODEL_FILE, GeometricModel, finite_rows, fit_feature_model, geometric, gray
-from classifiers.model_files import read_estimator_file, write_estimator_file
-from classifiers.models import build_model
-from classifiers.preprocessing import Preprocessing, resize
-from classifiers.progress import tracked
-from classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
+from stemsim.classifiers.data import Dataset
+from stemsim.classifiers.geometric import MODEL_FILE, GeometricModel, finite_rows, fit_feature_model, geometric, gray
+from stemsim.classifiers.model_files import read_estimator_file, write_estimator_file
+from stemsim.classifiers.models import build_model
+from stemsim.classifiers.preprocessing import Preprocessing, resize
+from stemsim.classifiers.progress import tracked
+from stemsim.classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
 
 
 def texture(input_shape: tuple[int, ...] = (128, 128, 1), n_outputs: int = 2, output_activation: str = "softmax",
@@ -146,7 +146,7 @@ class TextureModel(GeometricModel):
 def train_texture(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
                   weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
     """Fit the ``texture`` model of experiment ``cfg`` on ``dataset`` and save it to
-    ``tmp / model.skops``; returns what :func:`classifiers.training.train` records."""
+    ``tmp / model.skops``; returns what :func:`stemsim.classifiers.training.train` records."""
     m = cfg["model"]
     activation = "sigmoid" if dataset.multilabel else "softmax"
     estimator = build_model("texture", (pre.input_size, pre.input_size, 1), len(dataset.classes), activation, m,

@@ -21,13 +21,13 @@ What a person looks at when they judge an STM image of a surface, written as num
 
 Every feature is scale-free in intensity (ratios, normalised by the image's standard
 deviation) except the percentiles, which read the [0, 1] intensities of the prepared image.
-Lengths are in pixels of the image as given: :class:`classifiers.texture.TextureModel`
+Lengths are in pixels of the image as given: :class:`stemsim.classifiers.texture.TextureModel`
 resizes every image to one side first, so that a pixel means the same for every image.
 
 Example::
 
     >>> import numpy as np
-    >>> from classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
+    >>> from stemsim.classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
     >>> image = np.random.default_rng(0).random((128, 128))
     >>> texture_features(image).shape == (len(TEXTURE_FEATURE_NAMES),)
     True

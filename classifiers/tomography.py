@@ -5,7 +5,7 @@ series (``views.mode: tilt``) turns the object about a known axis by known angle
 corner at object-frame point ``p`` shows in view ``k`` at ``P_k p`` (``P_k``: the first two
 rows of the view's rotation) from where the view sees the object's centre. Averaging each
 view's heat-map at those spots over the views (unfiltered back-projection,
-:func:`classifiers.kernels.backproject_mean`) gives a 3-D map that is high where a corner
+:func:`stemsim.classifiers.kernels.backproject_mean`) gives a 3-D map that is high where a corner
 is in *every* view: a real corner scores about 1, a point that only lines up with corners in
 some views scores the fraction of those views. Its peaks are 3-D corners; counting them
 counts corners that one view shows on top of each other.
@@ -17,7 +17,7 @@ puts the object-frame origin at the centroid in every view, whatever the drift b
 views. The axis and angles are the tilt series' own (``spec.yaml`` ``views``, read by
 :class:`stemsim.dataset.store.DatasetStore`; :class:`TiltSeries`); the object's orientation at tilt 0 is unknown and not needed.
 
-Used by the ``two_stage`` model's ``backprojection`` fusion (:mod:`classifiers.two_stage`):
+Used by the ``two_stage`` model's ``backprojection`` fusion (:mod:`stemsim.classifiers.two_stage`):
 :func:`tilt_features` of the stage-1 heat-maps, named :data:`TILT_FEATURE_NAMES`.
 """
 
@@ -82,7 +82,7 @@ class TiltSeries:
         """``(K, 2, 3)``: the first two rows of the rotation of each of the first ``count`` views."""
         import quaternion
 
-        from simulator.rotation import axis_angle
+        from stemsim.simulator.rotation import axis_angle
 
         angles = self.angles if count is None else self.angles[:count]
         return np.array([quaternion.as_rotation_matrix(axis_angle(self.axis, a))[:2] for a in angles])
@@ -132,7 +132,7 @@ def backproject(maps: np.ndarray, projections: np.ndarray, centres: np.ndarray,
     """Per-view maps ``(K, H, W)`` → the ``(n, n, n)`` mean back-projection (module doc) on a
     grid ``step`` pixels apart spanning the field (``n`` = ``size`` or ``max(H, W) / step + 1``),
     axes (x, y, z) of the object frame at tilt 0."""
-    from classifiers.kernels import backproject_mean
+    from stemsim.classifiers.kernels import backproject_mean
 
     maps = np.ascontiguousarray(maps, np.float32)
     if maps.ndim != 3 or len(projections) != len(maps) or len(centres) != len(maps) or not len(maps):
@@ -185,7 +185,7 @@ def tilt_features(heat: np.ndarray, thickness: np.ndarray, projections: np.ndarr
     """
     from scipy import ndimage
 
-    from classifiers.pixelwise import SIGMA_PX
+    from stemsim.classifiers.pixelwise import SIGMA_PX
 
     gain = (SIGMA_PX ** 2 + HEAT_BLUR_PX ** 2) / SIGMA_PX ** 2  # keeps a σ = SIGMA_PX peak's height
     heat = gain * ndimage.gaussian_filter(np.asarray(heat, np.float32), (0, HEAT_BLUR_PX, HEAT_BLUR_PX, 0))

@@ -5,14 +5,14 @@ builds the model, fits it with the configured optimiser/schedule/early stopping 
 keeping the best-on-validation model, and moves the finished run directory into place
 (a failed run leaves nothing behind). What depends on ``model.name`` — the checks of its
 experiment, the form of the data it takes, how it fits, what run.json records of it — is the
-model's pipeline's (:mod:`classifiers.pipelines`): Inception-v3 transfer learning
-(:mod:`classifiers.transfer`), the ``geometric`` baseline (features + scikit-learn, no
-network, :mod:`classifiers.geometric`), the ``two_stage`` model (U-Net maps, then features,
-:mod:`classifiers.two_stage`), the ``texture`` model (texture features + gradient boosting,
-:mod:`classifiers.texture`), and every Keras network (:mod:`classifiers.pipelines.keras`; the
-fitting itself is :mod:`classifiers.fitting`).
+model's pipeline's (:mod:`stemsim.classifiers.pipelines`): Inception-v3 transfer learning
+(:mod:`stemsim.classifiers.transfer`), the ``geometric`` baseline (features + scikit-learn, no
+network, :mod:`stemsim.classifiers.geometric`), the ``two_stage`` model (U-Net maps, then features,
+:mod:`stemsim.classifiers.two_stage`), the ``texture`` model (texture features + gradient boosting,
+:mod:`stemsim.classifiers.texture`), and every Keras network (:mod:`stemsim.classifiers.pipelines.keras`; the
+fitting itself is :mod:`stemsim.classifiers.fitting`).
 
-Multi-view data (:mod:`classifiers.views`): the ``multiview`` model trains on whole objects
+Multi-view data (:mod:`stemsim.classifiers.views`): the ``multiview`` model trains on whole objects
 (batches ``(B, V, S, S, C)``); any other model trains on every view as an image of its own
 (late fusion at evaluation). The training label counts (the constant baseline) are per object.
 """
@@ -28,16 +28,16 @@ from typing import Any
 import numpy as np
 import yaml
 
-from classifiers.backend import import_keras, model_line
-from classifiers.config import load_experiment, read_yaml
-from classifiers.data import Dataset, Split, load_dataset
-from classifiers.fitting import (compile_model, fit, image_batches,  # noqa: F401  (their home before fitting)
+from stemsim.classifiers.backend import import_keras, model_line
+from stemsim.classifiers.config import load_experiment, read_yaml
+from stemsim.classifiers.data import Dataset, Split, load_dataset
+from stemsim.classifiers.fitting import (compile_model, fit, image_batches,  # noqa: F401  (their home before fitting)
                                  make_optimizer, save_inference_model)
-from classifiers.pipelines import get_pipeline
-from classifiers.preprocessing import Preprocessing
-from classifiers.run import (CONFIG_FILE, HISTORY_CSV, HISTORY_FILE, MODEL_FILE, RUN_FILE, StagingDir,
+from stemsim.classifiers.pipelines import get_pipeline
+from stemsim.classifiers.preprocessing import Preprocessing
+from stemsim.classifiers.run import (CONFIG_FILE, HISTORY_CSV, HISTORY_FILE, MODEL_FILE, RUN_FILE, StagingDir,
                              environment, write_json)
-from classifiers.scale import training_scale
+from stemsim.classifiers.scale import training_scale
 from stemsim.errors import InputError, argument
 
 
@@ -48,11 +48,11 @@ def train(experiment: str | Path | dict[str, Any], out: str | Path, *, overwrite
 
     ``data_path`` replaces ``data.path``. ``verbose``: Keras fit verbosity (0 silent, 2 one
     line per epoch). ``allow_incomplete``: train on the complete shards of an incomplete
-    stemsim dataset (:func:`classifiers.data.dataset_record`) instead of refusing it; run.json
+    stemsim dataset (:func:`stemsim.classifiers.data.dataset_record`) instead of refusing it; run.json
     ``data.record`` says how many images it held of how many its spec promises.
     ``announce(line)``, when given, gets the line ``model: NAME (backend, device)``
-    (:func:`classifiers.backend.model_line`) once the data is loaded, before fitting. run.json
-    ``scale`` records the training images' pixel size and size (:mod:`classifiers.scale`).
+    (:func:`stemsim.classifiers.backend.model_line`) once the data is loaded, before fitting. run.json
+    ``scale`` records the training images' pixel size and size (:mod:`stemsim.classifiers.scale`).
     """
     raw = read_yaml(experiment) if not isinstance(experiment, dict) else dict(experiment)
     if data_path is not None:

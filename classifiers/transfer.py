@@ -1,7 +1,7 @@
 """Inception-v3 transfer learning, the retrain.py way.
 
 Stage 1 (always): every image's bottleneck is computed once through the extractor and
-cached on disk (:class:`classifiers.extractors.BottleneckCache`); only a new dense head is
+cached on disk (:class:`stemsim.classifiers.extractors.BottleneckCache`); only a new dense head is
 trained on the cached features. Flips/rot90 augmentation is done by caching each training
 image under every transform of the augmentation group (a finite set), so it stays cacheable;
 random crops are not (InputError). The run then holds the head only, and evaluation /
@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.data import Dataset, Split
-from classifiers.extractors import BottleneckCache, default_cache_dir, make_extractor
-from classifiers.fitting import compile_model, fit, image_batches
-from classifiers.preprocessing import Preprocessing
-from classifiers.run_files import MODEL_FILE
+from stemsim.classifiers.data import Dataset, Split
+from stemsim.classifiers.extractors import BottleneckCache, default_cache_dir, make_extractor
+from stemsim.classifiers.fitting import compile_model, fit, image_batches
+from stemsim.classifiers.preprocessing import Preprocessing
+from stemsim.classifiers.run_files import MODEL_FILE
 from stemsim.errors import InputError
 
 
@@ -46,8 +46,8 @@ def split_features(cache: BottleneckCache, split: Split, transforms: tuple[int, 
 
 def train_inception(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
                     weights: np.ndarray | None, verbose: int) -> dict[str, Any]:
-    from classifiers.batches import Batches  # Keras, as the next
-    from classifiers.models.inception import assemble, inception_head, set_trainable_blocks
+    from stemsim.classifiers.batches import Batches  # Keras, as the next
+    from stemsim.classifiers.models.inception import assemble, inception_head, set_trainable_blocks
 
     model_cfg, training = cfg["model"], cfg["training"]
     if pre.random_crop:

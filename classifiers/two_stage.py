@@ -1,10 +1,10 @@
 """The ``two_stage`` classifier: a U-Net's pixel-wise maps, then gradient boosting on their features.
 
-Stage 1 (:mod:`classifiers.pixelwise`, :func:`classifiers.models.unet.unet`) learns from the
+Stage 1 (:mod:`stemsim.classifiers.pixelwise`, :func:`stemsim.classifiers.models.unet.unet`) learns from the
 ground truth in a ``stemsim`` dataset's npz shards to turn an image into the particle mask,
 its thickness map (nm) and vertex heat-maps (every vertex / deformed ones). Stage 2 is the
-``geometric`` classifier (:mod:`classifiers.geometric`) on
-:data:`~classifiers.pixelwise.MAP_FEATURE_NAMES` + the geometric features of the predicted
+``geometric`` classifier (:mod:`stemsim.classifiers.geometric`) on
+:data:`~stemsim.classifiers.pixelwise.MAP_FEATURE_NAMES` + the geometric features of the predicted
 thickness map — the outline, corners and volume now come from a denoised, support-free map.
 
 Keys (beside the ``geometric`` ones: ``classifier``, ``iterations``, …):
@@ -12,27 +12,27 @@ Keys (beside the ``geometric`` ones: ``classifier``, ``iterations``, …):
 ``unet_learning_rate`` (2e-3), ``unet_images`` (training images of stage 1, the first ones
 of the train split; null: all), ``unet_val_images`` (300), ``unet_tta`` (false: with true,
 the maps are averaged over each image's 8 rotations and mirror images, for stage 2's training
-and at every prediction; :func:`classifiers.pixelwise.predict_maps`), ``corner_classifier``
+and at every prediction; :func:`stemsim.classifiers.pixelwise.predict_maps`), ``corner_classifier``
 (false: with true, a third classifier decides for each vertex peak whether that corner is cut,
-:mod:`classifiers.corners`, and stage 2 also gets each image's expected cuts summed up;
+:mod:`stemsim.classifiers.corners`, and stage 2 also gets each image's expected cuts summed up;
 stored as ``corner_model.skops``; ``run.json`` ``corners`` scores it on the validation
 images), ``corner_patches`` (false: with true, that classifier also reads the image, the
 relative thickness and the deformed heat on a grid around each corner, in the corner's own
-frame; :func:`classifiers.corners.corner_patches`), ``corner_target`` (``near``: that
+frame; :func:`stemsim.classifiers.corners.corner_patches`), ``corner_target`` (``near``: that
 classifier learns whether a cut vertex lies within 3 px of each peak; ``count``: how many cut
-vertices each peak stands for, :func:`classifiers.corners.cut_counts`). Stage 2 learns from every training
+vertices each peak stands for, :func:`stemsim.classifiers.corners.cut_counts`). Stage 2 learns from every training
 image's *predicted* maps, as it will see them at test time.
 
 What is stored: ``model.skops`` (stage 2, as for ``geometric``), ``unet.keras`` (stage 1),
 ``unet_history.json``; on multi-view data also ``views_model.skops``, a second stage-2
-classifier on view-pooled features (``--fusion features``, :mod:`classifiers.views`: it
+classifier on view-pooled features (``--fusion features``, :mod:`stemsim.classifiers.views`: it
 learns from the pooled features of view subsets of every training object; ``run.json``
 ``view_features`` scores it on the validation objects); on a tilt series (``views.mode:
 tilt``) also ``backprojection_model.skops``, a third on the pooled features plus those of
 the heat-maps back-projected into 3-D along the series' angles (``--fusion backprojection``,
-:mod:`classifiers.tomography`; ``run.json`` ``backprojection``). It takes the views of an
+:mod:`stemsim.classifiers.tomography`; ``run.json`` ``backprojection``). It takes the views of an
 object to be the first views of the training tilt series, in order. ``run.json``
-``maps.val`` scores stage 1 on the validation images (:func:`classifiers.pixelwise.map_metrics`).
+``maps.val`` scores stage 1 on the validation images (:func:`stemsim.classifiers.pixelwise.map_metrics`).
 ``stemsim evaluate`` scores the maps on the evaluated split too (``metrics.json`` ``maps``),
 and ``stemsim predict --maps DIR`` writes them.
 
@@ -49,21 +49,21 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.corners import (CORNER_SUMMARY_NAMES, Corners, corner_feature_names, corner_rows, corner_summary,
+from stemsim.classifiers.corners import (CORNER_SUMMARY_NAMES, Corners, corner_feature_names, corner_rows, corner_summary,
                                  corner_truth, expected_cuts, fit_corner_classifier)
-from classifiers.data import Dataset
-from classifiers.features import FEATURE_NAMES
-from classifiers.geometric import (MODEL_FILE, GeometricModel, calibration, finite_rows, fit_estimator,
+from stemsim.classifiers.data import Dataset
+from stemsim.classifiers.features import FEATURE_NAMES
+from stemsim.classifiers.geometric import (MODEL_FILE, GeometricModel, calibration, finite_rows, fit_estimator,
                                    fit_feature_model, gray, train_val_features)
-from classifiers.model_files import SUFFIX, read_estimator_file, write_estimator_file
-from classifiers.models import build_model
-from classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, load_sites, map_features, map_metrics,
+from stemsim.classifiers.model_files import SUFFIX, read_estimator_file, write_estimator_file
+from stemsim.classifiers.models import build_model
+from stemsim.classifiers.pixelwise import (MAP_FEATURE_NAMES, load_maps, load_sites, map_features, map_metrics,
                                    predict_maps, train_unet)
-from classifiers.preprocessing import Preprocessing
-from classifiers.progress import tracked
-from classifiers.run_files import load_keras_model, write_json
-from classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
-from classifiers.views import curve_counts, pool_view_features, pooled_feature_names, view_subsets
+from stemsim.classifiers.preprocessing import Preprocessing
+from stemsim.classifiers.progress import tracked
+from stemsim.classifiers.run_files import load_keras_model, write_json
+from stemsim.classifiers.tomography import TILT_FEATURE_NAMES, TiltSeries, tilt_features
+from stemsim.classifiers.views import curve_counts, pool_view_features, pooled_feature_names, view_subsets
 from stemsim.dataset.store import object_of
 from stemsim.errors import InputError
 
@@ -99,7 +99,7 @@ class TwoStageModel(GeometricModel):
 
     def maps(self, images: Sequence[np.ndarray], batch_size: int = 32) -> dict[str, np.ndarray]:
         """Prepared images of one size (resampled to the training width first) →
-        :func:`classifiers.pixelwise.predict_maps` output."""
+        :func:`stemsim.classifiers.pixelwise.predict_maps` output."""
         return self._maps_of_inputs(self.unet_inputs(images), batch_size)
 
     def unet_inputs(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -141,7 +141,7 @@ class TwoStageModel(GeometricModel):
 
     def maps_and_parts(self, images: Sequence[np.ndarray]):
         """Each image's maps (arrays of length 1), its map features ``(N, len(map_feature_names))``
-        and, with ``corner_classifier``, its :func:`classifiers.corners.corner_rows` (candidate
+        and, with ``corner_classifier``, its :func:`stemsim.classifiers.corners.corner_rows` (candidate
         corners, their features; else ``None``s)."""
         maps: list[dict[str, np.ndarray] | None] = [None] * len(images)
         parts: list[tuple | None] = [None] * len(images)
@@ -174,7 +174,7 @@ class TwoStageModel(GeometricModel):
     def with_corner_summary(self, rows: np.ndarray, corners: Sequence[Corners | None],
                             probabilities: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """Map features ``(N, F)`` → the model's features: with ``corner_classifier`` the
-        :func:`~classifiers.corners.corner_summary` of each image's expected cuts per candidate
+        :func:`~stemsim.classifiers.corners.corner_summary` of each image's expected cuts per candidate
         (``probabilities``, or the fitted corner classifier's on ``corners``, the
         :meth:`maps_and_parts` items) appended."""
         if not self.corner_classifier:
@@ -188,7 +188,7 @@ class TwoStageModel(GeometricModel):
     def pooled_probabilities(self, objects: Sequence[np.ndarray], fusion: str = "features",
                              view_indices: Sequence[int] | None = None) -> np.ndarray:
         """Prepared objects ``(V, h, w, c)`` (any V each) → ``(N, C)`` probabilities of the
-        view-pooling classifier (``features``: :func:`classifiers.views.pool_view_features`) or
+        view-pooling classifier (``features``: :func:`stemsim.classifiers.views.pool_view_features`) or
         of the tilt-series one (``backprojection``: those + :func:`tilt_object_features`).
         ``view_indices``: the views' positions in the training tilt series, the same for every
         object (default: the first V)."""
@@ -225,7 +225,7 @@ class TwoStageModel(GeometricModel):
                              view_indices: Sequence[int] | None = None) -> np.ndarray:
         """The maps of one object's views (:meth:`maps_and_features` items, in view order) at
         positions ``view_indices`` of the training tilt series (default: the first ones) →
-        :func:`classifiers.tomography.tilt_features` at those views' angles."""
+        :func:`stemsim.classifiers.tomography.tilt_features` at those views' angles."""
         heat = np.concatenate([m["vertices"] for m in maps])
         thickness = np.concatenate([m["thickness"] for m in maps])
         index = np.arange(len(maps)) if view_indices is None else np.asarray(view_indices, int)
@@ -278,7 +278,7 @@ class TwoStageModel(GeometricModel):
 def train_two_stage(cfg: dict[str, Any], dataset: Dataset, pre: Preprocessing, tmp: Path,
                     weights: np.ndarray | None, verbose: int = 0) -> dict[str, Any]:
     """Fit both stages of experiment ``cfg`` (module doc) into ``tmp``; returns what
-    :func:`classifiers.training.train` records."""
+    :func:`stemsim.classifiers.training.train` records."""
     m = cfg["model"]
     root = Path(cfg["data"]["path"])
     train_maps = load_maps(root, "train", m["unet_images"])
@@ -330,8 +330,8 @@ def fit_corners(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset,
     """Fit ``model.corner_estimator`` on the candidate corners of every training image, whose
     truth (``model.corner_target``) comes from the dataset's ground truth at ``root``; returns
     the train and validation features with the corner summary (out-of-fold on the train split,
-    :mod:`classifiers.corners`) and the seconds they took, as
-    :func:`~classifiers.geometric.train_val_features` does, and what ``run.json`` ``corners``
+    :mod:`stemsim.classifiers.corners`) and the seconds they took, as
+    :func:`~stemsim.classifiers.geometric.train_val_features` does, and what ``run.json`` ``corners``
     records: the corner classifier's scores on the validation images' candidates (its answer is
     its expected cuts rounded; "cut" is an answer of one or more)."""
     started = time.time()
@@ -360,7 +360,7 @@ def fit_corners(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset,
 
 
 def _corner_truth(root: Path, split: str, items, corners: Sequence[Corners], target: str) -> list[np.ndarray]:
-    """:func:`classifiers.corners.corner_truth` (``target``) of each image of dataset split
+    """:func:`stemsim.classifiers.corners.corner_truth` (``target``) of each image of dataset split
     ``items`` (ids matched to the ground truth of the npz shards at ``root``)."""
     ids, sites = load_sites(root, split)
     where = {ident: i for i, ident in enumerate(ids)}
@@ -373,8 +373,8 @@ def _corner_truth(root: Path, split: str, items, corners: Sequence[Corners], tar
 
 def _map_parts(mask: np.ndarray, thickness: np.ndarray, heat: np.ndarray, pixel: float,
                corners: bool, image: np.ndarray | None = None) -> tuple[np.ndarray, Corners | None]:
-    """One image's maps → its :func:`~classifiers.pixelwise.map_features` and, with ``corners``,
-    its :func:`~classifiers.corners.corner_rows` (with the patches of ``image`` when given; else None)."""
+    """One image's maps → its :func:`~stemsim.classifiers.pixelwise.map_features` and, with ``corners``,
+    its :func:`~stemsim.classifiers.corners.corner_rows` (with the patches of ``image`` when given; else None)."""
     return (map_features(mask, thickness, heat, pixel),
             corner_rows(mask, thickness, heat, image) if corners else None)
 
@@ -383,7 +383,7 @@ def fit_views_model(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset,
                     x_val: np.ndarray, views: int, weights: np.ndarray | None,
                     tilt: TiltSeries | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Fit ``model.views_estimator`` on the view-pooled features of every training object's
-    :func:`~classifiers.views.view_subsets` (per-view features ``x_train`` of the single-view
+    :func:`~stemsim.classifiers.views.view_subsets` (per-view features ``x_train`` of the single-view
     form of a ``views``-view dataset: each object's views in a row), and on a tilt series
     ``tilt`` also ``model.tilt_estimator`` on the same subsets' pooled + back-projected
     features. Returns what ``run.json`` records of each (``view_features``, ``backprojection``;
@@ -431,7 +431,7 @@ def fit_views_model(model: TwoStageModel, cfg: dict[str, Any], dataset: Dataset,
 
 def tilt_rows(model: TwoStageModel, images: Sequence[np.ndarray], views: int,
               subsets: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
-    """:func:`~classifiers.tomography.tilt_features` of view subsets. ``images``: the views of
+    """:func:`~stemsim.classifiers.tomography.tilt_features` of view subsets. ``images``: the views of
     every object in a row, ``views`` per object (the whole tilt series); ``subsets[i]`` lists
     index arrays into object ``i``'s views → one row per subset, objects in order. Maps are
     made for :data:`OBJECT_CHUNK` objects at once."""
@@ -451,7 +451,7 @@ def tilt_rows(model: TwoStageModel, images: Sequence[np.ndarray], views: int,
 
 def evaluate_maps(model: TwoStageModel, root: str | Path, split: str, limit: int | None = None) -> dict[str, Any]:
     """Score ``model``'s stage-1 maps on ``split`` of the stemsim dataset at ``root``
-    (:func:`classifiers.pixelwise.map_metrics`)."""
+    (:func:`stemsim.classifiers.pixelwise.map_metrics`)."""
     data = load_maps(root, split, limit)
     return map_metrics(model.maps(list(data.images)), data)
 

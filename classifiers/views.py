@@ -1,12 +1,12 @@
 """Multi-view ("ground truth") classification: several images of ONE object, one answer.
 
-Data (:mod:`classifiers.data`): a multi-view dataset (npz ``images`` ``(N, V, H, W)``, or
-``{split}/{label}/{object_id}/view_{k}.png``) loads as a :class:`~classifiers.data.Dataset`
+Data (:mod:`stemsim.classifiers.data`): a multi-view dataset (npz ``images`` ``(N, V, H, W)``, or
+``{split}/{label}/{object_id}/view_{k}.png``) loads as a :class:`~stemsim.classifiers.data.Dataset`
 with ``views = V`` whose split items are objects, ``(V, h, w, c)`` each.
 
 Two ways to use the views, chosen by the architecture:
 
-* **multiview CNN** (``model.name: multiview``, :mod:`classifiers.models.multiview`): one
+* **multiview CNN** (``model.name: multiview``, :mod:`stemsim.classifiers.models.multiview`): one
   shared backbone over every view, max/mean pooling over the views, one head. Trained end
   to end on ``(B, V, S, S, C)`` batches (``training.batch_size`` counts objects; every view
   gets its own random augmentation; ``model.train_views: K`` trains on a random K of the V
@@ -32,7 +32,7 @@ Two ways to use the views, chosen by the architecture:
 
   - ``backprojection`` (``two_stage`` runs trained on a tilt series, ``views.mode: tilt``):
     the pooled features plus features of the views' vertex heat-maps back-projected into 3-D
-    along the series' known angles (:mod:`classifiers.tomography`): the views registered in
+    along the series' known angles (:mod:`stemsim.classifiers.tomography`): the views registered in
     3-D, so that corners that one view shows on top of each other count apart. Each view's
     angle is the training tilt series' angle at its position in the series: the view index
     in evaluation (the first K, or ``--spread``), the ``k`` of ``view_k`` files in prediction.
@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.decisions import decide
+from stemsim.classifiers.decisions import decide
 from stemsim.errors import InputError
 
 OUTPUT_FUSIONS = ("mean", "vote")  # the fusions of per-view outputs (any single-view model)
@@ -69,7 +69,7 @@ def fuse_views(outputs: np.ndarray, fusion: str = "mean", multilabel: bool = Fal
                group_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-view model outputs ``(N, V, D)`` of N objects → per-object ``(probabilities (N, C), decisions)``.
 
-    Decisions as :func:`classifiers.run.decide`: class indices ``(N,)`` or, multi-label, bool
+    Decisions as :func:`stemsim.classifiers.run.decide`: class indices ``(N,)`` or, multi-label, bool
     ``(N, C)``. ``fusion``: ``mean`` or ``vote`` (see the module doc).
     """
     outputs = np.asarray(outputs, np.float32)
@@ -165,7 +165,7 @@ def take_views(objects: Sequence[np.ndarray], indices: np.ndarray) -> list[np.nd
 
 
 def fusion_for(run, requested: str | None) -> str:
-    """The fusion a :class:`~classifiers.run.Run` uses: a multiview run pools its views itself
+    """The fusion a :class:`~stemsim.classifiers.run.Run` uses: a multiview run pools its views itself
     (``"pooling"``); otherwise the requested one, else the experiment's ``evaluation.fusion``,
     else ``mean``."""
     if requested is not None and requested not in FUSIONS:

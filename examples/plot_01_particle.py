@@ -9,7 +9,7 @@ particle covers and where its eight corners project, the cut ones marked).
 import matplotlib.pyplot as plt
 import numpy as np
 
-from simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Scene, random_rotation
+from stemsim.simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Scene, random_rotation
 
 rng = np.random.default_rng(2018)  # one Generator drives every random step
 cube = Cuboid(8.0).truncate([0, 7], depth=0.3)  # 8 nm edge, corners 0 and 7 cut at 0.3 × edge

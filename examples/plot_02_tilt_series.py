@@ -10,7 +10,7 @@ every tilt, since the thickness is exact.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from simulator import Microscope, Octahedron, Particle, Probe, Scene, axis_angle, random_rotation
+from stemsim.simulator import Microscope, Octahedron, Particle, Probe, Scene, axis_angle, random_rotation
 
 rng = np.random.default_rng(7)
 octahedron = Octahedron(9.0).dent([0], depth=0.35)  # 9 nm edge, one apex dented

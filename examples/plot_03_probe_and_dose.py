@@ -9,7 +9,7 @@ noise, which falls as 1/√dose. Without a dose the image is the noise-free expe
 import matplotlib.pyplot as plt
 import numpy as np
 
-from simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Scene, axis_angle
+from stemsim.simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Scene, axis_angle
 
 cube = Cuboid(7.0).truncate([0, 3, 5], depth=0.3)  # nm
 orientation = axis_angle((1.0, 1.0, 0.0), 25.0)

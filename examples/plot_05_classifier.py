@@ -15,7 +15,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from classifiers import evaluate, predict_files, train
+from stemsim.classifiers import evaluate, predict_files, train
 from stemsim.dataset import generate, resolve
 
 work = Path(tempfile.mkdtemp())

@@ -15,13 +15,13 @@ ground truth).
 ((128, 128), True)
 """
 
-from simulator.materials import atomic_number
-from simulator.microscope import Measurement, Microscope, Probe, ScanDistortion
-from simulator.rotation import ScanRotation, as_quaternion, axis_angle, random_rotation
-from simulator.scene import CarbonFilm, Particle, Scene
-from simulator.shapes import (REGISTRY, SHAPES, Cuboid, Deformation, Ellipsoid, Octahedron, Pyramid, Shape, ShapeKind,
+from stemsim.simulator.materials import atomic_number
+from stemsim.simulator.microscope import Measurement, Microscope, Probe, ScanDistortion
+from stemsim.simulator.rotation import ScanRotation, as_quaternion, axis_angle, random_rotation
+from stemsim.simulator.scene import CarbonFilm, Particle, Scene
+from stemsim.simulator.shapes import (REGISTRY, SHAPES, Cuboid, Deformation, Ellipsoid, Octahedron, Pyramid, Shape, ShapeKind,
                               Sphere, build_shape)
-from simulator.symmetry import ConfigurationClass, ConfigurationSpace
+from stemsim.simulator.symmetry import ConfigurationClass, ConfigurationSpace
 
 __all__ = [
     "REGISTRY", "SHAPES", "CarbonFilm", "ConfigurationClass", "ConfigurationSpace", "Cuboid", "Deformation", "Ellipsoid",

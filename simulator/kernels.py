@@ -261,7 +261,7 @@ def sample_poisson(rng, means, uniforms, out):
     """Exact Poisson counts ``out[i] ~ Poisson(means[i])`` (flat arrays).
 
     ``uniforms`` holds one uniform per pixel with a mean below ``SMALL_MEAN``, in
-    raster order, then a pool for the brighter pixels (``simulator.microscope.poisson_counts``
+    raster order, then a pool for the brighter pixels (``stemsim.simulator.microscope.poisson_counts``
     sizes it).
 
     Dim pixels invert the CDF at their uniform; NumPy's multiplication method draws about

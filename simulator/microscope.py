@@ -18,9 +18,9 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
-from simulator.kernels import SMALL_MEAN, UNIFORMS_PER_LARGE, project_thickness, sample_poisson, shift_periodic
-from simulator.materials import CARBON_Z
-from simulator.scene import CarbonFilm, Scene
+from stemsim.simulator.kernels import SMALL_MEAN, UNIFORMS_PER_LARGE, project_thickness, sample_poisson, shift_periodic
+from stemsim.simulator.materials import CARBON_Z
+from stemsim.simulator.scene import CarbonFilm, Scene
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
@@ -82,7 +82,7 @@ def poisson_counts(means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Exact Poisson counts for non-negative ``means``.
 
     Draws all the uniforms the dim pixels need, and a pool for the bright ones, in one
-    call (reproducible for a given generator state; see ``simulator.kernels.sample_poisson``).
+    call (reproducible for a given generator state; see ``stemsim.simulator.kernels.sample_poisson``).
 
     Parameters
     ----------

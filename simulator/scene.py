@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.kernels import bound_coefficients
-from simulator.materials import atomic_number
-from simulator.rotation import IDENTITY, ScanRotation, as_quaternion, rotation_matrices
-from simulator.shapes import Shape
+from stemsim.simulator.kernels import bound_coefficients
+from stemsim.simulator.materials import atomic_number
+from stemsim.simulator.rotation import IDENTITY, ScanRotation, as_quaternion, rotation_matrices
+from stemsim.simulator.shapes import Shape
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Particle:
     material : str or int
         Element symbol (``"Au"``) or atomic number Z.
     orientation : quaternion
-        Object → microscope frame (anything ``simulator.rotation.as_quaternion`` takes).
+        Object → microscope frame (anything ``stemsim.simulator.rotation.as_quaternion`` takes).
     position : tuple of float
         (x, y) of the centre from the image centre, nm.
     rotation_during_scan : ScanRotation or None
@@ -121,7 +121,7 @@ class Particle:
         -------
         planes, quadrics, pieces, bounds : numpy.ndarray
             (L, P, 4), (L, Q, 9), (K, 4) int and (L, 4) arrays for
-            ``simulator.kernels.project_thickness`` (nm; layout in ``simulator.kernels``).
+            ``stemsim.simulator.kernels.project_thickness`` (nm; layout in ``stemsim.simulator.kernels``).
         """
         layout = self.shape.kernel_layout
         shift = np.array([self.position[0], self.position[1], 0.0])

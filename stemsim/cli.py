@@ -32,8 +32,8 @@ def _register_verbs() -> None:
     # twice would be listed twice and slow every later call down.
     if app.registered_commands:
         return
-    from benchmarks import cli as bench_cli
-    from classifiers import cli as classifier_cli
+    from stemsim.benchmarks import cli as bench_cli
+    from stemsim.classifiers import cli as classifier_cli
     from stemsim.dataset import cli as dataset_cli
 
     dataset_cli.register(app)
@@ -95,6 +95,20 @@ def _usage_line(error) -> str:
     return f"stemsim: error: {message}{where}"
 
 
+LEARN_MODULES = ("tensorflow", "tensorflow_hub", "keras", "sklearn", "skimage", "skops", "fastapi", "uvicorn",
+                 "multipart")
+"""What ``pip install "stemsim[learn]"`` adds: the classifiers' libraries (the simulator and the
+dataset verbs run without them)."""
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """The one line for a verb that needs the ``learn`` extra when it is not installed, else None."""
+    if (error.name or "").partition(".")[0] not in LEARN_MODULES:
+        return None
+    return (f"stemsim: error: this needs the classifier libraries (no module {error.name!r}): "
+            f"pip install \"stemsim[learn]\"")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``stemsim`` program."""
     _register_verbs()
@@ -107,6 +121,11 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(code)
     except InputError as error:
         typer.echo(f"stemsim: error: {one_line(str(error))}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as error:
+        if (line := missing_extra(error)) is None:
+            raise
+        typer.echo(line, err=True)
         sys.exit(2)
     except aborts:
         typer.echo("stemsim: aborted", err=True)

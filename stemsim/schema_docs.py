@@ -59,17 +59,17 @@ def spec_page() -> str:
 
 
 def experiment_page() -> str:
-    """docs/reference/experiment-keys.md: the experiment file (``classifiers.config``), loaded by name
+    """docs/reference/experiment-keys.md: the experiment file (``stemsim.classifiers.config``), loaded by name
     (the classifier suite is the layer above; this page is its documentation)."""
-    config = importlib.import_module("classifiers.config")
+    config = importlib.import_module("stemsim.classifiers.config")
     parts = [f"{GENERATED}\n\n# Experiment keys\n\n"
-             "Every key of an experiment file (`stemsim train EXPERIMENT.yaml`), as `classifiers.config.SCHEMA` "
+             "Every key of an experiment file (`stemsim train EXPERIMENT.yaml`), as `stemsim.classifiers.config.SCHEMA` "
              "declares it. See [Classifiers](../classifiers.md) for what each model does.\n\n",
              table({k: v for k, v in config.SCHEMA.items() if k not in ("model", "data")}),
              "\n## data\n\nEvery kind of data:\n\n", table(config.DATA_COMMON, "data.")]
     for kind, keys in config.DATA_KIND.items():
         parts += [f"\n### data.kind: {kind}\n\n", table(keys, "data.")]
-    models = getattr(importlib.import_module("classifiers.models"), "MODELS", {})
+    models = getattr(importlib.import_module("stemsim.classifiers.models"), "MODELS", {})
     parts.append("\n## model\n\n`model.name` picks the architecture; its options:\n")
     for name, spec in models.items():
         options = getattr(spec, "options", None)

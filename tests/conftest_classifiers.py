@@ -143,7 +143,7 @@ def _fallback_main(argv: list[str]) -> None:
     import click
     import typer
 
-    from classifiers.cli import register
+    from stemsim.classifiers.cli import register
 
     app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
     register(app)

@@ -23,8 +23,8 @@ import yaml
 from conftest_classifiers import run_cli, write_stemsim_arrays
 from PIL import Image
 
-from classifiers.limits import MAX_IMAGE_PIXELS
-from classifiers.models import MODELS
+from stemsim.classifiers.limits import MAX_IMAGE_PIXELS
+from stemsim.classifiers.models import MODELS
 
 SPEC = {
     "name": "bad-runs", "seed": 7, "image": {"size": 32, "pixel_size": 0.6}, "label": "n_deformations",
@@ -44,7 +44,7 @@ def _experiment(data: Path, model: dict, **extra) -> dict:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     """The module's datasets and runs (never changed: cases copy them)."""
-    from classifiers.training import train
+    from stemsim.classifiers.training import train
     from stemsim.dataset import generate, load_spec
 
     base = tmp_path_factory.mktemp("bad-runs")
@@ -180,7 +180,7 @@ PARTS = Path(".stemsim") / "parts"
 
 def stop_after(n: int):
     """A ``generate`` stopped after its first ``n`` shards: later parts, arrays, manifest gone."""
-    from classifiers.data import dataset_record
+    from stemsim.classifiers.data import dataset_record
 
     def break_it(data: Path) -> None:
         for name in list(dataset_record(data).planned)[n:]:  # in the order generate makes them
@@ -551,8 +551,8 @@ def test_a_shared_run_needs_none_of_its_authors_paths(made, tmp_path, capsys):
 
 
 def test_images_at_the_limit_are_read(tmp_path):
-    from classifiers.limits import check_image_size, check_npz
-    from classifiers.preprocessing import read_image
+    from stemsim.classifiers.limits import check_image_size, check_npz
+    from stemsim.classifiers.preprocessing import read_image
 
     check_image_size("x.png", 8192, 8192)  # exactly the limit: fine
     np.savez(tmp_path / "fine.npz", images=np.zeros((4, 8, 8), np.uint8))

@@ -40,8 +40,8 @@ def bench_out(tmp_path_factory):
 
 
 def test_report_files_and_numbers(bench_out):
-    from benchmarks.report import markdown
-    from benchmarks.runner import processor
+    from stemsim.benchmarks.report import markdown
+    from stemsim.benchmarks.runner import processor
 
     out = bench_out / "report"
     results = json.loads((out / "results.json").read_text())
@@ -131,14 +131,14 @@ def test_bad_views_section_exits_2(views, message, tmp_path, capsys):
 def test_report_only_rewrites_the_report_under_the_bench_file_as_it_is_now(bench_out, tmp_path, capsys):
     import shutil
 
-    from benchmarks.report import markdown
+    from stemsim.benchmarks.report import markdown
 
     out = tmp_path / "report"
     shutil.copytree(bench_out / "report", out, ignore=shutil.ignore_patterns("runs"))  # no runs needed
     first = json.loads((out / "results.json").read_text())
     changed = {**BENCH, "target": {"metric": "accuracy", "value": 0.01}, "title": "Renamed", "note": "Read me first."}
     (bench_out / "changed.yaml").write_text(yaml.safe_dump(changed))
-    # the ideal observer's results beside the report are cited in it (benchmarks.observer writes them)
+    # the ideal observer's results beside the report are cited in it (stemsim.benchmarks.observer writes them)
     (out / "observer").mkdir()
     (out / "observer" / "results.json").write_text(json.dumps(
         {"n_objects": 7, "subsets": [{"views": 1, "selection": "first", "accuracy_bound": 0.9987, "indices": [0]}]}))
@@ -178,7 +178,7 @@ def test_report_only_rewrites_the_report_under_the_bench_file_as_it_is_now(bench
 
 
 def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, capsys):
-    from benchmarks.sections.target import target_line, target_outcome
+    from stemsim.benchmarks.sections.target import target_line, target_outcome
 
     def curve(fusion, values):
         return {"fusion": fusion, "points": [{"views": k, "accuracy": v} for k, v in zip((1, 4, 8), values)]}
@@ -220,7 +220,7 @@ def test_target_with_views_is_read_from_the_curves_at_that_many_views(tmp_path, 
 
 
 def test_family_line_compares_the_family_with_its_single_members():
-    from benchmarks.sections.family import family_lines
+    from stemsim.benchmarks.sections.family import family_lines
 
     def row(name, model, auc, balanced, **extra):
         return {"name": name, "model": model, **extra,
@@ -255,7 +255,7 @@ def test_family_line_compares_the_family_with_its_single_members():
 
 
 def test_observer_line_reads_the_bound_at_one_view_and_at_the_targets_views():
-    from benchmarks.sections.bound import observer_line
+    from stemsim.benchmarks.sections.bound import observer_line
 
     bounds = [{"views": k, "selection": sel, "accuracy_bound": b}
               for k, sel, b in [(1, "first", 0.91), (2, "first", 0.95), (4, "first", 0.99), (4, "spread", 0.995)]]
@@ -279,7 +279,7 @@ def test_observer_line_reads_the_bound_at_one_view_and_at_the_targets_views():
 
 
 def test_ceiling_lines_set_the_best_model_beside_what_the_labels_allow():
-    from benchmarks.sections.labels import _ceiling_lines, ceiling_line
+    from stemsim.benchmarks.sections.labels import _ceiling_lines, ceiling_line
 
     def fit(values, mean):
         return {"per_category": {c: {"roc_auc": v, "log_likelihood": -100.0} for c, v in values.items()},
@@ -309,7 +309,7 @@ def test_ceiling_lines_set_the_best_model_beside_what_the_labels_allow():
 
 
 def test_time_line_adds_the_rows_training_times_against_the_budget():
-    from benchmarks.sections.timing import time_line
+    from stemsim.benchmarks.sections.timing import time_line
 
     results = {"bench": {"mode": "default", "target": {"minutes": 60}}, "environment": {"device": "cpu", "cpus": 2},
                "models": [{"train_seconds": 1800.0, "evaluation_seconds": 120.0}, {"train_seconds": 1260.0}]}
@@ -339,7 +339,7 @@ def test_time_line_adds_the_rows_training_times_against_the_budget():
 
 
 def test_count_errors_say_how_far_off_a_count_is():
-    from benchmarks.sections.counts import count_errors
+    from stemsim.benchmarks.sections.counts import count_errors
 
     confusion = [[3, 1, 0], [0, 2, 2], [1, 0, 1]]  # rows: true 0, 1, 2 corners
     errors = count_errors(confusion, ["0", "1", "2"])
@@ -374,7 +374,7 @@ def test_bad_bench_file_exits_2(tmp_path, capsys):
 
 
 def test_a_models_own_data_keys_change_its_training_and_nothing_else():
-    from benchmarks.benchfile import model_experiment
+    from stemsim.benchmarks.benchfile import model_experiment
 
     data = {"kind": "stm", "path": "/x", "min_agreement": 0.4, "weighting": "score"}
     entry = {"name": "m", "experiment": {"model": {"name": "texture"}, "data": {"targets": "score", "weighting": "none"}}}
@@ -389,8 +389,8 @@ def test_a_models_own_data_keys_change_its_training_and_nothing_else():
 def test_shipped_bench_files_hold_valid_experiments(full, tmp_path):
     from pathlib import Path
 
-    from benchmarks.benchfile import load_bench, model_experiment
-    from classifiers.config import load_experiment
+    from stemsim.benchmarks.benchfile import load_bench, model_experiment
+    from stemsim.classifiers.config import load_experiment
     from stemsim.errors import InputError
 
     files = sorted((Path(__file__).parents[1] / "configs" / "benchmarks").glob("*.yaml"))
@@ -411,7 +411,7 @@ def test_shipped_bench_files_hold_valid_experiments(full, tmp_path):
 
 
 def test_accuracy_by_deformation_joins_predictions_to_the_manifest(tmp_path):
-    from benchmarks.sections.deformation import accuracy_by_deformation
+    from stemsim.benchmarks.sections.deformation import accuracy_by_deformation
 
     (tmp_path / "manifest.csv").write_text(
         "id,object_id,view,n_deformed,depth\n"
@@ -420,10 +420,10 @@ def test_accuracy_by_deformation_joins_predictions_to_the_manifest(tmp_path):
     (tmp_path / "predictions.csv").write_text(  # per object, as a multi-view evaluation writes them
         "id,true,predicted\na,undeformed,undeformed\nb,deformed,undeformed\nc,deformed,deformed\n"
         "d,deformed,undeformed\n")
-    result = accuracy_by_deformation(tmp_path / "manifest.csv", tmp_path / "predictions.csv")
+    result = accuracy_by_deformation(tmp_path, tmp_path / "predictions.csv")
     assert result["depth"] == [{"group": "0.00–0.20", "n": 1, "accuracy": 0.0},
                                {"group": "0.30–0.50", "n": 2, "accuracy": 0.5},
                                {"group": "undeformed", "n": 1, "accuracy": 1.0}]
     assert result["n_deformed"] == [{"group": "0", "n": 1, "accuracy": 1.0}, {"group": "1", "n": 2, "accuracy": 0.5},
                                     {"group": "2", "n": 1, "accuracy": 0.0}]
-    assert accuracy_by_deformation(tmp_path / "missing.csv", tmp_path / "predictions.csv") is None
+    assert accuracy_by_deformation(tmp_path / "missing", tmp_path / "predictions.csv") is None

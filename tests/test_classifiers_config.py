@@ -9,7 +9,7 @@ from conftest_classifiers import run_cli, stripes, write_class_folders
 import pytest
 import yaml
 
-from classifiers.config import load_experiment
+from stemsim.classifiers.config import load_experiment
 from stemsim.errors import InputError
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from classifiers.config import STM_CATEGORIES, load_experiment
-from classifiers.data import load_dataset, split_groups
-from classifiers.preprocessing import Preprocessing, dihedral, read_image, to_unit, transform_group
-from classifiers.stm_data import (binarise, import_original, keep_mask, oversample_repeats, rater_disagreement,
+from stemsim.classifiers.config import STM_CATEGORIES, load_experiment
+from stemsim.classifiers.data import load_dataset, split_groups
+from stemsim.classifiers.preprocessing import Preprocessing, dihedral, read_image, to_unit, transform_group
+from stemsim.classifiers.stm_data import (binarise, import_original, keep_mask, oversample_repeats, rater_disagreement,
                                   read_stm_table,
                                   score_weights, series_of)
 from stemsim.errors import InputError
@@ -401,7 +401,7 @@ def test_import_original_problems(tmp_path):
 def test_label_ceiling_is_the_roc_auc_of_knowing_each_images_tick_probability():
     from scipy import stats
 
-    from classifiers.stm_data import label_ceiling
+    from stemsim.classifiers.stm_data import label_ceiling
 
     # asymmetries: half the images are ticked by 10 % of people, half by 90 %; five people label each.
     # rows: people always agree. The ticks are laid out in exactly their expected proportions.

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from classifiers.training import train
+from stemsim.classifiers.training import train
 
 SIZE = 24
 

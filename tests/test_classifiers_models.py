@@ -7,10 +7,10 @@ import conftest_classifiers  # noqa: F401  (sets TF_CPP_MIN_LOG_LEVEL)
 import numpy as np
 import pytest
 
-from classifiers.models import MODELS, build_model
-from classifiers.models.family import (majority_vote, member_agreement, member_probabilities, member_targets,
+from stemsim.classifiers.models import MODELS, build_model
+from stemsim.classifiers.models.family import (majority_vote, member_agreement, member_probabilities, member_targets,
                                       single_label_decision)
-from classifiers.models.stm import DEEPDOG_BLOCKS
+from stemsim.classifiers.models.stm import DEEPDOG_BLOCKS
 from stemsim.errors import InputError
 
 
@@ -86,7 +86,7 @@ def test_resnet_transfer_models(name, head_only):
 
 
 def test_inception_v3_counts_and_trainable_blocks():
-    from classifiers.models.inception import inception_v3
+    from stemsim.classifiers.models.inception import inception_v3
 
     model = inception_v3((75, 75, 3), 3, "softmax", weights="none", fine_tune_blocks=0)
     assert model.output_shape == (None, 3)
@@ -227,7 +227,7 @@ def _conv_reference(x, w_oihw, stride, pad):
 def test_resnet18_loads_torchvision_state_dict(tmp_path):
     import keras
 
-    from classifiers.models.afm import resnet18_state_dict
+    from stemsim.classifiers.models.afm import resnet18_state_dict
 
     rng = np.random.default_rng(0)
     donor = build_model("resnet18", (32, 32, 3), 1000, "softmax")
@@ -277,7 +277,7 @@ def test_resnet18_weights_file_problems(tmp_path):
 def test_inception_imagenet_weights_unavailable_says_how(monkeypatch):
     import keras
 
-    from classifiers.models.inception import inception_v3_base
+    from stemsim.classifiers.models.inception import inception_v3_base
 
     def offline(**kwargs):
         raise Exception("URL fetch failure on https://storage.googleapis.com/...: Name or service not known")

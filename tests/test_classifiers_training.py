@@ -14,10 +14,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from classifiers.data import Dataset, Split
-from classifiers.inference import Predictor
-from classifiers.run import open_run
-from classifiers.training import _sample_weights, train
+from stemsim.classifiers.data import Dataset, Split
+from stemsim.classifiers.inference import Predictor
+from stemsim.classifiers.run import open_run
+from stemsim.classifiers.training import _sample_weights, train
 from stemsim.errors import InputError
 
 SIZE = 16  # small images keep the whole suite within a few minutes on 2 CPU cores
@@ -38,7 +38,7 @@ def test_accuracy(run_dir, data_path, split="test"):
     """Accuracy of a run on a split of a stemsim dataset (decisions as in evaluate/predict)."""
     run = open_run(run_dir)
     predictor = Predictor(run)
-    from classifiers.data import load_dataset
+    from stemsim.classifiers.data import load_dataset
 
     ds = load_dataset({**run.config["data"], "path": str(data_path)}, predictor.pre, (split,))
     _, decisions = run.decide(predictor.outputs(ds.splits[split].images))

@@ -1,4 +1,4 @@
-"""The per-corner classifier of the two-stage model (classifiers.corners, ``corner_classifier``)."""
+"""The per-corner classifier of the two-stage model (stemsim.classifiers.corners, ``corner_classifier``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import yaml
 
-from classifiers.corners import (COUNT_RADIUS_PX, CORNER_FEATURE_NAMES, CORNER_PATCH_NAMES, CORNER_SUMMARY_NAMES,
+from stemsim.classifiers.corners import (COUNT_RADIUS_PX, CORNER_FEATURE_NAMES, CORNER_PATCH_NAMES, CORNER_SUMMARY_NAMES,
                                  PATCH_HALF, TOP, corner_patches, corner_rows, corner_summary, corner_truth,
                                  expected_cuts, fit_corner_classifier)
-from classifiers.pixelwise import MAP_FEATURE_NAMES, load_maps, vertex_heatmaps
+from stemsim.classifiers.pixelwise import MAP_FEATURE_NAMES, load_maps, vertex_heatmaps
 
 SITES = np.array([[8, 8, 1], [24, 8, 1], [8, 24, 0], [24, 24, 0]], np.float32)  # two cut corners, two intact
 
@@ -140,10 +140,10 @@ def test_without_candidates_or_without_cut_ones_the_classifier_knows_the_base_ra
 @pytest.mark.parametrize("patches, target", [(False, "near"), (True, "count")])
 def test_two_stage_with_a_corner_classifier_trains_saves_and_predicts_with_it(cubes, tmp_path, capsys, monkeypatch,
                                                                               patches, target):
-    from classifiers.model_files import load_file
-    from classifiers.run import open_run
+    from stemsim.classifiers.model_files import load_file
+    from stemsim.classifiers.run import open_run
 
-    monkeypatch.setattr("classifiers.corners.CANDIDATE_THRESHOLD", 0.0)  # a 2-epoch U-Net's peaks are faint
+    monkeypatch.setattr("stemsim.classifiers.corners.CANDIDATE_THRESHOLD", 0.0)  # a 2-epoch U-Net's peaks are faint
 
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump({
@@ -191,7 +191,7 @@ def test_on_multi_view_data_the_folds_keep_every_view_of_an_object_together(tmp_
     from cli_runner import run
     from test_pixelwise import SPEC
 
-    import classifiers.two_stage as two_stage
+    import stemsim.classifiers.two_stage as two_stage
 
     spec = {**SPEC, "name": "corners-views", "classes": {"values": [0, 2], "per_class": 10},
             "views": {"count": 3, "mode": "tilt", "tilt": {"axis": [0, 1, 0], "range": [-30, 30]}}}

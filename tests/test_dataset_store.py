@@ -96,9 +96,9 @@ def test_shards_and_ground_truth_read_as_the_npz_files_hold_them(made):
 
 
 def test_the_readers_give_the_numbers_they_gave_before(made):
-    from classifiers.data import dataset_record, recorded_spec_hash, shard_classes
-    from classifiers.pixelwise import dataset_pixel_size, load_maps, load_sites
-    from classifiers.tomography import TiltSeries
+    from stemsim.classifiers.data import dataset_record, recorded_spec_hash, shard_classes
+    from stemsim.classifiers.pixelwise import dataset_pixel_size, load_maps, load_sites
+    from stemsim.classifiers.tomography import TiltSeries
 
     spec, root = made
     raw = yaml.safe_load((root / "spec.yaml").read_text())

@@ -9,7 +9,7 @@ from cli_runner import run
 from PIL import Image
 from test_dataset import generate_once, tree
 
-from simulator.rotation import axis_angle
+from stemsim.simulator.rotation import axis_angle
 from stemsim.dataset import acquire, plan, resolve, sample_parameters, sample_views
 from stemsim.dataset.generate import render
 

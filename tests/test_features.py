@@ -1,4 +1,4 @@
-"""Hand-crafted geometric features (classifiers.features) on simulated images, and the
+"""Hand-crafted geometric features (stemsim.classifiers.features) on simulated images, and the
 ``geometric`` no-deep-learning baseline trained → evaluated → predicted from the command line."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from classifiers.features import (FEATURE_NAMES, corner_distances, corner_points, image_features,
+from stemsim.classifiers.features import (FEATURE_NAMES, corner_distances, corner_points, image_features,
                                   integrated_intensity_volume, outline_polygon, particle_mask)
-from classifiers.run import open_run
-from simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Pyramid, Scene, Sphere, axis_angle
+from stemsim.classifiers.run import open_run
+from stemsim.simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Pyramid, Scene, Sphere, axis_angle
 from stemsim.errors import InputError
 
 PIXEL = 0.1  # nm: a 6 nm cube is 60 pixels across
@@ -195,7 +195,7 @@ def shapes(tmp_path_factory):
 
 
 def test_geometric_classifier_trains_evaluates_and_predicts(shapes, tmp_path, capsys):
-    from classifiers.model_files import load_file
+    from stemsim.classifiers.model_files import load_file
 
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump({"model": {"name": "geometric", "min_samples_leaf": 4},
@@ -252,8 +252,8 @@ def test_geometric_classifier_trains_evaluates_and_predicts(shapes, tmp_path, ca
 
 
 def test_logistic_variant_and_refusals(shapes, tmp_path):
-    from classifiers.evaluation import evaluate
-    from classifiers.training import train
+    from stemsim.classifiers.evaluation import evaluate
+    from stemsim.classifiers.training import train
 
     experiment = {"model": {"name": "geometric", "classifier": "logistic"},
                   "data": {"kind": "stemsim", "path": str(shapes)}, "seed": 0}
@@ -272,9 +272,9 @@ def test_logistic_variant_and_refusals(shapes, tmp_path):
 
 
 def test_multiview_data_is_fused_per_object(tmp_path):
-    from classifiers.evaluation import evaluate
-    from classifiers.prediction import predict_objects
-    from classifiers.training import train
+    from stemsim.classifiers.evaluation import evaluate
+    from stemsim.classifiers.prediction import predict_objects
+    from stemsim.classifiers.training import train
 
     spec = {**SPEC, "name": "geometric-views", "classes": {"values": ["cuboid", "sphere"], "per_class": 12},
             "views": {"count": 3, "mode": "random"}}
@@ -293,7 +293,7 @@ def test_multiview_data_is_fused_per_object(tmp_path):
 
 def test_progress_bars_only_on_a_terminal(monkeypatch):
     """Feature extraction draws a bar only where stderr is a terminal; the items are the same."""
-    from classifiers.progress import tracked
+    from stemsim.classifiers.progress import tracked
 
     items = [3, 1, 2]
     assert tracked(items, "features", 3) is items  # piped/tested stderr: untouched

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
+from stemsim.classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
 
 
 def test_multilabel_macro_f1_is_the_mean_of_the_categories_f1():

@@ -14,13 +14,13 @@ import pytest
 import yaml
 from PIL import Image
 
-from classifiers.config import load_experiment
-from classifiers.data import load_dataset, view_files
-from classifiers.inference import Predictor
-from classifiers.preprocessing import Preprocessing
-from classifiers.run import open_run
-from classifiers.training import image_batches, train
-from classifiers.views import fuse_views, pool_view_features, pooled_feature_names, view_subsets
+from stemsim.classifiers.config import load_experiment
+from stemsim.classifiers.data import load_dataset, view_files
+from stemsim.classifiers.inference import Predictor
+from stemsim.classifiers.preprocessing import Preprocessing
+from stemsim.classifiers.run import open_run
+from stemsim.classifiers.training import image_batches, train
+from stemsim.classifiers.views import fuse_views, pool_view_features, pooled_feature_names, view_subsets
 from stemsim.errors import InputError
 
 SIZE, VIEWS = 16, 4
@@ -177,7 +177,7 @@ def test_every_view_gets_its_own_augmentation_and_train_views_subsets():
     assert plain.shape == (2, 8, SIZE, SIZE, 1) and np.all(plain == pre.finish([view])[0])
     augmented = pre.finish_views([obj], np.random.default_rng(0))[0]
     assert len({v.tobytes() for v in augmented}) > 2  # views transformed independently
-    from classifiers.data import Split
+    from stemsim.classifiers.data import Split
 
     split = Split([obj] * 5, np.eye(2, dtype=np.float32)[[0, 1, 0, 1, 0]], list("abcde"))
     x, y = image_batches(split, pre, split.targets, None, 4, True, 0, train_views=3)[0]
@@ -199,8 +199,8 @@ def randomised(model, seed=0):
 
 @pytest.mark.parametrize("pooling", ["max", "mean"])
 def test_identical_views_answer_as_the_single_view_network(pooling):
-    from classifiers.models import build_model
-    from classifiers.models.multiview import single_view_model
+    from stemsim.classifiers.models import build_model
+    from stemsim.classifiers.models.multiview import single_view_model
 
     model = randomised(build_model("multiview", (SIZE, SIZE, 1), 3, "softmax",
                                    {"width": 4, "pooling": pooling, "dropout": 0.3}))
@@ -220,7 +220,7 @@ def test_identical_views_answer_as_the_single_view_network(pooling):
 def test_view_order_free_any_number_of_views_and_save_load(pooling, tmp_path):
     import keras
 
-    from classifiers.models import build_model
+    from stemsim.classifiers.models import build_model
 
     model = randomised(build_model("multiview", (SIZE, SIZE, 1), 2, "sigmoid", {"width": 4, "pooling": pooling}))
     x = np.random.default_rng(2).random((2, 5, SIZE, SIZE, 1), dtype=np.float32)
@@ -279,7 +279,7 @@ def test_pooled_view_features_ignore_missing_values_and_count_the_views():
 
 
 def test_view_indices_first_or_spread_over_the_views():
-    from classifiers.views import curve_counts, view_indices
+    from stemsim.classifiers.views import curve_counts, view_indices
 
     assert curve_counts(8) == [1, 2, 4, 8] and curve_counts(3) == [1, 2, 3] and curve_counts(1) == [1]
     assert view_indices(4, 8).tolist() == [0, 1, 2, 3] and view_indices(None, 3).tolist() == [0, 1, 2]
@@ -319,7 +319,7 @@ def read_predictions(folder: Path) -> tuple[list[str], np.ndarray, list[str]]:
 
 
 def test_single_view_model_on_objects_late_fusion(mv, tmp_path):
-    from classifiers.evaluation import evaluate
+    from stemsim.classifiers.evaluation import evaluate
 
     root, made = mv
     run = train(experiment(root, {"name": "stemnet", "width": 4}, evaluation={"fusion": "vote"}), tmp_path / "run")

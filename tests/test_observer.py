@@ -1,4 +1,4 @@
-"""The ideal observer (benchmarks.observer): its hypotheses, its noise model, its bound."""
+"""The ideal observer (stemsim.benchmarks.observer): its hypotheses, its noise model, its bound."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scipy.stats import norm
 
 from cli_runner import run
 
-from benchmarks.observer import bayes_errors, expected_counts, hypotheses, observe, squared_distances
+from stemsim.benchmarks.observer import bayes_errors, expected_counts, hypotheses, observe, squared_distances
 
 
 def _dataset(tmp_path, name, label="deformed", dose=5.0e3, views=None, **classes):
@@ -104,7 +104,7 @@ def test_bad_datasets_get_one_line(tmp_path):
     root = _dataset(tmp_path, "shapes", label="shape", values=["cuboid", "sphere"])
 
     def observer(path):
-        return subprocess.run([sys.executable, "-m", "benchmarks.observer", str(path), "--out", str(tmp_path / "out")],
+        return subprocess.run([sys.executable, "-m", "stemsim.benchmarks.observer", str(path), "--out", str(tmp_path / "out")],
                               capture_output=True, text=True)
 
     done = observer(root)

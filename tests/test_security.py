@@ -51,7 +51,7 @@ def marker(tmp_path, monkeypatch):
 
 
 def train(experiment: dict, out: Path) -> Path:
-    from classifiers.training import train as train_run
+    from stemsim.classifiers.training import train as train_run
 
     return train_run(experiment, out)
 
@@ -73,7 +73,7 @@ def runs(tmp_path_factory, cubes):  # noqa: F811
                       "seed": 0}, base / "cnn"),
     }
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("classifiers.corners.CANDIDATE_THRESHOLD", 0.0)  # a 1-epoch U-Net's peaks are faint
+        patch.setattr("stemsim.classifiers.corners.CANDIDATE_THRESHOLD", 0.0)  # a 1-epoch U-Net's peaks are faint
         made["two_stage"] = train({"model": {"name": "two_stage", "min_samples_leaf": 4, "unet_epochs": 1,
                                              "unet_depth": 2, "unet_images": 8, "unet_val_images": 4,
                                              "iterations": 20, "corner_classifier": True},
@@ -105,7 +105,7 @@ def refused(run: Path, image: Path, capsys) -> list[str]:
 
 
 def skops_dump(path: Path, data: dict) -> None:
-    from classifiers.model_files import _skops_io
+    from stemsim.classifiers.model_files import _skops_io
 
     _skops_io().dump(data, path)
 
@@ -118,7 +118,7 @@ def test_the_payloads_are_live(tmp_path, marker):
     assert marker.read_text() == "the payload ran"
     marker.unlink()
     skops_dump(tmp_path / "bomb.skops", {"format": 2, "extra": StateBomb()})
-    from classifiers.model_files import _skops_io
+    from stemsim.classifiers.model_files import _skops_io
 
     skops = _skops_io()
     skops.load(tmp_path / "bomb.skops", trusted=skops.get_untrusted_types(file=tmp_path / "bomb.skops"))
@@ -134,7 +134,7 @@ SKLEARN_FILES = [("geometric", "model.skops", "model"), ("texture", "model.skops
 @pytest.mark.parametrize("kind, name, what", SKLEARN_FILES)
 def test_a_state_payload_beside_the_real_model_is_refused(runs, copy_of, marker, capsys, kind, name, what):
     """The quiet attack: the real model plus one extra key that runs code when restored."""
-    from classifiers.model_files import load_file
+    from stemsim.classifiers.model_files import load_file
 
     run = copy_of(kind)
     real = load_file(run / "model.skops")
@@ -261,7 +261,7 @@ def test_every_kind_still_loads_and_predicts(runs, capsys):
 def test_convert_run_needs_trust_and_keeps_the_predictions(runs, copy_of, capsys):
     import joblib
 
-    from classifiers.model_files import load_file
+    from stemsim.classifiers.model_files import load_file
 
     run = copy_of("two_stage")
     code, before, err = run_cli(["predict", run, runs["image"]], capsys)

@@ -28,8 +28,8 @@ from cli_runner import run
 from conftest_classifiers import run_cli, write_stemsim_arrays
 from PIL import Image
 
-from classifiers import serve as serve_module
-from classifiers.serve import MAX_FILE_BYTES, create_app, load_runs
+from stemsim.classifiers import serve as serve_module
+from stemsim.classifiers.serve import MAX_FILE_BYTES, create_app, load_runs
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
@@ -37,7 +37,7 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 @pytest.fixture(scope="module")
 def geo(tmp_path_factory):
     """A tiny geometric run (2 s) on stripes, and one test image of it as a PNG."""
-    from classifiers.training import train
+    from stemsim.classifiers.training import train
 
     base = tmp_path_factory.mktemp("serve")
     data = write_stemsim_arrays(base / "stripes", size=32, counts=(24, 8, 8))
@@ -137,7 +137,7 @@ def test_a_bug_answers_500_without_a_traceback(geo, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail /home/someone")
 
-    monkeypatch.setattr("classifiers.prediction.predict_files", broken)
+    monkeypatch.setattr("stemsim.classifiers.prediction.predict_files", broken)
     client = TestClient(create_app(load_runs([geo["run"]])), base_url="http://127.0.0.1",
                         raise_server_exceptions=False)
     response = upload(client, geo["image"])
@@ -166,7 +166,7 @@ def test_a_two_stage_run_shows_the_maps_predict_writes(tmp_path, capsys):
     """The maps on the page are the files of ``predict --maps`` (a 1-epoch U-Net, ~10 s)."""
     from fastapi.testclient import TestClient
 
-    from classifiers.training import train
+    from stemsim.classifiers.training import train
     from test_pixelwise import SPEC
 
     spec = tmp_path / "spec.yaml"

@@ -1,12 +1,12 @@
-"""The one shape registry (simulator.shapes.REGISTRY): every simulated shape can be generated."""
+"""The one shape registry (stemsim.simulator.shapes.REGISTRY): every simulated shape can be generated."""
 
 import math
 
 import numpy as np
 import pytest
 
-from simulator import Ellipsoid, Microscope, Particle, Scene
-from simulator.shapes import REGISTRY, SHAPE_NAMES, build_shape
+from stemsim.simulator import Ellipsoid, Microscope, Particle, Scene
+from stemsim.simulator.shapes import REGISTRY, SHAPE_NAMES, build_shape
 from stemsim.dataset import acquire, plan, resolve, sample_parameters
 from stemsim.dataset.parameters import ImageParameters
 from stemsim.dataset.spec import DEFAULTS

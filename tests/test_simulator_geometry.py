@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from simulator import (Cuboid, Ellipsoid, Microscope, Octahedron, Particle, Pyramid, Scene, Sphere, axis_angle,
+from stemsim.simulator import (Cuboid, Ellipsoid, Microscope, Octahedron, Particle, Pyramid, Scene, Sphere, axis_angle,
                        random_rotation)
 
 # 32 nm field of view at 0.1 nm pixels with 2×2 rays per pixel.

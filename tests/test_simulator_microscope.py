@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from simulator import (CarbonFilm, Cuboid, Microscope, Particle, Probe, ScanDistortion, ScanRotation, Scene,
+from stemsim.simulator import (CarbonFilm, Cuboid, Microscope, Particle, Probe, ScanDistortion, ScanRotation, Scene,
                        Sphere, axis_angle, random_rotation)
-from simulator.microscope import poisson_counts
+from stemsim.simulator.microscope import poisson_counts
 
 
 def rng(seed=0):
@@ -166,7 +166,7 @@ def test_normalized_output_spans_the_integer_range():
 def test_film_shift_matches_bilinear_periodic_interpolation():
     from scipy.ndimage import map_coordinates
 
-    from simulator.kernels import shift_periodic
+    from stemsim.simulator.kernels import shift_periodic
 
     generator = rng(4)
     field = generator.standard_normal((40, 30))

@@ -5,8 +5,8 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from simulator import Cuboid, Pyramid, Sphere
-from simulator.symmetry import point_group
+from stemsim.simulator import Cuboid, Pyramid, Sphere
+from stemsim.simulator.symmetry import point_group
 
 
 def burnside_counts(permutations, n):

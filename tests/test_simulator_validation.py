@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Pyramid, ScanRotation, Sphere
+from stemsim.simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Pyramid, ScanRotation, Sphere
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from scipy import ndimage
 
-from classifiers.run import open_run
-from classifiers.texture import PerCategory, TextureModel
-from classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
+from stemsim.classifiers.run import open_run
+from stemsim.classifiers.texture import PerCategory, TextureModel
+from stemsim.classifiers.texture_features import TEXTURE_FEATURE_NAMES, texture_features
 
 
 def feature(values: np.ndarray, name: str) -> float:
@@ -89,6 +89,31 @@ def test_per_category_boosting_holds_a_constant_for_a_category_without_both_answ
     np.testing.assert_allclose(stages[-1], p)
 
 
+def test_a_model_file_written_before_the_packages_moved_under_stemsim_still_loads(tmp_path):
+    """0.1 installed `classifiers` at the top level: its skops files name classifiers.texture."""
+    import zipfile
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from stemsim.classifiers.model_files import read_estimator_file, write_estimator_file
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 2))
+    model = PerCategory(HistGradientBoostingClassifier(max_iter=5), 1).fit(x, (x[:, :1] > 0).astype(np.float32))
+    current = tmp_path / "model.skops"
+    write_estimator_file(current, model, ["a", "b"])
+    old = tmp_path / "old.skops"
+    with zipfile.ZipFile(current) as source, zipfile.ZipFile(old, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "schema.json":
+                assert b'"stemsim.classifiers.texture"' in data
+                data = data.replace(b'"stemsim.classifiers.texture"', b'"classifiers.texture"')
+            target.writestr(member, data)
+    loaded = read_estimator_file(old, ["a", "b"])["estimator"]
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
+
+
 def test_per_category_boosting_on_soft_targets_learns_the_fraction_of_people_who_ticked():
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -113,7 +138,7 @@ def test_per_category_boosting_on_soft_targets_learns_the_fraction_of_people_who
 
 
 def test_texture_run_on_multi_label_stm_data_trains_evaluates_and_reloads(tmp_path, capsys):
-    from classifiers.model_files import load_file, write_estimator_file
+    from stemsim.classifiers.model_files import load_file, write_estimator_file
 
     images, scores = grid_scores(120, 64, seed=3)
     rows = [stm_row(f"img_{i}.png", {"rows": s[0], "dimers": s[1]}) for i, s in enumerate(scores)]
@@ -163,8 +188,8 @@ def test_texture_run_on_multi_label_stm_data_trains_evaluates_and_reloads(tmp_pa
 def test_texture_run_on_single_label_data_is_one_multi_class_classifier(tmp_path):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from classifiers.evaluation import evaluate
-    from classifiers.training import train
+    from stemsim.classifiers.evaluation import evaluate
+    from stemsim.classifiers.training import train
 
     root = write_stemsim_arrays(tmp_path / "data", size=32, counts=(40, 12, 20))
     run = train({"model": {"name": "texture", "iterations": 20, "min_samples_leaf": 4},
@@ -180,7 +205,7 @@ def test_texture_run_on_single_label_data_is_one_multi_class_classifier(tmp_path
 
 
 def test_bench_scores_stm_models_by_how_sure_the_labels_are(tmp_path):
-    from benchmarks.bench import _certainty_lines, roc_auc_by_label_certainty
+    from stemsim.benchmarks.sections.labels import _certainty_lines, roc_auc_by_label_certainty
 
     people = [1, 1, 1, 1, 2, 2, 3, 3]
     rows_score = [1, 0, 1, 0, 1, 0.5, 1, 0]  # image 5: two people split on it (label: not rows)

@@ -1,12 +1,12 @@
-"""Views of a tilt series registered in 3-D (classifiers.tomography): geometry invariants."""
+"""Views of a tilt series registered in 3-D (stemsim.classifiers.tomography): geometry invariants."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from classifiers.pixelwise import find_vertices, vertex_heatmaps
-from classifiers.tomography import (TILT_FEATURE_NAMES, TiltSeries, backproject, thickness_centres, tilt_features,
+from stemsim.classifiers.pixelwise import find_vertices, vertex_heatmaps
+from stemsim.classifiers.tomography import (TILT_FEATURE_NAMES, TiltSeries, backproject, thickness_centres, tilt_features,
                                     volume_peaks)
 
 SHAPE = (96, 96)
@@ -96,7 +96,7 @@ def test_tilt_series_from_a_spec_and_bad_shapes():
 
 
 def test_ceiling_counts_deformed_corners_from_true_heat_maps(tmp_path):
-    """benchmarks.ceiling: with every view of a ±60° series the true maps count each object's
+    """stemsim.benchmarks.ceiling: with every view of a ±60° series the true maps count each object's
     deformed corners; a dataset that is not a tilt series of counts gets one error line."""
     import subprocess
     import sys
@@ -104,7 +104,7 @@ def test_ceiling_counts_deformed_corners_from_true_heat_maps(tmp_path):
     import yaml
     from cli_runner import run
 
-    from benchmarks.ceiling import count_accuracy
+    from stemsim.benchmarks.ceiling import count_accuracy
 
     spec = {"name": "ceiling-test", "seed": 3, "image": {"size": 48, "pixel_size": 0.4},
             "label": "n_deformations", "classes": {"values": [0, 1, 3], "per_class": 4},
@@ -124,7 +124,7 @@ def test_ceiling_counts_deformed_corners_from_true_heat_maps(tmp_path):
     assert subsets[(4, "first")]["accuracy"]["0.7"] == 1.0  # every view: every corner placed in 3-D
     written = yaml.safe_load((tmp_path / "ds" / "spec.yaml").read_text())
     (tmp_path / "ds" / "spec.yaml").write_text(yaml.safe_dump({**written, "label": "configuration"}))
-    done = subprocess.run([sys.executable, "-m", "benchmarks.ceiling", str(tmp_path / "ds"), "--out",
+    done = subprocess.run([sys.executable, "-m", "stemsim.benchmarks.ceiling", str(tmp_path / "ds"), "--out",
                            str(tmp_path / "out")], capture_output=True, text=True)
     assert done.returncode == 2 and not (tmp_path / "out").exists()
     assert done.stderr == (f"ceiling: error: {tmp_path / 'ds' / 'spec.yaml'}: label: the ceiling counts deformed "

@@ -1,4 +1,4 @@
-"""The analyses of a bench report, each a registered :class:`~benchmarks.sections.base.Section`.
+"""The analyses of a bench report, each a registered :class:`~stemsim.benchmarks.sections.base.Section`.
 
 Imported in report order: the summary paragraphs under the results table (target, ideal
 observer, label ceiling, families, time), then the body sections (per category, the labels,
@@ -8,9 +8,9 @@ here and one import line below.
 
 from __future__ import annotations
 
-from benchmarks.sections import target, bound, categories, labels, family, timing, views, maps  # noqa: F401
-from benchmarks.sections import deformation, counts  # noqa: F401
-from benchmarks.sections.base import SECTIONS, Section, analyse, fmt, register, section  # noqa: F401
+from stemsim.benchmarks.sections import target, bound, categories, labels, family, timing, views, maps  # noqa: F401
+from stemsim.benchmarks.sections import deformation, counts  # noqa: F401
+from stemsim.benchmarks.sections.base import SECTIONS, Section, analyse, fmt, register, section  # noqa: F401
 
 
 def summary_lines(results: dict) -> list[str]:

@@ -4,7 +4,7 @@ A :class:`Section` is one analysis of a bench's results. It says itself when it 
 (from the results and the bench file, never from the bench's name), computes its numbers
 (stored in ``results.json``), and renders its Markdown from those numbers, so that a sentence
 stating a finding changes or disappears when the numbers do. :func:`register` adds one to
-:data:`SECTIONS`, in report order; :mod:`benchmarks.report` assembles them.
+:data:`SECTIONS`, in report order; :mod:`stemsim.benchmarks.report` assembles them.
 """
 
 from __future__ import annotations

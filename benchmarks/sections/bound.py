@@ -1,25 +1,25 @@
-"""The ideal observer's bound (:mod:`benchmarks.observer`, run into the report folder's
+"""The ideal observer's bound (:mod:`stemsim.benchmarks.observer`, run into the report folder's
 ``observer/``) beside the bench's target."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.sections.base import Section, register, section
-from benchmarks.sections.target import SELECTIONS
+from stemsim.benchmarks.sections.base import Section, register, section
+from stemsim.benchmarks.sections.target import SELECTIONS
 
 
 @register
 class Observer(Section):
     """``observer``: ``{file, n_objects, bounds: [{views, selection, accuracy_bound}]}``
-    (:func:`benchmarks.observer.summary`), when the observer was run into the report folder."""
+    (:func:`stemsim.benchmarks.observer.summary`), when the observer was run into the report folder."""
 
     name = "observer"
     place = "summary"
     key = "observer"
 
     def compute(self, results: dict, bench: dict, out: Path | None):
-        from benchmarks.observer import summary
+        from stemsim.benchmarks.observer import summary
 
         return summary(out / "observer")
 

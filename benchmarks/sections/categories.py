@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.sections.base import Section, fmt, register
+from stemsim.benchmarks.sections.base import Section, fmt, register
 
 
 def multilabel(results: dict) -> bool:

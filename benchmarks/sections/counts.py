@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.sections.base import Section, fmt, register
+from stemsim.benchmarks.sections.base import Section, fmt, register
 
 
 def count_errors(confusion, classes: list[str]) -> dict[str, float] | None:
@@ -35,7 +35,7 @@ class Counts(Section):
     name = "counts"
 
     def compute(self, results: dict, bench: dict, out: Path | None) -> dict | None:
-        # per_class holds the classes in the order of the confusion matrix (classifiers.metrics)
+        # per_class holds the classes in the order of the confusion matrix (stemsim.classifiers.metrics)
         scored = {row["name"]: count_errors(row["metrics"]["confusion_matrix"], list(row["metrics"]["per_class"]))
                   for row in results["models"] if "confusion_matrix" in row["metrics"]}
         scored = {name: errors for name, errors in scored.items() if errors}

@@ -7,24 +7,24 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datafiles import manifest_objects
-from benchmarks.sections.base import Section, fmt, register
+from stemsim.benchmarks.datafiles import manifest_objects
+from stemsim.benchmarks.sections.base import Section, fmt, register
 
 DEPTH_BINS = (0.0, 0.2, 0.25, 0.3, 0.5)
 """Edges of the deformation-depth bins of :func:`accuracy_by_deformation` (fractions of the edge)."""
 
 
-def accuracy_by_deformation(manifest: Path, predictions: Path) -> dict[str, list[dict]] | None:
+def accuracy_by_deformation(dataset: Path, predictions: Path) -> dict[str, list[dict]] | None:
     """Test accuracy of one model by deformation depth and by number of deformed vertices.
 
-    Joins the evaluation's ``predictions.csv`` (``id``: image or object id) to the dataset's
-    ``manifest.csv`` (``object_id``). Shows where the errors sit: if accuracy climbs with
+    Joins the evaluation's ``predictions.csv`` (``id``: image or object id) to the manifest of
+    the dataset in folder ``dataset`` (``object_id``). Shows where the errors sit: if accuracy climbs with
     depth, the small deformations are what the models miss. None for data without a
     stemsim manifest.
     """
-    if not manifest.is_file() or not predictions.is_file():
+    objects = manifest_objects(dataset)
+    if objects is None or not predictions.is_file():
         return None
-    objects = manifest_objects(manifest)
     with predictions.open() as handle:
         rows = [(objects.get(r["id"]), r["true"] == r["predicted"]) for r in csv.DictReader(handle)]
     rows = [(obj, right) for obj, right in rows if obj is not None]
@@ -56,7 +56,7 @@ class Deformation(Section):
     name = "deformation"
 
     def row(self, bench: dict, folder: Path, row: dict) -> dict:
-        breakdown = accuracy_by_deformation(folder / "manifest.csv", Path(row["evaluation_dir"]) / "predictions.csv")
+        breakdown = accuracy_by_deformation(folder, Path(row["evaluation_dir"]) / "predictions.csv")
         return {"by_deformation": breakdown} if breakdown else {}
 
     def render(self, results: dict) -> list[str]:
@@ -67,7 +67,7 @@ class Deformation(Section):
                  "Accuracy by the depth of the deformations (fraction of the edge; `undeformed`: none) and by the "
                  "number of deformed vertices. Accuracy that climbs with depth means the shallow cuts are what the "
                  "models miss; whether the images show them at this dose is the ideal observer's question "
-                 "(`python -m benchmarks.observer`).", ""]
+                 "(`python -m stemsim.benchmarks.observer`).", ""]
         for kind, title in (("depth", "depth"), ("n_deformed", "deformed vertices")):
             groups = [g["group"] for g in rows[0]["by_deformation"][kind]]
             lines += [f"| model \\ {title} | " + " | ".join(groups) + " |", "|---" * (len(groups) + 1) + "|"]

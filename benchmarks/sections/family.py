@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.sections.base import Section, fmt, register
+from stemsim.benchmarks.sections.base import Section, fmt, register
 
 METRICS = ("ROC AUC", "balanced accuracy")
 

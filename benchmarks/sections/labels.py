@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datafiles import stm_labels
-from benchmarks.sections.base import Section, fmt, register
+from stemsim.benchmarks.datafiles import stm_labels
+from stemsim.benchmarks.sections.base import Section, fmt, register
 
 LABEL_CERTAINTY_GROUPS = {"one_person": "labelled by one person", "two_or_more": "by two or more",
                           "unanimous": "by two or more, all agreeing on the category"}
@@ -24,13 +24,13 @@ def _people_labelled(dataset: dict) -> dict | None:
 
 def label_noise(dataset: dict) -> dict | None:
     """For people-labelled STM data (``kind: stm``): how many people labelled each image and how
-    often two of them disagreed (:func:`classifiers.stm_data.rater_disagreement`), and the ROC
-    AUC such labels allow (``ceiling``: :func:`classifiers.stm_data.label_ceiling`); else None."""
+    often two of them disagreed (:func:`stemsim.classifiers.stm_data.rater_disagreement`), and the ROC
+    AUC such labels allow (``ceiling``: :func:`stemsim.classifiers.stm_data.label_ceiling`); else None."""
     data = _people_labelled(dataset)
     if data is None:
         return None
-    from classifiers.config import STM_CATEGORIES
-    from classifiers.stm_data import label_ceiling, rater_disagreement
+    from stemsim.classifiers.config import STM_CATEGORIES
+    from stemsim.classifiers.stm_data import label_ceiling, rater_disagreement
 
     table = stm_labels(data)
     ceiling = label_ceiling(table, data.get("threshold", 0.5), data.get("categories", STM_CATEGORIES))
@@ -53,8 +53,8 @@ def roc_auc_by_label_certainty(dataset: dict, predictions: Path) -> dict | None:
         return None
     from sklearn.metrics import roc_auc_score
 
-    from classifiers.config import STM_CATEGORIES
-    from classifiers.stm_data import binarise
+    from stemsim.classifiers.config import STM_CATEGORIES
+    from stemsim.classifiers.stm_data import binarise
 
     table = stm_labels(data)
     row_of = {name: i for i, name in enumerate(table["name"])}
@@ -177,7 +177,7 @@ def _ceiling_lines(results: dict) -> list[str]:
              "only the ticks, and with mostly one to three people per image the ticks leave the shape of their spread "
              "over the images open; it is fitted to them two ways (log-likelihood in brackets, higher fits better): "
              "a free distribution (the best fit) and a beta distribution "
-             "(`classifiers.stm_data.label_ceiling`). They are estimates, not bounds: they take the people as "
+             "(`stemsim.classifiers.stm_data.label_ceiling`). They are estimates, not bounds: they take the people as "
              "interchangeable and how many labelled an image as unrelated to the image.", "",
              "| category | " + (f"{best['name']} | " if best else "") + "ceiling, free fit | ceiling, beta fit |",
              "|---|" + ("---|" if best else "") + "---|---|"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.sections.base import Section, register
+from stemsim.benchmarks.sections.base import Section, register
 
 
 def scored_maps(results: dict) -> list[dict]:
@@ -13,12 +13,12 @@ def scored_maps(results: dict) -> list[dict]:
 @register
 class Maps(Section):
     """*Pixel-wise maps*: mask IoU, thickness and volume errors, vertex precision and recall of
-    each scored row, against the targets :func:`classifiers.pixelwise.map_rows` states."""
+    each scored row, against the targets :func:`stemsim.classifiers.pixelwise.map_rows` states."""
 
     name = "maps"
 
     def render(self, results: dict) -> list[str]:
-        from classifiers.pixelwise import map_rows
+        from stemsim.classifiers.pixelwise import map_rows
 
         rows = scored_maps(results)
         if not rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.sections.base import Section, fmt, metric_value, register
+from stemsim.benchmarks.sections.base import Section, fmt, metric_value, register
 
 SELECTIONS = ("first", "spread")
 """Which K views a target with ``views: K`` is read at: the first K, or K spread over each object's."""

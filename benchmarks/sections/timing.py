@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.sections.base import Section, minutes, register
+from stemsim.benchmarks.sections.base import Section, minutes, register
 
 
 @register

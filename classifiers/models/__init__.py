@@ -7,33 +7,33 @@ imported on first use), so experiment files are checked without loading TensorFl
 
 | name | builder | default input (pixels × channels) | normalise |
 |---|---|---|---|
-| deepdog | `classifiers.models.stm.deepdog` | 128×128×1 | none |
-| vgg_like | `classifiers.models.stm.vgg_like` | 128×128×1 | none |
-| rashidi_wolkow | `classifiers.models.stm.rashidi_wolkow` | 128×128×1 | none |
-| family | `classifiers.models.family.family` | member's | member's |
-| convnet | `classifiers.models.afm.convnet` | 224×224×3 | imagenet |
-| resnet18 | `classifiers.models.afm.resnet18` | 224×224×3 | imagenet |
-| featurenet | `classifiers.models.afm.featurenet` | 224×224×3 | imagenet |
-| finenet | `classifiers.models.afm.finenet` | 224×224×3 | imagenet |
-| inception_v3 | `classifiers.models.inception.inception_v3` | 299×299×3 | inception |
-| stemnet | `classifiers.models.stem.stemnet` | 128×128×1 | standardize |
-| multiview | `classifiers.models.multiview.multiview` | 128×128×1 | standardize |
-| geometric | `classifiers.geometric.geometric` | native | none |
-| two_stage | `classifiers.geometric.geometric` (stage 2) | native | none |
-| texture | `classifiers.texture.texture` | 128×128×1 | none |
+| deepdog | `stemsim.classifiers.models.stm.deepdog` | 128×128×1 | none |
+| vgg_like | `stemsim.classifiers.models.stm.vgg_like` | 128×128×1 | none |
+| rashidi_wolkow | `stemsim.classifiers.models.stm.rashidi_wolkow` | 128×128×1 | none |
+| family | `stemsim.classifiers.models.family.family` | member's | member's |
+| convnet | `stemsim.classifiers.models.afm.convnet` | 224×224×3 | imagenet |
+| resnet18 | `stemsim.classifiers.models.afm.resnet18` | 224×224×3 | imagenet |
+| featurenet | `stemsim.classifiers.models.afm.featurenet` | 224×224×3 | imagenet |
+| finenet | `stemsim.classifiers.models.afm.finenet` | 224×224×3 | imagenet |
+| inception_v3 | `stemsim.classifiers.models.inception.inception_v3` | 299×299×3 | inception |
+| stemnet | `stemsim.classifiers.models.stem.stemnet` | 128×128×1 | standardize |
+| multiview | `stemsim.classifiers.models.multiview.multiview` | 128×128×1 | standardize |
+| geometric | `stemsim.classifiers.geometric.geometric` | native | none |
+| two_stage | `stemsim.classifiers.geometric.geometric` (stage 2) | native | none |
+| texture | `stemsim.classifiers.texture.texture` | 128×128×1 | none |
 
 ``multiview`` takes whole objects, ``(B, V, H, W, C)`` (V views, any number); every other
 architecture takes single images ``(B, H, W, C)`` and meets multi-view data through late
-fusion (``classifiers.views``).
+fusion (``stemsim.classifiers.views``).
 
-``geometric`` is no network: hand-crafted features (``classifiers.features``) and a
-scikit-learn classifier, trained by ``classifiers.geometric.train_geometric`` (its
+``geometric`` is no network: hand-crafted features (``stemsim.classifiers.features``) and a
+scikit-learn classifier, trained by ``stemsim.classifiers.geometric.train_geometric`` (its
 builder returns the unfitted scikit-learn estimator; the run holds ``model.skops``).
-``two_stage`` adds a U-Net (``classifiers.models.unet``) before it, trained on the
-dataset's ground-truth maps by ``classifiers.two_stage.train_two_stage``. ``texture`` is
+``two_stage`` adds a U-Net (``stemsim.classifiers.models.unet``) before it, trained on the
+dataset's ground-truth maps by ``stemsim.classifiers.two_stage.train_two_stage``. ``texture`` is
 no network either: texture features of scanning-probe images
-(``classifiers.texture_features``) and gradient boosting, one binary classifier per
-category on multi-label data (``classifiers.texture.train_texture``).
+(``stemsim.classifiers.texture_features``) and gradient boosting, one binary classifier per
+category on multi-label data (``stemsim.classifiers.texture.train_texture``).
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ import importlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from classifiers.corners import CORNER_TARGETS
-from classifiers.schema import REQUIRED, Key, boolean, choice, existing_path, fail, integer, new_path, number, optional
+from stemsim.classifiers.corners import CORNER_TARGETS
+from stemsim.schema import REQUIRED, Key, boolean, choice, existing_path, fail, integer, new_path, number, optional
 
 
 def _weights_check(*, imagenet: bool) -> Callable[[str, Any], str]:
@@ -76,7 +76,7 @@ class ModelSpec:
     target: str  # "module:function" of the builder
     input_size: int  # default square input side, pixels
     channels: int  # default input channels
-    normalize: str  # default intensity normalisation (see classifiers.preprocessing)
+    normalize: str  # default intensity normalisation (see stemsim.classifiers.preprocessing)
     optimizer: dict[str, Any]  # the prior work's optimiser, used when the experiment gives none
     options: dict[str, Key] = field(default_factory=dict)
     build_options: tuple[str, ...] = ()  # option names passed on to the builder
@@ -96,7 +96,7 @@ _SGD_RETRAIN = {"name": "sgd", "learning_rate": 1e-2, "momentum": 0.0, "nesterov
 _NO_OPTIMIZER: dict[str, Any] = {}  # geometric: scikit-learn fits without a Keras optimiser
 
 _RESNET_WEIGHTS_DOC = ("ResNet-18 ImageNet weights: a .npz of torchvision's resnet18 state_dict "
-                       "or a .weights.h5 saved from classifiers.models.afm.resnet18; 'none' = random init")
+                       "or a .weights.h5 saved from stemsim.classifiers.models.afm.resnet18; 'none' = random init")
 
 _GEOMETRIC_OPTIONS: dict[str, Key] = {
     "classifier": Key("gbm", choice("gbm", "logistic"),
@@ -125,32 +125,32 @@ MEMBER_NAMES = ("deepdog", "vgg_like", "rashidi_wolkow", "stemnet", "convnet", "
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("deepdog", "classifiers.models.stm:deepdog", 128, 1, "none", _RMSPROP,
+        ModelSpec("deepdog", "stemsim.classifiers.models.stm:deepdog", 128, 1, "none", _RMSPROP,
                   {"dropout": Key(0.0, number(0.0, 1.0, high_open=True), "dropout before the output layer"),
                    "batchnorm_momentum": Key(0.99, number(0.0, 1.0, high_open=True),
                                              "momentum of the BatchNormalization moving statistics")},
                   ("dropout", "batchnorm_momentum"), "DeepDog: separable-conv network of the STM tip-state work"),
-        ModelSpec("vgg_like", "classifiers.models.stm:vgg_like", 128, 1, "none", _SGD_NESTEROV,
+        ModelSpec("vgg_like", "stemsim.classifiers.models.stm:vgg_like", 128, 1, "none", _SGD_NESTEROV,
                   summary="VGG-like: 2×(2 conv + max-pool + dropout), dense 256"),
-        ModelSpec("rashidi_wolkow", "classifiers.models.stm:rashidi_wolkow", 128, 1, "none", _ADAM_SLOW,
+        ModelSpec("rashidi_wolkow", "stemsim.classifiers.models.stm:rashidi_wolkow", 128, 1, "none", _ADAM_SLOW,
                   summary="Rashidi–Wolkow CNN: conv 30 5×5, conv 40 5×5, max-pool, dense 128"),
-        ModelSpec("convnet", "classifiers.models.afm:convnet", 224, 3, "imagenet", _SGD_TORCH,
+        ModelSpec("convnet", "stemsim.classifiers.models.afm:convnet", 224, 3, "imagenet", _SGD_TORCH,
                   summary="ConvNet (LeNet-like) of the AFM good/bad work"),
-        ModelSpec("resnet18", "classifiers.models.afm:resnet18", 224, 3, "imagenet", _SGD_TORCH,
+        ModelSpec("resnet18", "stemsim.classifiers.models.afm:resnet18", 224, 3, "imagenet", _SGD_TORCH,
                   {"weights": Key("none", _weights_check(imagenet=False), _RESNET_WEIGHTS_DOC)},
                   ("weights",), "ResNet-18 trained end to end (random init unless weights given)"),
-        ModelSpec("featurenet", "classifiers.models.afm:featurenet", 224, 3, "imagenet", _SGD_TORCH,
+        ModelSpec("featurenet", "stemsim.classifiers.models.afm:featurenet", 224, 3, "imagenet", _SGD_TORCH,
                   {"weights": Key(REQUIRED, _weights_check(imagenet=False), _RESNET_WEIGHTS_DOC)},
                   ("weights",), "FeatureNet: frozen ResNet-18 feature extractor + new dense head"),
-        ModelSpec("finenet", "classifiers.models.afm:finenet", 224, 3, "imagenet", _SGD_TORCH,
+        ModelSpec("finenet", "stemsim.classifiers.models.afm:finenet", 224, 3, "imagenet", _SGD_TORCH,
                   {"weights": Key(REQUIRED, _weights_check(imagenet=False), _RESNET_WEIGHTS_DOC)},
                   ("weights",), "FineNet: ResNet-18 fully fine-tuned with a new dense head"),
-        ModelSpec("stemnet", "classifiers.models.stem:stemnet", 128, 1, "standardize", _ADAM,
+        ModelSpec("stemnet", "stemsim.classifiers.models.stem:stemnet", 128, 1, "standardize", _ADAM,
                   {"width": Key(16, integer(4, 256), "filters of the first stage (doubling per stage up to 8×)"),
                    "dropout": Key(0.3, number(0.0, 1.0, high_open=True), "dropout before the output layer")},
                   ("width", "dropout"),
                   "STEMNet: BN conv stages, global average+max pooling (this project's STEM baseline)"),
-        ModelSpec("multiview", "classifiers.models.multiview:multiview", 128, 1, "standardize", _ADAM,
+        ModelSpec("multiview", "stemsim.classifiers.models.multiview:multiview", 128, 1, "standardize", _ADAM,
                   {"backbone": Key("stemnet", choice("stemnet"), "shared per-view backbone"),
                    "width": Key(16, integer(4, 256), "filters of the backbone's first stage"),
                    "pooling": Key("max", choice("max", "mean"), "pooling of the view features over the views"),
@@ -159,7 +159,7 @@ MODELS: dict[str, ModelSpec] = {
                                       "views per object in each training batch, a random subset (null: all)")},
                   ("backbone", "width", "pooling", "dropout"),
                   "Multi-view CNN: shared backbone over every view, max/mean view pooling, dense head"),
-        ModelSpec("family", "classifiers.models.family:family", 0, 0, "", {},
+        ModelSpec("family", "stemsim.classifiers.models.family:family", 0, 0, "", {},
                   {"member": Key("deepdog", choice(*MEMBER_NAMES), "architecture of every member"),
                    "group_size": Key(3, _odd_group, "members per category (odd)"),
                    "member_options": Key({}, lambda p, v: v, "options of the member architecture"),
@@ -168,7 +168,7 @@ MODELS: dict[str, ModelSpec] = {
                                         "member every category, the same group_size members voting on each")},
                   ("member", "group_size", "member_options", "members_learn"),
                   "Majority-polling family: group_size one-vs-rest binary members per category"),
-        ModelSpec("inception_v3", "classifiers.models.inception:inception_v3", 299, 3, "inception",
+        ModelSpec("inception_v3", "stemsim.classifiers.models.inception:inception_v3", 299, 3, "inception",
                   _SGD_RETRAIN,
                   {"extractor": Key("keras", lambda p, v: v if v == "keras" else _handle(p, v),
                                     "'keras' (keras.applications) or a TF-Hub handle / SavedModel dir"),
@@ -183,11 +183,11 @@ MODELS: dict[str, ModelSpec] = {
                    "feature_batch_size": Key(32, integer(1), "images per extractor call")},
                   ("weights", "fine_tune_blocks", "dropout"),
                   "Inception-v3 transfer learning: cached bottlenecks + new dense head"),
-        ModelSpec("geometric", "classifiers.geometric:geometric", 2048, 1, "none", _NO_OPTIMIZER,
+        ModelSpec("geometric", "stemsim.classifiers.geometric:geometric", 2048, 1, "none", _NO_OPTIMIZER,
                   _GEOMETRIC_OPTIONS, _GEOMETRIC_BUILD_OPTIONS,
                   "Geometric features (outline polygon, corners, hull defects, thickness) + scikit-learn, "
                   "no deep learning"),
-        ModelSpec("two_stage", "classifiers.geometric:geometric", 2048, 1, "none", _NO_OPTIMIZER,
+        ModelSpec("two_stage", "stemsim.classifiers.geometric:geometric", 2048, 1, "none", _NO_OPTIMIZER,
                   {**_GEOMETRIC_OPTIONS,
                    "unet_width": Key(8, integer(4, 128), "U-Net filters at full resolution (doubling per level)"),
                    "unet_depth": Key(3, integer(1, 6), "U-Net 2× poolings (image sides: multiples of 2^depth)"),
@@ -200,7 +200,7 @@ MODELS: dict[str, ModelSpec] = {
                    "unet_tta": Key(False, boolean, "average the maps over each image's 8 rotations and "
                                    "mirror images (test-time augmentation: 8 U-Net passes)"),
                    "corner_classifier": Key(False, boolean, "decide for each vertex peak whether that corner "
-                                            "is cut (classifiers.corners) and give stage 2 the summed-up "
+                                            "is cut (stemsim.classifiers.corners) and give stage 2 the summed-up "
                                             "corner probabilities"),
                    "corner_patches": Key(False, boolean, "corner_classifier: also read the image, the thickness and "
                                          "the deformed heat on a grid around each corner, turned to point from "
@@ -211,7 +211,7 @@ MODELS: dict[str, ModelSpec] = {
                   _GEOMETRIC_BUILD_OPTIONS,
                   "Two-stage: U-Net maps (mask, thickness nm, vertex heat-maps) from the ground truth, "
                   "then gradient boosting on map features"),
-        ModelSpec("texture", "classifiers.texture:texture", 128, 1, "none", _NO_OPTIMIZER, _TEXTURE_OPTIONS,
+        ModelSpec("texture", "stemsim.classifiers.texture:texture", 128, 1, "none", _NO_OPTIMIZER, _TEXTURE_OPTIONS,
                   tuple(name for name in _TEXTURE_DEFAULTS if name != "jobs"),
                   "Texture features of scanning-probe images (scan-line jumps, spectrum, blobs, LBP, GLCM) + "
                   "gradient boosting, one binary classifier per category on multi-label data; no deep learning"),

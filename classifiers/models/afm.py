@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from classifiers.models.common import image_input, output_layer
+from stemsim.classifiers.models.common import image_input, output_layer
 from stemsim.errors import InputError
 
 RESNET18_STAGES = ((64, 1), (128, 2), (256, 2), (512, 2))

@@ -27,8 +27,8 @@ def family(input_shape=(128, 128, 1), n_outputs=6, output_activation="sigmoid", 
     then theirs, in the same category-major layout."""
     import keras
 
-    from classifiers.models import build_model
-    from classifiers.models.common import image_input
+    from stemsim.classifiers.models import build_model
+    from stemsim.classifiers.models.common import image_input
 
     if output_activation != "sigmoid":
         raise ValueError("family members are binary: output_activation must be 'sigmoid'")

@@ -2,7 +2,7 @@
 
 The retrain.py recipe: the ImageNet-trained network turns each image into a 2048-d
 "bottleneck" (global average pool of the last block); only a new dense layer is trained on
-those (see :mod:`classifiers.extractors` for the on-disk cache and TF-Hub/SavedModel
+those (see :mod:`stemsim.classifiers.extractors` for the on-disk cache and TF-Hub/SavedModel
 extractors). Optionally the top ``fine_tune_blocks`` of the 11 "mixed" blocks are then
 fine-tuned together with the head (BatchNormalization kept in inference mode).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import keras
 
-from classifiers.models.common import image_input, output_layer
+from stemsim.classifiers.models.common import image_input, output_layer
 from stemsim.errors import InputError, reason
 
 INCEPTION_V3_NOTOP = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"

@@ -11,7 +11,7 @@ then answers exactly as the single-view network backbone → dropout → head
 (:func:`single_view_model`).
 
 The three small layers below are registered Keras serialisables: importing this module
-(:meth:`classifiers.run.Run.load_model` does) is what lets a saved multiview model load.
+(:meth:`stemsim.classifiers.run.Run.load_model` does) is what lets a saved multiview model load.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from classifiers.models.common import image_input, output_layer
-from classifiers.models.stem import stemnet_backbone
+from stemsim.classifiers.models.common import image_input, output_layer
+from stemsim.classifiers.models.stem import stemnet_backbone
 
 BACKBONES = {"stemnet": stemnet_backbone}
 """Backbone builders ``(input_shape, width, name) → keras.Model`` mapping ``(H, W, C)`` → ``(F,)``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from classifiers.models.common import image_input, output_layer
+from stemsim.classifiers.models.common import image_input, output_layer
 
 STEMNET_STAGES: tuple[int, ...] = (1, 2, 2, 2, 1)
 """Convolutions per stage; each stage doubles the width (up to 8×) and ends in a 2× max-pool."""

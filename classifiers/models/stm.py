@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from classifiers.models.common import image_input, output_layer
+from stemsim.classifiers.models.common import image_input, output_layer
 
 DEEPDOG_BLOCKS: tuple[tuple[int, int], ...] = (
     (32, 1), (64, 2), (128, 1), (128, 2), (256, 1), (256, 2),

@@ -7,7 +7,7 @@ From a per-image standardised image ``(B, H, W, 1)`` it predicts, at the same re
 * ``vertices`` ``(B, H, W, 2)``: Gaussian heat-maps of the projected vertex (site) positions,
   channel 0 every vertex, channel 1 the deformed ones only.
 
-Training is in :mod:`classifiers.pixelwise`; this module only builds the network.
+Training is in :mod:`stemsim.classifiers.pixelwise`; this module only builds the network.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def unet(input_shape=(None, None, 1), width: int = 16, depth: int = 3, thickness
     """The map network. Uncompiled; outputs a dict keyed by :data:`MAP_OUTPUTS`.
 
     ``width``: filters at full resolution, doubling per level; ``depth``: 2× poolings (the
-    image sides must be multiples of ``2**depth``; :func:`classifiers.pixelwise.predict_maps`
+    image sides must be multiples of ``2**depth``; :func:`stemsim.classifiers.pixelwise.predict_maps`
     pads). ``thickness_scale`` (nm): the thickness head's unit, so that its pre-activation
     stays of order one for particles a few nm thick.
     """

@@ -1,5 +1,5 @@
 """One pipeline per model kind, registered once: :func:`get_pipeline` (``model.name`` → its
-:class:`~classifiers.pipelines.base.Pipeline`).
+:class:`~stemsim.classifiers.pipelines.base.Pipeline`).
 
 =================  ===========================================  ======================
 model.name         pipeline                                     runs on
@@ -13,7 +13,7 @@ family             :class:`.family.FamilyPipeline`              Keras
 any other network  :class:`.keras.KerasPipeline`                Keras
 =================  ===========================================  ======================
 
-Adding a model kind: its :class:`~classifiers.models.ModelSpec`, a module here, one line in
+Adding a model kind: its :class:`~stemsim.classifiers.models.ModelSpec`, a module here, one line in
 :data:`PIPELINES`. Importing this package imports no Keras (each pipeline imports it when it
 trains or loads a network).
 """
@@ -22,20 +22,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from classifiers.models import MODELS
-from classifiers.pipelines.base import Pipeline
-from classifiers.pipelines.family import FamilyPipeline
-from classifiers.pipelines.geometric import GeometricPipeline
-from classifiers.pipelines.inception import InceptionPipeline
-from classifiers.pipelines.keras import KerasPipeline
-from classifiers.pipelines.multiview import MultiviewPipeline
-from classifiers.pipelines.texture import TexturePipeline
-from classifiers.pipelines.two_stage import TwoStagePipeline
-from classifiers.schema import fail
+from stemsim.classifiers.models import MODELS
+from stemsim.classifiers.pipelines.base import Pipeline
+from stemsim.classifiers.pipelines.family import FamilyPipeline
+from stemsim.classifiers.pipelines.geometric import GeometricPipeline
+from stemsim.classifiers.pipelines.inception import InceptionPipeline
+from stemsim.classifiers.pipelines.keras import KerasPipeline
+from stemsim.classifiers.pipelines.multiview import MultiviewPipeline
+from stemsim.classifiers.pipelines.texture import TexturePipeline
+from stemsim.classifiers.pipelines.two_stage import TwoStagePipeline
+from stemsim.schema import fail
 
 PIPELINES: dict[str, Pipeline] = {}
 """``model.name`` (and alias) → its pipeline; every other network of
-:data:`classifiers.models.MODELS` gets a :class:`KerasPipeline` of its own."""
+:data:`stemsim.classifiers.models.MODELS` gets a :class:`KerasPipeline` of its own."""
 
 
 def register(pipeline: Pipeline) -> Pipeline:

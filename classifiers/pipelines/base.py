@@ -4,12 +4,12 @@ A :class:`Pipeline` holds everything that depends on an experiment's ``model.nam
 libraries run it, what it checks in a resolved experiment before any data is loaded, how it
 trains, what it records in ``run.json``, how a run of it loads, what that model predicts and
 which fusions of an object's views it offers. The rest of :mod:`classifiers` asks a run's
-pipeline (:func:`classifiers.pipelines.get_pipeline`) and never compares the name itself.
+pipeline (:func:`stemsim.classifiers.pipelines.get_pipeline`) and never compares the name itself.
 
-Every network builder of :data:`classifiers.models.MODELS` without a pipeline of its own is a
-:class:`~classifiers.pipelines.keras.KerasPipeline` (images in, one output vector per image).
-Adding a model kind: its :class:`~classifiers.models.ModelSpec` (options and defaults), a module
-in this package with its pipeline, and one line in the registry (:mod:`classifiers.pipelines`).
+Every network builder of :data:`stemsim.classifiers.models.MODELS` without a pipeline of its own is a
+:class:`~stemsim.classifiers.pipelines.keras.KerasPipeline` (images in, one output vector per image).
+Adding a model kind: its :class:`~stemsim.classifiers.models.ModelSpec` (options and defaults), a module
+in this package with its pipeline, and one line in the registry (:mod:`stemsim.classifiers.pipelines`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.backend import KERAS, KERAS_AND_SKLEARN, SKLEARN  # noqa: F401  (the stacks, for the kinds)
-from classifiers.models import ModelSpec, get_spec
-from classifiers.schema import check_section
-from classifiers.views import POOLED_FUSIONS
+from stemsim.classifiers.backend import KERAS, KERAS_AND_SKLEARN, SKLEARN  # noqa: F401  (the stacks, for the kinds)
+from stemsim.classifiers.models import ModelSpec, get_spec
+from stemsim.schema import check_section
+from stemsim.classifiers.views import POOLED_FUSIONS
 from stemsim.errors import InputError
 
 class Pipeline:
@@ -48,7 +48,7 @@ class Pipeline:
     """Also predicts pixel-wise maps (``predict --maps``, ``maps`` in evaluation reports)."""
     pools_views = False
     """Trained on multi-view data, its runs also offer the view-pooled fusions
-    (:data:`classifiers.views.POOLED_FUSIONS`)."""
+    (:data:`stemsim.classifiers.views.POOLED_FUSIONS`)."""
     overconfident = False
     """Gradient-boosted probabilities, near 0 or 1 even when wrong (the calibration note)."""
 
@@ -68,7 +68,7 @@ class Pipeline:
 
     @property
     def spec(self) -> ModelSpec:
-        """Its architecture's options and defaults (:data:`classifiers.models.MODELS`)."""
+        """Its architecture's options and defaults (:data:`stemsim.classifiers.models.MODELS`)."""
         return get_spec(self.name)
 
     def effective_spec(self, model: dict[str, Any]) -> ModelSpec:
@@ -100,7 +100,7 @@ class Pipeline:
     def train(self, cfg: dict[str, Any], dataset, pre, tmp: Path, weights: np.ndarray | None,
               verbose: int) -> dict[str, Any]:
         """Fit on ``dataset`` (as :meth:`as_model_takes` gave it) into ``tmp``; returns what
-        :func:`classifiers.training.train` records: ``history``, ``pipeline``, ``weights``
+        :func:`stemsim.classifiers.training.train` records: ``history``, ``pipeline``, ``weights``
         (None: :meth:`weights_description`), ``model_file``, and run.json keys of its own."""
         raise NotImplementedError
 
@@ -115,7 +115,7 @@ class Pipeline:
     # ---- a saved run ----------------------------------------------------------------
 
     def load(self, run) -> Any:
-        """The saved model of ``run`` (a :class:`classifiers.run.Run`); InputError if missing
+        """The saved model of ``run`` (a :class:`stemsim.classifiers.run.Run`); InputError if missing
         or unreadable."""
         raise NotImplementedError
 
@@ -129,7 +129,7 @@ class Pipeline:
         return None
 
     def fusions(self, info: dict[str, Any]) -> tuple[str, ...]:
-        """How its runs combine the views of one object (:mod:`classifiers.views`): the
+        """How its runs combine the views of one object (:mod:`stemsim.classifiers.views`): the
         per-view outputs by ``mean`` or ``vote``."""
         return ("mean", "vote")
 

@@ -1,5 +1,5 @@
 """``family``: ``group_size`` binary members per category, deciding by majority vote
-(:mod:`classifiers.models.family`); its member architecture gives the input and optimiser
+(:mod:`stemsim.classifiers.models.family`); its member architecture gives the input and optimiser
 defaults and the member options."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.models import MODELS, ModelSpec, get_spec
-from classifiers.models.family import member_targets
-from classifiers.pipelines.keras import KerasPipeline
-from classifiers.schema import check_section
+from stemsim.classifiers.models import MODELS, ModelSpec, get_spec
+from stemsim.classifiers.models.family import member_targets
+from stemsim.classifiers.pipelines.keras import KerasPipeline
+from stemsim.schema import check_section
 
 
 class FamilyPipeline(KerasPipeline):

@@ -1,4 +1,4 @@
-"""``geometric``: hand-crafted features + scikit-learn, no network (:mod:`classifiers.geometric`)."""
+"""``geometric``: hand-crafted features + scikit-learn, no network (:mod:`stemsim.classifiers.geometric`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.geometric import GeometricModel, train_geometric
-from classifiers.pipelines.base import SKLEARN, Pipeline
+from stemsim.classifiers.geometric import GeometricModel, train_geometric
+from stemsim.classifiers.pipelines.base import SKLEARN, Pipeline
 from stemsim.errors import InputError
 
 

@@ -1,4 +1,4 @@
-"""``inception_v3``: transfer learning on cached bottlenecks (:mod:`classifiers.transfer`).
+"""``inception_v3``: transfer learning on cached bottlenecks (:mod:`stemsim.classifiers.transfer`).
 
 A run holds the new dense head only (run.json ``pipeline: features``: its inputs are the
 extractor's bottleneck features, recomputed or read from the cache), or, when fine-tuning beat
@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.pipelines.keras import KerasPipeline
-from classifiers.schema import fail
-from classifiers.transfer import bottleneck_cache, train_inception
+from stemsim.classifiers.pipelines.keras import KerasPipeline
+from stemsim.schema import fail
+from stemsim.classifiers.transfer import bottleneck_cache, train_inception
 from stemsim.errors import InputError
 
 

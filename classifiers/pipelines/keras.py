@@ -1,8 +1,8 @@
-"""The generic pipeline of a Keras network of :data:`classifiers.models.MODELS`.
+"""The generic pipeline of a Keras network of :data:`stemsim.classifiers.models.MODELS`.
 
 Images in (``(B, S, S, C)``, every view of multi-view data an image of its own), one output
 vector per image, fitted with the configured optimiser, schedule and early stopping
-(:func:`classifiers.fitting.fit`, best-on-validation kept); the run holds ``model.keras``.
+(:func:`stemsim.classifiers.fitting.fit`, best-on-validation kept); the run holds ``model.keras``.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.fitting import compile_model, fit, image_batches
-from classifiers.models import build_model
-from classifiers.pipelines.base import KERAS, Pipeline
-from classifiers.run_files import MODEL_FILE, load_keras_model
-from classifiers.schema import REQUIRED
+from stemsim.classifiers.fitting import compile_model, fit, image_batches
+from stemsim.classifiers.models import build_model
+from stemsim.classifiers.pipelines.base import KERAS, Pipeline
+from stemsim.classifiers.run_files import MODEL_FILE, load_keras_model
+from stemsim.schema import REQUIRED
 
 
 class KerasPipeline(Pipeline):
-    """A network builder of :data:`classifiers.models.MODELS` trained end to end on images."""
+    """A network builder of :data:`stemsim.classifiers.models.MODELS` trained end to end on images."""
 
     stack = KERAS
 
@@ -60,7 +60,7 @@ class KerasPipeline(Pipeline):
         return f"ResNet-18 weights from {weights} (sha1 {digest})"
 
     def load(self, run) -> Any:
-        import classifiers.models.multiview  # noqa: F401  (registers the multiview layers for loading; imports Keras)
+        import stemsim.classifiers.models.multiview  # noqa: F401  (registers the multiview layers for loading; imports Keras)
 
         return load_keras_model(run.model_path)
 

@@ -1,11 +1,11 @@
 """``multiview``: a CNN that takes whole objects ``(B, V, S, S, C)`` and pools its views
-itself (:mod:`classifiers.models.multiview`); it needs multi-view data."""
+itself (:mod:`stemsim.classifiers.models.multiview`); it needs multi-view data."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from classifiers.pipelines.keras import KerasPipeline
+from stemsim.classifiers.pipelines.keras import KerasPipeline
 from stemsim.errors import InputError
 
 

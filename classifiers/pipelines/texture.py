@@ -1,5 +1,5 @@
 """``texture``: texture features of scanning-probe images + gradient boosting, one binary
-classifier per category on multi-label data (:mod:`classifiers.texture`)."""
+classifier per category on multi-label data (:mod:`stemsim.classifiers.texture`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.pipelines.geometric import FeaturePipeline
-from classifiers.texture import TextureModel, train_texture
+from stemsim.classifiers.pipelines.geometric import FeaturePipeline
+from stemsim.classifiers.texture import TextureModel, train_texture
 
 
 class TexturePipeline(FeaturePipeline):

@@ -1,5 +1,5 @@
 """``two_stage``: a U-Net's pixel-wise maps, then features of them + scikit-learn
-(:mod:`classifiers.two_stage`). It learns its maps from a stemsim dataset's ground truth, can
+(:mod:`stemsim.classifiers.two_stage`). It learns its maps from a stemsim dataset's ground truth, can
 predict those maps, and, trained on multi-view data, also pools an object's views itself.
 
 What loading needs is recorded in run.json ``load_flags`` at training (:meth:`run_facts`):
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.pipelines.base import KERAS_AND_SKLEARN
-from classifiers.pipelines.geometric import FeaturePipeline
-from classifiers.two_stage import TwoStageModel, evaluate_maps, train_two_stage
+from stemsim.classifiers.pipelines.base import KERAS_AND_SKLEARN
+from stemsim.classifiers.pipelines.geometric import FeaturePipeline
+from stemsim.classifiers.two_stage import TwoStageModel, evaluate_maps, train_two_stage
 from stemsim.errors import InputError
 
 LOAD_FLAGS = {"symmetric_maps": "unet_tta", "corner_classifier": "corner_classifier",

@@ -1,6 +1,6 @@
 """The base of every shape: convex pieces, vertex deformations, symmetry classes.
 
-See :mod:`simulator.shapes` for the model (pieces, sites, deformation kinds).
+See :mod:`stemsim.simulator.shapes` for the model (pieces, sites, deformation kinds).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
-from simulator.symmetry import ConfigurationClass, ConfigurationSpace
+from stemsim.simulator.symmetry import ConfigurationClass, ConfigurationSpace
 
 DEFORMATION_KINDS = ("truncate", "dent", "bump")
 
@@ -185,7 +185,7 @@ class Shape:
 
     # --- symmetry ----------------------------------------------------------------------
     def configuration_space(self, group: str = "projection") -> ConfigurationSpace:
-        """Configuration classes of deformed-site sets (see :mod:`simulator.symmetry`)."""
+        """Configuration classes of deformed-site sets (see :mod:`stemsim.simulator.symmetry`)."""
         return _configuration_space(self._symmetry_key(), group)
 
     def _symmetry_key(self):
@@ -202,7 +202,7 @@ class Shape:
 
     @cached_property
     def kernel_layout(self) -> KernelLayout:
-        """The pieces flattened for :mod:`simulator.kernels` (computed once per shape)."""
+        """The pieces flattened for :mod:`stemsim.simulator.kernels` (computed once per shape)."""
         pieces = self._pieces
         planes = np.vstack([p.planes for p in pieces])
         quadrics = tuple(p.quadric for p in pieces if p.quadric is not None)

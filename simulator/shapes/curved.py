@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.shapes.base import ConvexPiece, Shape, _positive, _sphere_quadric
+from stemsim.simulator.shapes.base import ConvexPiece, Shape, _positive, _sphere_quadric
 
 
 _CUBE_DIRECTIONS = np.array(list(itertools.product((-1.0, 1.0), repeat=3))) / math.sqrt(3)

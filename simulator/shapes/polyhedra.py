@@ -10,7 +10,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 from scipy.spatial import ConvexHull
 
-from simulator.shapes.base import ConvexPiece, Shape, _positive
+from stemsim.simulator.shapes.base import ConvexPiece, Shape, _positive
 
 
 @lru_cache(maxsize=None)
@@ -39,15 +39,6 @@ def _polyhedron_topology(key, vertices: np.ndarray):
         )
         _TOPOLOGIES[key] = (tuple(faces), edges)
     return _TOPOLOGIES[key]
-
-
-def _configuration_space(key, group: str) -> ConfigurationSpace:
-    # Group orbits are costly to enumerate and identical for every shape with the same
-    # geometry, so they are shared.
-    if (key, group) not in _SPACES:
-        name, flat, edges, faces = key
-        _SPACES[(key, group)] = ConfigurationSpace(np.reshape(flat, (-1, 3)), edges, faces, group)
-    return _SPACES[(key, group)]
 
 
 @dataclass(frozen=True)

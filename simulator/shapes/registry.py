@@ -2,7 +2,7 @@
 
 The dataset spec (``object.shape``, ``classes.values``), the sampler and the generator read
 :data:`REGISTRY`, so every shape listed here can be simulated *and* generated. A new shape is
-one class (in :mod:`simulator.shapes.polyhedra` or :mod:`simulator.shapes.curved`) and one
+one class (in :mod:`stemsim.simulator.shapes.polyhedra` or :mod:`stemsim.simulator.shapes.curved`) and one
 :class:`ShapeKind` entry below.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from simulator.shapes.base import Shape
-from simulator.shapes.curved import Ellipsoid, Sphere
-from simulator.shapes.polyhedra import Cuboid, Octahedron, Pyramid
-from simulator.symmetry import ConfigurationSpace
+from stemsim.simulator.shapes.base import Shape
+from stemsim.simulator.shapes.curved import Ellipsoid, Sphere
+from stemsim.simulator.shapes.polyhedra import Cuboid, Octahedron, Pyramid
+from stemsim.simulator.symmetry import ConfigurationSpace
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def build_shape(name: str, size: float, aspect_b: float = 1.0, aspect_c: float =
 
 @lru_cache(maxsize=None)
 def reference_space(name: str) -> ConfigurationSpace:
-    """The configuration space (:class:`simulator.symmetry.ConfigurationSpace`) whose classes
+    """The configuration space (:class:`stemsim.simulator.symmetry.ConfigurationSpace`) whose classes
     label the deformed vertices of shape ``name``."""
     # Classes come from the regular shape: an elongated cuboid's images could tell more
     # apart, never less, so these labels stay honest.

@@ -35,7 +35,7 @@ def _say_if_compiling() -> None:
 
     console = Console(stderr=True)
     if console.is_terminal:
-        from simulator.kernels import cache_is_cold
+        from stemsim.simulator.kernels import cache_is_cold
 
         if cache_is_cold():
             console.print("compiling the simulator's kernels (first run only) ...", highlight=False)

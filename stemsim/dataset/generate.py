@@ -41,7 +41,7 @@ from stemsim.dataset.files import (
     tiff_bytes,
     write_atomic,
 )
-from simulator.shapes import REGISTRY
+from stemsim.simulator.shapes import REGISTRY
 from stemsim.dataset.locking import _Busy, _die_with, _lock, _unlock  # noqa: F401  (re-exported)
 from stemsim.dataset.parameters import PARAMETER_COLUMNS
 from stemsim.dataset.sampling import PlannedImage, acquire, plan, sample_views

@@ -35,7 +35,7 @@ class ImageParameters:
     seed, object_seed : int
         The image's seed (its own noise stream) and its object's (the same without views).
     shape : str
-        A name of :data:`simulator.shapes.REGISTRY`.
+        A name of :data:`stemsim.simulator.shapes.REGISTRY`.
     size, aspect_b, aspect_c : float
         Characteristic length (nm) and the two aspects (1 for shapes that take none).
     material : str

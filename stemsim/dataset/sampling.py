@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 import quaternion
 
-from simulator import (
+from stemsim.simulator import (
     CarbonFilm,
     Microscope,
     Particle,
@@ -27,9 +26,9 @@ from simulator import (
     atomic_number,
     random_rotation,
 )
-from simulator.materials import symbol
-from simulator.rotation import axis_angle
-from simulator.shapes import REGISTRY, build_shape, configuration_names, reference_space  # noqa: F401  (re-exported)
+from stemsim.simulator.materials import symbol
+from stemsim.simulator.rotation import axis_angle
+from stemsim.simulator.shapes import REGISTRY, build_shape, configuration_names, reference_space  # noqa: F401  (re-exported)
 from stemsim.dataset.parameters import ImageParameters
 from stemsim.dataset.spec_schema import RANGES, tilt_angles
 

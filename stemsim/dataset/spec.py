@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from simulator.shapes import REGISTRY, SHAPE_NAMES
+from stemsim.simulator.shapes import REGISTRY, SHAPE_NAMES
 from stemsim.dataset.spec_checks import (MAX_COUNTS, MAX_DEFORMATIONS, MIN_COUNTS, check_keys, check_values,  # noqa: F401
                                          lower_bound, upper_bound)
 from stemsim.dataset.spec_schema import (DEFAULTS, DEFORMATION_KINDS, DEFORMED_VALUES, DTYPES, FORMATS,  # noqa: F401

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from simulator.shapes import REGISTRY, SHAPE_NAMES, build_shape, configuration_names
+from stemsim.simulator.shapes import REGISTRY, SHAPE_NAMES, build_shape, configuration_names
 from stemsim.dataset.spec_schema import (DEFORMED_VALUES, FREE_SECTIONS, LABELS, NULLABLE_SECTIONS, RANGES, SPEC)
 from stemsim.dataset.spec_values import _count, _fail, _num, _shown, values_of
 from stemsim.schema import Key, is_integer, is_number, subschema

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.materials import atomic_number
-from simulator.shapes import SHAPE_NAMES
+from stemsim.simulator.materials import atomic_number
+from stemsim.simulator.shapes import SHAPE_NAMES
 from stemsim.dataset.spec_values import (_choices, _count, _fail, _is_vector, _num, _shown, boolean, integer_in,
                                          keyword, numeric, one_of, random_or_vector, unchecked)
 from stemsim.schema import Key, defaults, describe, is_finite, is_integer, is_number, section
@@ -167,7 +167,7 @@ DEFORMATION = {
                  "deformed vertices (integer; null: as the label needs)", range="0..8 (the most vertices of any shape)"),
 }
 OBJECT = {
-    "shape": Key("cuboid", one_of(SHAPE_NAMES, "shape"), "a shape of simulator.shapes.REGISTRY, or {choice: [...]}",
+    "shape": Key("cuboid", one_of(SHAPE_NAMES, "shape"), "a shape of stemsim.simulator.shapes.REGISTRY, or {choice: [...]}",
                  range=" | ".join(SHAPE_NAMES)),
     "size": Key(8.0, numeric(0.0, 1000.0, False), "the shape's characteristic length (see docs/datasets.md); "
                 "× aspect at least one pixel, turned any way within the field of view", range="(0, 1000]", units="nm"),

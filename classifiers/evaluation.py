@@ -7,7 +7,11 @@ the same name as a whole:
 * ``report.md`` — the same as readable tables;
 * ``confusion.csv`` / ``confusion.png`` — the confusion matrix (single-label: C×C, rows =
   true class; multi-label: tn/fp/fn/tp per category);
-* ``predictions.csv`` — per image: id, truth, decision, probabilities.
+* ``predictions.csv`` — per image: id, truth, decision, probabilities;
+* on people-labelled STM data (``data.kind: stm``, a ``labels.csv`` naming every image), also
+  ``metrics.json`` ``by_label_certainty``: the macro ROC AUC on the images labelled by one
+  person, by two or more, and by two or more who all agreed per category
+  (:mod:`stemsim.classifiers.label_certainty`), a table in ``report.md``.
 
 Multi-view data is scored per OBJECT (:mod:`stemsim.classifiers.views`): ``predictions.csv`` has one
 row per object id, and ``metrics.json`` says ``views`` = ``{count, available, fusion}`` (views
@@ -46,6 +50,7 @@ import numpy as np
 from stemsim.classifiers.backend import model_line
 from stemsim.classifiers.data import SPLITS, dataset_record, load_dataset, recorded_spec_hash, usage_line
 from stemsim.classifiers.inference import Predictor
+from stemsim.classifiers.label_certainty import certainty_markdown, label_certainty
 from stemsim.classifiers.metrics import constant_baseline, multilabel_metrics, single_label_metrics
 from stemsim.classifiers.models.family import member_agreement, member_probabilities
 from stemsim.classifiers.pipelines import PIPELINES
@@ -232,6 +237,11 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
             one_hot = truth if run.multilabel else truth[:, None] == np.arange(len(classes))
             report["family"]["members"] = member_agreement(member_probabilities(outputs, run.group_size),
                                                            one_hot, classes)
+    # people-labelled data: by how many people labelled an image, on the probabilities as
+    # predictions.csv holds them (6 decimals), so that the STM benches' numbers are these
+    certainty = label_certainty(data_cfg, ids, [[float(f"{x:.6f}") for x in row] for row in probs], classes)
+    if certainty is not None:
+        report["by_label_certainty"] = certainty
     target = target if target is not None else run.path / "evaluation" / name
     with StagingDir(target, overwrite=True, marker="metrics.json") as tmp:
         write_json(tmp / "metrics.json", report)
@@ -321,6 +331,8 @@ def markdown_report(report: dict[str, Any], classes: list[str]) -> str:
                   "| | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
         for c, row in zip(classes, m["confusion_matrix"]):
             lines.append(f"| **{c}** | " + " | ".join(str(x) for x in row) + " |")
+    if report.get("by_label_certainty"):
+        lines += ["", *certainty_markdown(report["by_label_certainty"], d["n_images"], m["roc_auc_macro"])]
     ips = inf.get("images_per_second")
     per_object = f" = {_fmt(inf['objects_per_second'])} objects/s" if "objects_per_second" in inf else ""
     lines += ["", f"- model size on disk: {size['total_megabytes']} MB"

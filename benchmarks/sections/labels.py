@@ -9,9 +9,8 @@ import numpy as np
 
 from stemsim.benchmarks.datafiles import stm_labels
 from stemsim.benchmarks.sections.base import Section, fmt, register
-
-LABEL_CERTAINTY_GROUPS = {"one_person": "labelled by one person", "two_or_more": "by two or more",
-                          "unanimous": "by two or more, all agreeing on the category"}
+from stemsim.classifiers.label_certainty import GROUPS as LABEL_CERTAINTY_GROUPS
+from stemsim.classifiers.label_certainty import roc_auc_by_label_certainty as certainty_of
 
 MOST = 0.5
 """Share of one-person labels above which the labels section says most labels are one person's."""
@@ -44,42 +43,23 @@ def roc_auc_by_label_certainty(dataset: dict, predictions: Path) -> dict | None:
 
     Each group: ``{"images": n, "roc_auc_macro": value or None}`` (``images``: per category
     for ``unanimous``). The unanimous group is chosen by the label, so it leaves out the
-    ambiguous images: it shows where the errors sit, it is not the bench's target.
+    ambiguous images: it shows where the errors sit, it is not the bench's target. Computed by
+    :func:`stemsim.classifiers.label_certainty.roc_auc_by_label_certainty` on the evaluation's
+    ``predictions.csv``.
     """
     import csv
 
     data = _people_labelled(dataset)
     if data is None or not predictions.is_file():
         return None
-    from sklearn.metrics import roc_auc_score
-
-    from stemsim.classifiers.config import STM_CATEGORIES
-    from stemsim.classifiers.stm_data import binarise
-
-    table = stm_labels(data)
-    row_of = {name: i for i, name in enumerate(table["name"])}
     with open(predictions, newline="") as handle:
         rows = list(csv.DictReader(handle))
     categories = [c.removeprefix("p_") for c in rows[0] if c.startswith("p_")] if rows else []
     if not categories:
         return None
-    index = np.array([row_of[r["id"]] for r in rows], np.int64)
-    columns = [STM_CATEGORIES.index(c) for c in categories]
-    scores = table["scores"][index][:, columns]
-    truth = binarise(scores, data.get("threshold", 0.5)) > 0
     probability = np.array([[float(r[f"p_{c}"]) for c in categories] for r in rows])
-    people = table["n_responses"][index]
-
-    def macro(keep: np.ndarray) -> float | None:  # keep: (N, C) bool
-        aucs = [roc_auc_score(truth[keep[:, c], c], probability[keep[:, c], c]) for c in range(len(categories))
-                if 0 < truth[keep[:, c], c].sum() < keep[:, c].sum()]
-        return float(np.mean(aucs)) if len(aucs) == len(categories) else None
-
-    one, several = (np.broadcast_to(keep[:, None], scores.shape) for keep in (people == 1, people >= 2))
-    unanimous = several & ((scores == 0) | (scores == 1))
-    return {"one_person": {"images": int(one[:, 0].sum()), "roc_auc_macro": macro(one)},
-            "two_or_more": {"images": int(several[:, 0].sum()), "roc_auc_macro": macro(several)},
-            "unanimous": {"images": unanimous.sum(axis=0).astype(int).tolist(), "roc_auc_macro": macro(unanimous)}}
+    return certainty_of(stm_labels(data), [r["id"] for r in rows], probability, categories,
+                        data.get("threshold", 0.5))
 
 
 @register

@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from stemsim.simulator import Microscope, Scene
 from stemsim.simulator.materials import CARBON_Z
-from stemsim.simulator.microscope import FWHM_PER_SIGMA
+from stemsim.simulator.probe import FWHM_PER_SIGMA
 from stemsim.simulator.rotation import rotation_matrices
 
 

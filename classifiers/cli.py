@@ -157,7 +157,9 @@ def _evaluate(run_dir, data, split, out, batch_size, fusion, views, spread, allo
 
 def predict_command(
     run_dir: Annotated[Path, typer.Argument(help="Run directory made by `stemsim train`.")],
-    images: Annotated[Optional[list[Path]], typer.Argument(help="Image files (PNG/JPG/TIFF, any size).")] = None,
+    images: Annotated[Optional[list[Path]], typer.Argument(help="Image files, any size: microscope files with "
+                                                          "their calibration (.dm3 .dm4 .emd .ser .emi .mrc .hspy, "
+                                                          "TIFF) or PNG/JPG/BMP.")] = None,
     objects: Annotated[Optional[list[Path]], typer.Option(
         "--object", help="A folder holding the views of ONE object (repeatable): one prediction per "
         "object, instead of per image file.")] = None,
@@ -174,9 +176,19 @@ def predict_command(
         "--maps", help="two_stage runs: also write each image's predicted maps here (NAME.mask.png, "
         "NAME.thickness.tif in nm, NAME.vertices.png/.json).")] = None,
     pixel_size: Annotated[Optional[float], typer.Option(
-        "--pixel-size", metavar="<nm>", help="nm per pixel of the given images. A run trained on a stemsim "
-        "dataset resamples them to its training pixel size and centre-crops or pads them to its field of "
-        "view; without it they are taken to be at the training pixel size (with a warning).")] = None,
+        "--pixel-size", metavar="<nm>", help="nm per pixel of the given images that record none (PNG, an "
+        "uncalibrated TIFF); a calibrated file's own scale is used (a --pixel-size that disagrees with it by "
+        "more than 1 % is refused). A run trained on a stemsim dataset resamples the images to its training "
+        "pixel size and centre-crops or pads them to its field of view; an image of unknown pixel size is "
+        "taken to be at the training pixel size (with a warning).")] = None,
+    frame: Annotated[Optional[int], typer.Option(
+        "--frame", min=0, metavar="K", help="Stacks (a time or tilt series, one image per navigation "
+        "position): predict image K (from 0).")] = None,
+    signal: Annotated[Optional[int], typer.Option(
+        "--signal", min=0, metavar="K", help="Files of several signals (a Velox .emd of several detectors): "
+        "predict signal K (from 0; default the only image).")] = None,
+    override_scale: Annotated[bool, typer.Option(
+        "--override-scale", help="Use --pixel-size instead of the files' own calibration.")] = False,
 ) -> None:
     """Label and probabilities per image file, or per object with --object FOLDER (a multiview
     model sees all views at once; a single-view model's per-view probabilities are fused).
@@ -184,13 +196,15 @@ def predict_command(
     The CSV's p_<class> columns are in the run's class order (run.json classes: a stemsim
     dataset's spec order, not alphabetical). A file that cannot be read (not an image, or over
     the size limits of stemsim.classifiers.limits) gets a row with its error, and one error line on
-    stderr; the other files are still predicted, and the exit status is then 2."""
+    stderr; the other files are still predicted, and the exit status is then 2. The pixel_size_nm
+    column is each file's nm per pixel as used (its calibration, or --pixel-size)."""
     _start()
     with command_line():
-        _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel_size)
+        _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel_size,
+                 dict(frame=frame, signal=signal, override_scale=override_scale))
 
 
-def _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel_size) -> None:
+def _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel_size, picks) -> None:
     if fmt is None:
         fmt = "json" if out is not None and out.suffix.lower() == ".json" else "csv"
     if fmt not in ("csv", "json"):
@@ -201,6 +215,10 @@ def _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel
         raise InputError("--maps: only with image files (not --object)")
     if fusion is not None and not objects:
         raise InputError("--fusion: only with --object (image files are predicted one by one)")
+    for option, given in (("--frame", picks["frame"] is not None), ("--signal", picks["signal"] is not None),
+                          ("--override-scale", picks["override_scale"])):
+        if given and objects:
+            raise InputError(f"{option}: only with image files (not --object)")
     from stemsim.classifiers.backend import model_line
     from stemsim.classifiers.prediction import format_predictions, predict_files, predict_objects
     from stemsim.classifiers.run import environment, open_run
@@ -208,7 +226,7 @@ def _predict(run_dir, images, objects, fusion, out, fmt, batch_size, maps, pixel
     name = _keras_first(run_dir)
     said: list[str] = []  # the scale warnings: shown once the files are predicted (a failure is one line)
     rows = (predict_objects(run_dir, objects, batch_size, fusion, pixel_size, said.append) if objects
-            else predict_files(run_dir, images, batch_size, maps, pixel_size, said.append))
+            else predict_files(run_dir, images, batch_size, maps, pixel_size, said.append, **picks))
     text = format_predictions(rows, open_run(run_dir).classes, fmt)
     for message in said:
         _warn(message)

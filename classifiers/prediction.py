@@ -1,7 +1,10 @@
 """``stemsim predict``: label and probabilities for image files, with a trained run.
 
-Every file is read, brought to the training pixel size and field of view when the run knows
-them and ``pixel_size`` (nm per pixel of the given images) is given
+Every file is read by :func:`stemsim.classifiers.micrographs.read_micrograph` (microscope files
+with their calibration: .dm3/.dm4, .emd, .ser/.emi, .mrc, .hspy, TIFF; PNG/JPEG/BMP), brought
+to the training pixel size and field of view when the run knows them and the file's pixel size
+is known (from the file, or ``pixel_size`` for files that record none; a file's own calibration
+and a ``pixel_size`` that disagree are refused unless ``override_scale``)
 (:mod:`stemsim.classifiers.scale`: resampled, then centre-cropped or padded; unknown: taken to be at
 the training pixel size, with a warning), and prepared as in training (any size: resized, or
 short side resized and centre-cropped, per the run's ``preprocess``). A file that cannot be
@@ -25,40 +28,47 @@ from typing import Any, Sequence
 
 from stemsim.classifiers.data import read_object, view_positions
 from stemsim.classifiers.inference import Predictor
+from stemsim.classifiers.micrographs import OVERRIDE, read_micrograph
 from stemsim.classifiers.models.family import member_probabilities
 from stemsim.classifiers.pixelwise import write_maps
-from stemsim.classifiers.preprocessing import read_image
 from stemsim.classifiers.run import Run, open_run
 from stemsim.classifiers.scale import PIXEL_SIZE, ScaleWarning, TrainingScale, check_pixel_size, image_preparer
 from stemsim.classifiers.views import fusion_for, views_report
 from stemsim.errors import InputError, render
 
 
+def _say(warn, message: str) -> None:
+    if warn is not None:
+        warn(render(message))
+    else:
+        warnings.warn(render(message), ScaleWarning, stacklevel=4)
+
+
 def _check_scale(run: Run, pixel_size: float | None, warn) -> float | None:
     """``pixel_size`` checked; a warning (once) when the run knows no training pixel size."""
     pixel_size = check_pixel_size(pixel_size)
     if pixel_size is not None and not TrainingScale.of_run(run.info).known:
-        message = render(f"{PIXEL_SIZE}: {run.path} records no training pixel size (data without a spec.yaml, or "
-                         "a run made before it was recorded): the images are resized to the model's input as "
-                         "they are")
-        if warn is not None:
-            warn(message)
-        else:
-            warnings.warn(message, ScaleWarning, stacklevel=3)
+        _say(warn, f"{PIXEL_SIZE}: {run.path} records no training pixel size (data without a spec.yaml, or "
+             "a run made before it was recorded): the images are resized to the model's input as they are")
     return pixel_size
 
 
 def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: int = 32,
                   maps_dir: str | Path | None = None, pixel_size: float | None = None,
-                  warn=None, predictor: Predictor | None = None) -> list[dict[str, Any]]:
+                  warn=None, predictor: Predictor | None = None, frame: int | None = None,
+                  signal: int | None = None, override_scale: bool = False) -> list[dict[str, Any]]:
     """One dict per file, in order: ``file``, ``label``, ``probabilities`` {class: p},
-    ``votes`` {class: yes-votes} for a family, and ``error`` (None when predicted).
+    ``votes`` {class: yes-votes} for a family, ``pixel_size_nm`` (the file's nm per pixel as used:
+    its own calibration, or ``pixel_size``; None when unknown), ``pixel_size_from`` (``file``,
+    ``pixel_size``, ``override`` or ``unknown``) and ``error`` (None when predicted).
 
     ``label``: the class (single-label) or the categories that hold joined by ``;``
     (multi-label; empty when none holds). ``maps_dir`` (a ``two_stage`` run only): also write
     every image's predicted maps there (:func:`stemsim.classifiers.pixelwise.write_maps`; the row gets
-    ``maps``, the files' common stem). ``pixel_size``: nm per pixel of the files (None:
-    unknown); ``warn(message)``: where the scale warnings go (default a
+    ``maps``, the files' common stem). ``pixel_size``: nm per pixel of the files that record none (None:
+    unknown), and of all with ``override_scale``; ``frame``, ``signal``: which image of a stack,
+    which signal of a file of several (:func:`stemsim.classifiers.micrographs.read_micrograph`);
+    ``warn(message)``: where the scale warnings go (default a
     :class:`stemsim.classifiers.scale.ScaleWarning`), see :mod:`stemsim.classifiers.scale`. ``predictor``: the
     run's model, loaded already (``stemsim serve`` loads each run once; its run and batch
     size are then used, and ``run_dir`` is not read).
@@ -68,18 +78,31 @@ def predict_files(run_dir: str | Path, files: Sequence[str | Path], batch_size: 
         raise InputError(f"--maps: {run.path} is a {run.config['model']['name']} run, which makes no maps "
                          "(only model.name two_stage does)")
     pixel_size = _check_scale(run, pixel_size, warn)
+    if override_scale and pixel_size is None:
+        raise InputError(f"{OVERRIDE}: needs {PIXEL_SIZE} (the pixel size to use instead of the files' own)")
     if predictor is None:
         predictor = Predictor(run, batch_size, warn)
     rows: list[dict[str, Any]] = []
-    good, images = [], []
+    good, images, unused = [], [], []
+    known = TrainingScale.of_run(run.info).known
     for f in files:
-        row: dict[str, Any] = {"file": str(f), "label": None, "probabilities": None, "error": None}
+        row: dict[str, Any] = {"file": str(f), "label": None, "probabilities": None, "pixel_size_nm": None,
+                               "pixel_size_from": "unknown", "error": None}
         try:
-            images.append(predictor.prepare_image(read_image(f), pixel_size, str(f)))
+            micrograph = read_micrograph(f, pixel_size, frame, signal=signal, override_scale=override_scale,
+                                         require_scale=False)
+            row["pixel_size_nm"], row["pixel_size_from"] = micrograph.pixel_size_nm, micrograph.scale_from
+            images.append(predictor.prepare_image(micrograph.pixels, micrograph.pixel_size_nm, str(f)))
             good.append(row)
+            if not known and micrograph.scale_from == "file":
+                unused.append(str(f))
         except InputError as error:
             row["error"] = str(error)
         rows.append(row)
+    if unused:
+        _say(warn, f"{unused[0]}{f' and {len(unused) - 1} more file(s)' if len(unused) > 1 else ''}: the file's "
+             f"pixel size is not used: {run.path} records no training pixel size, so the images are resized to "
+             "the model's input as they are")
     if images and predictor.multiview:  # a multiview model takes a single image as a one-view object
         probs, decisions = predictor.decide_objects([image[None] for image in images])
         for i, row in enumerate(good):
@@ -152,7 +175,7 @@ def _fill(row: dict[str, Any], run: Run, probs, decision) -> dict[str, Any]:
 
 
 def format_predictions(rows: list[dict[str, Any]], classes: list[str], fmt: str) -> str:
-    """Rows as CSV (``file,label,p_<class>...,error``) or JSON (a list of the row dicts).
+    """Rows as CSV (``file,label,p_<class>...,pixel_size_nm,error``) or JSON (a list of the row dicts).
 
     The ``p_<class>`` columns (and a JSON row's ``probabilities``) are in ``classes`` order: the
     run's ``run.json`` ``classes``, i.e. the label indices of its training data (a stemsim
@@ -162,9 +185,10 @@ def format_predictions(rows: list[dict[str, Any]], classes: list[str], fmt: str)
         return json.dumps(rows, indent=2) + "\n"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["file", "label", *[f"p_{c}" for c in classes], "error"])
+    writer.writerow(["file", "label", *[f"p_{c}" for c in classes], "pixel_size_nm", "error"])
     for row in rows:
-        probs = row["probabilities"] or {}
+        probs, pixel = row["probabilities"] or {}, row.get("pixel_size_nm")
         writer.writerow([row["file"], row["label"] if row["label"] is not None else "",
-                         *[f"{probs[c]:.6f}" if c in probs else "" for c in classes], row["error"] or ""])
+                         *[f"{probs[c]:.6f}" if c in probs else "" for c in classes],
+                         f"{pixel:.6g}" if pixel is not None else "", row["error"] or ""])
     return buffer.getvalue()

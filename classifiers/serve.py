@@ -6,6 +6,10 @@ through :func:`stemsim.classifiers.prediction.predict_files` — the reader, siz
 (:mod:`stemsim.classifiers.limits`), scaling and preprocessing of ``stemsim predict`` — with the run
 chosen on the page, and shows every file's label and probabilities, and for a ``two_stage``
 run its predicted maps (mask, thickness, vertices: the images that ``predict --maps`` writes).
+Microscope files (.dm4, .emd, ...) are read with their calibration as ``predict`` reads them
+(:mod:`stemsim.classifiers.micrographs`: rosettasciio reads paths, so every upload is written to a
+temporary file first); the form's ``pixel_size`` is for files that record none, its ``frame``
+picks the image of a stack.
 
 Framework: FastAPI on uvicorn, because it is widely used and actively maintained, parses
 multipart uploads (python-multipart) and gives a TestClient for the tests, and is small
@@ -115,16 +119,16 @@ def _png_url(array) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _preview(path: Path) -> str | None:
+def _preview(path: Path, frame: int | None = None) -> str | None:
     """The uploaded image for display: read as ``predict`` reads it, intensities stretched
     between its 0.5th and 99.5th percentile, shrunk to :data:`PREVIEW_SIDE`."""
     import numpy as np
     from PIL import Image
 
-    from stemsim.classifiers.preprocessing import read_image
+    from stemsim.classifiers.micrographs import read_micrograph
 
     try:
-        image = read_image(path).astype(np.float32)
+        image = read_micrograph(path, frame=frame, require_scale=False).pixels.astype(np.float32)
     except InputError:
         return None
     finite = image[np.isfinite(image)]
@@ -158,9 +162,10 @@ def _maps(stem: str) -> dict[str, Any]:
 
 
 def predict_uploads(served: ServedRun, uploads: Sequence[tuple[str | None, Any]],
-                    pixel_size: float | None = None) -> dict[str, Any]:
+                    pixel_size: float | None = None, frame: int | None = None) -> dict[str, Any]:
     """Predict uploaded files (``(client file name, binary file object)``) with ``served``:
-    ``{"run", "results": [{file, label, probabilities, votes?, error, preview, maps}], "warnings"}``.
+    ``{"run", "results": [{file, label, probabilities, votes?, pixel_size_nm, error, preview, maps}],
+    "warnings"}`` (``pixel_size_nm``: the file's own, or ``pixel_size``; ``frame``: of a stack).
 
     The files are written under a temporary folder (removed afterwards) and predicted by
     :func:`stemsim.classifiers.prediction.predict_files` with the run's loaded model; every message
@@ -186,7 +191,7 @@ def predict_uploads(served: ServedRun, uploads: Sequence[tuple[str | None, Any]]
         with served.lock:  # one prediction at a time per model
             served.warnings.clear()
             rows = predict_files(served.run.path, paths, maps_dir=maps_dir, pixel_size=pixel_size,
-                                 warn=served.warn, predictor=served.predictor)
+                                 warn=served.warn, predictor=served.predictor, frame=frame)
             warnings = [clean(w) for w in served.warnings]
             served.warnings.clear()
         results = []
@@ -194,8 +199,8 @@ def predict_uploads(served: ServedRun, uploads: Sequence[tuple[str | None, Any]]
             ok = row["error"] is None
             results.append({"file": name, "label": row["label"], "probabilities": row["probabilities"],
                             **({"votes": row["votes"]} if "votes" in row else {}),
-                            "error": None if ok else clean(row["error"]),
-                            "preview": _preview(path) if ok else None,
+                            "pixel_size_nm": row["pixel_size_nm"], "error": None if ok else clean(row["error"]),
+                            "preview": _preview(path, frame) if ok else None,
                             "maps": _maps(row["maps"]) if ok and row.get("maps") else None})
     return {"run": served.describe(), "results": results, "warnings": warnings}
 
@@ -286,9 +291,13 @@ def create_app(served: Sequence[ServedRun], max_file_bytes: int = MAX_FILE_BYTES
                                     + (f" (and {len(big) - 1} more file(s) over it)" if len(big) > 1 else ""))
             pixel_size = form.get("pixel_size")
             pixel_size = (pixel_size.strip() or None) if isinstance(pixel_size, str) else None
+            frame = form.get("frame")
+            frame = (frame.strip() or None) if isinstance(frame, str) else None
+            if frame is not None and not (frame.isascii() and frame.isdigit() and len(frame) < 10):
+                raise HTTPException(400, f"frame: expected a whole number from 0, got {frame[:20]!r}")
             try:
-                answer = await run_in_threadpool(predict_uploads, runs[run],
-                                                 [(u.filename, u.file) for u in uploads], pixel_size)
+                answer = await run_in_threadpool(predict_uploads, runs[run], [(u.filename, u.file) for u in uploads],
+                                                 pixel_size, None if frame is None else int(frame))
             except InputError as bad:
                 raise HTTPException(400, str(bad)) from None
         finally:

@@ -16,7 +16,8 @@ ground truth).
 """
 
 from stemsim.simulator.materials import atomic_number
-from stemsim.simulator.microscope import Measurement, Microscope, Probe, ScanDistortion
+from stemsim.simulator.microscope import IMAGE_MODEL_VERSION, Measurement, Microscope, ScanDistortion
+from stemsim.simulator.probe import Probe
 from stemsim.simulator.rotation import ScanRotation, as_quaternion, axis_angle, random_rotation
 from stemsim.simulator.scene import CarbonFilm, Particle, Scene
 from stemsim.simulator.shapes import (REGISTRY, SHAPES, Cuboid, Deformation, Ellipsoid, Octahedron, Pyramid, Shape, ShapeKind,
@@ -24,8 +25,8 @@ from stemsim.simulator.shapes import (REGISTRY, SHAPES, Cuboid, Deformation, Ell
 from stemsim.simulator.symmetry import ConfigurationClass, ConfigurationSpace
 
 __all__ = [
-    "REGISTRY", "SHAPES", "CarbonFilm", "ConfigurationClass", "ConfigurationSpace", "Cuboid", "Deformation", "Ellipsoid",
-    "Measurement", "Microscope", "Octahedron", "Particle", "Probe", "Pyramid", "ScanDistortion", "ScanRotation",
+    "IMAGE_MODEL_VERSION", "REGISTRY", "SHAPES", "CarbonFilm", "ConfigurationClass", "ConfigurationSpace", "Cuboid",
+    "Deformation", "Ellipsoid", "Measurement", "Microscope", "Octahedron", "Particle", "Probe", "Pyramid", "ScanDistortion", "ScanRotation",
     "Scene", "Shape", "ShapeKind", "Sphere", "as_quaternion", "atomic_number", "axis_angle", "build_shape",
     "random_rotation",
 ]

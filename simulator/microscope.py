@@ -5,7 +5,8 @@ in the thin-specimen (single-scattering) limit::
 
     f(x, y) = scattering · Σ_materials Z^n · t_material(x, y)      (t in nm)
 
-blurred by the probe.  With a ``dose`` (electrons/Å²) each pixel counts
+blurred by the probe (:mod:`stemsim.simulator.probe`: its sampled point-spread function, on
+the field and a simulated margin around it).  With a ``dose`` (electrons/Å²) each pixel counts
 ``Poisson(dose · pixel_area · f)`` electrons and the image is counts / (dose · pixel_area),
 so it keeps the units of ``f`` and its noise falls as 1/sqrt(dose).
 """
@@ -20,20 +21,22 @@ import scipy.fft
 
 from stemsim.simulator.kernels import SMALL_MEAN, UNIFORMS_PER_LARGE, project_thickness, sample_poisson, shift_periodic
 from stemsim.simulator.materials import CARBON_Z
+from stemsim.simulator.probe import Probe, _check
 from stemsim.simulator.scene import CarbonFilm, Scene
 
-FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+IMAGE_MODEL_VERSION = 2
+"""Version of the image formation: what ``Microscope.acquire`` makes of a scene and a generator
+state. Every dataset records it and its spec hash includes it, so a dataset made by an older
+image model is regenerated, never reused. Bump it with every change to the images made.
 
+1. Up to issue #26 part 1: the probe blur multiplied the DFT by the continuous transfer cut at
+   Nyquist (negative lobes below a FWHM of ~2 px: a dark one-pixel halo beside every particle
+   edge) and wrapped periodically round the field (a particle at one edge lit the other).
+2. The blur is the sampled, normalised point-spread function (non-negative), applied to the
+   field and a simulated margin (``Probe.margins``): no ringing, no wrap-around.
+"""
 
-def _check(name: str, value, low=0.0, allow_low=True, high=None):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number, got {value!r}") from None
-    if not np.isfinite(number) or number < low or (number == low and not allow_low) or (high is not None and number > high):
-        bound = f"{'>=' if allow_low else '>'} {low}" + (f" and <= {high}" if high is not None else "")
-        raise ValueError(f"{name}: must be {bound}, got {value!r}")
-    return number
+NO_MARGINS = ((0, 0), (0, 0))
 
 
 @lru_cache(maxsize=64)
@@ -47,21 +50,16 @@ def _frequency_squared(shape: tuple[int, int], pixel_size: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _scan_grid(shape: tuple[int, int], pixel_size: float) -> tuple[np.ndarray, np.ndarray]:
+def _scan_grid(shape: tuple[int, int], pixel_size: float, margins=NO_MARGINS) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel centres (nm, origin at the field's centre) of the field and ``margins`` around it."""
     height, width = shape
-    x = (np.arange(width) + 0.5 - width / 2) * pixel_size
-    y = (np.arange(height) + 0.5 - height / 2) * pixel_size
+    (top, bottom), (left, right) = margins
+    x = (np.arange(-left, width + right) + 0.5 - width / 2) * pixel_size
+    y = (np.arange(-top, height + bottom) + 0.5 - height / 2) * pixel_size
     xs, ys = np.meshgrid(x, y)
     xs.flags.writeable = False
     ys.flags.writeable = False
     return xs, ys
-
-
-@lru_cache(maxsize=64)
-def _probe_transfer(probe: "Probe", shape: tuple[int, int], pixel_size: float) -> np.ndarray:
-    transfer = probe._transfer(shape, pixel_size)
-    transfer.flags.writeable = False
-    return transfer
 
 
 @lru_cache(maxsize=64)
@@ -102,61 +100,6 @@ def poisson_counts(means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     counts = np.empty(flat.size, dtype=np.int32)
     sample_poisson(rng, flat, rng.random(n_small + n_pool), counts)
     return counts.reshape(np.shape(means))
-
-
-@dataclass(frozen=True)
-class Probe:
-    """Probe intensity profile: a Gaussian plus Lorentzian-like tails.
-
-    The tails are the 2-D Cauchy profile ``γ / 2π (r² + γ²)^{3/2}`` of half-width γ, whose
-    Fourier transform is ``exp(-2π γ k)``; the profile integrates to 1.
-
-    Parameters
-    ----------
-    fwhm : float
-        Full width at half maximum of the Gaussian, nm (>= 0; 0 is no blur).
-    tail_weight : float
-        Fraction of the intensity in the tails, in [0, 1].
-    tail_width : float
-        Half-width γ of the tails, nm (> 0).
-    """
-
-    fwhm: float = 0.1
-    tail_weight: float = 0.0
-    tail_width: float = 0.5
-
-    def __post_init__(self):
-        _check("probe_fwhm", self.fwhm)
-        _check("probe_tail_weight", self.tail_weight, high=1.0)
-        _check("probe_tail_width", self.tail_width, allow_low=False)
-
-    def transfer(self, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
-        """Fourier transform of the probe on the ``rfft2`` grid of ``shape`` (DC = 1).
-
-        Cached: the returned array is shared and read-only.
-
-        Parameters
-        ----------
-        shape : tuple of int
-            (H, W), pixels, of the image grid.
-        pixel_size : float
-            nm per pixel.
-
-        Returns
-        -------
-        numpy.ndarray
-            (H, W // 2 + 1) float64, dimensionless.
-        """
-        return _probe_transfer(self, tuple(shape), float(pixel_size))
-
-    def _transfer(self, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
-        k2 = _frequency_squared(shape, pixel_size)
-        sigma = self.fwhm / FWHM_PER_SIGMA
-        gaussian = np.exp(-2.0 * np.pi**2 * sigma**2 * k2)
-        if self.tail_weight == 0:
-            return gaussian
-        tails = np.exp(-2.0 * np.pi * self.tail_width * np.sqrt(k2))
-        return (1.0 - self.tail_weight) * gaussian + self.tail_weight * tails
 
 
 @dataclass(frozen=True)
@@ -353,7 +296,14 @@ class Microscope:
             ys = ys + offsets[1] * self.pixel_size
         return xs, ys
 
-    def thickness_by_particle(self, scene: Scene, offsets=None, rotations=None) -> list[np.ndarray]:
+    @property
+    def blur_margins(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Pixels simulated around the field for the probe blur, ``((top, bottom), (left,
+        right))`` (``Probe.margins``): the exact thickness is projected there too, so the blur
+        near the frame sees what lies beyond it, and nothing wraps round from the other side."""
+        return self.probe.margins(self.size, self.pixel_size)
+
+    def thickness_by_particle(self, scene: Scene, offsets=None, rotations=None, margins=NO_MARGINS) -> list[np.ndarray]:
         """Exact projected thickness of each particle.
 
         Parameters
@@ -364,21 +314,53 @@ class Microscope:
             (dx, dy) beam offsets, pixels, (H, W) each (see ``ScanDistortion``).
         rotations : list of numpy.ndarray, optional
             Each particle's scan-line rotation matrices, (L, 3, 3), if already at hand.
+        margins : tuple, optional
+            ((top, bottom), (left, right)) pixels beyond the field to project too
+            (``blur_margins``); a margin pixel takes the scan offsets and the scan line (the
+            orientation of a turning particle) of its nearest field pixel.
 
         Returns
         -------
         list of numpy.ndarray
-            One (H, W) float64 map per particle, nm.
+            One (H + top + bottom, W + left + right) float64 map per particle, nm.
         """
-        xs, ys = self.beam_positions(offsets)
-        maps = []
         rotations = self._rotations(scene) if rotations is None else rotations
-        for particle, line_rotations in zip(scene.particles, rotations):
-            out = np.zeros(self.size)
-            planes, quadrics, pieces, bounds = particle.kernel_arrays(line_rotations)
+        arrays = [particle.kernel_arrays(lines) for particle, lines in zip(scene.particles, rotations)]
+        return self._project(arrays, offsets, margins)
+
+    def _project(self, arrays: list[tuple], offsets, margins) -> list[np.ndarray]:
+        (top, _), _ = margins
+        xs, ys = _scan_grid(self.size, self.pixel_size, margins)
+        if offsets is not None:
+            xs = xs + np.pad(offsets[0], margins, mode="edge") * self.pixel_size
+            ys = ys + np.pad(offsets[1], margins, mode="edge") * self.pixel_size
+        lines = np.clip(np.arange(xs.shape[0]) - top, 0, self.size[0] - 1)
+        maps = []
+        for planes, quadrics, pieces, bounds in arrays:
+            if len(bounds) > 1 and len(bounds) != xs.shape[0]:  # one entry per scan line: the margin's too
+                planes, quadrics, bounds = planes[lines], quadrics[lines], bounds[lines]
+            out = np.zeros(xs.shape)
             project_thickness(xs, ys, planes, quadrics, pieces, bounds, self.supersampling, self.pixel_size, out)
             maps.append(out)
         return maps
+
+    def _margins_for(self, arrays: list[tuple], offsets) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``blur_margins``, or none when they would change nothing: a Gaussian probe, and every
+        particle (its bounds, the beam's reach within a pixel and the scan offsets included)
+        farther than the blur's reach from the frame. The periodic blur on the field is then
+        the same (to rounding): the film is periodic, and no particle light wraps round."""
+        margins = self.blur_margins
+        if margins == NO_MARGINS or self.probe.tail_weight:
+            return margins
+        reach = margins[0][0]  # the Gaussian's, the same on both axes
+        slack = 0.5 + (max(np.abs(offsets[0]).max(), np.abs(offsets[1]).max()) if offsets is not None else 0.0)
+        half_width = (self.size[1] / 2 - reach - slack) * self.pixel_size
+        half_height = (self.size[0] / 2 - reach - slack) * self.pixel_size
+        for *_, bounds in arrays:
+            if (bounds[:, 0].min() <= -half_width or bounds[:, 1].max() >= half_width
+                    or bounds[:, 2].min() <= -half_height or bounds[:, 3].max() >= half_height):
+                return margins
+        return NO_MARGINS
 
     def _rotations(self, scene: Scene) -> list[np.ndarray]:
         return [particle.line_rotations(self.size[0]) for particle in scene.particles]
@@ -427,26 +409,36 @@ class Microscope:
         """
         offsets = self.scan.offsets(self.size, rng) if self.scan.active else None
         rotations = self._rotations(scene)
-        maps = self.thickness_by_particle(scene, offsets, rotations)
-        contrast = np.zeros(self.size)
-        for particle, t in zip(scene.particles, maps):
+        arrays = [particle.kernel_arrays(r) for particle, r in zip(scene.particles, rotations)]
+        margins = self._margins_for(arrays, offsets)
+        (top, bottom), (left, right) = margins
+        field_window = (slice(top, top + self.size[0]), slice(left, left + self.size[1]))
+        padded = self._project(arrays, offsets, margins)
+        contrast = np.zeros((self.size[0] + top + bottom, self.size[1] + left + right))
+        for particle, t in zip(scene.particles, padded):
             contrast += float(particle.z) ** self.z_exponent * t
+        maps = [t[field_window] for t in padded]
         thickness = np.sum(maps, axis=0) if maps else np.zeros(self.size)
-        transfer = self.probe.transfer(self.size, self.pixel_size)
-        spectrum = scipy.fft.rfft2(contrast)
         carbon = float(CARBON_Z) ** self.z_exponent
         mean_support = 0.0
+        film_spectrum = None
         if scene.support is not None:
             mean_support = scene.support.thickness
             fluctuation = self._support_field(scene.support, rng)
-            if offsets is None:
-                spectrum += carbon * fluctuation
-            else:  # the film moves with the specimen: sample it where the beam was
+            if offsets is None and margins == NO_MARGINS:
+                film_spectrum = fluctuation
+            else:
                 film = scipy.fft.irfft2(fluctuation, s=self.size)
-                moved = np.empty_like(film)
-                shift_periodic(film, offsets[0], offsets[1], moved)
-                spectrum += carbon * scipy.fft.rfft2(moved)
-        signal = scipy.fft.irfft2(spectrum * transfer, s=self.size)
+                if offsets is not None:  # the film moves with the specimen: sample it where the beam was
+                    moved = np.empty_like(film)
+                    shift_periodic(film, offsets[0], offsets[1], moved)
+                    film = moved
+                contrast += carbon * (film if margins == NO_MARGINS else np.pad(film, margins, mode="wrap"))
+        spectrum = scipy.fft.rfft2(contrast)
+        if film_spectrum is not None:
+            spectrum += carbon * film_spectrum
+        transfer = self.probe.transfer(contrast.shape, self.pixel_size)
+        signal = scipy.fft.irfft2(spectrum * transfer, s=contrast.shape)[field_window]
         signal += carbon * mean_support
         signal *= self.scattering
         np.maximum(signal, 0.0, out=signal)  # rough films can dip below zero thickness

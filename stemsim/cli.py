@@ -96,7 +96,7 @@ def _usage_line(error) -> str:
 
 
 LEARN_MODULES = ("tensorflow", "tensorflow_hub", "keras", "sklearn", "skimage", "skops", "fastapi", "uvicorn",
-                 "multipart")
+                 "multipart", "rsciio", "h5py")
 """What ``pip install "stemsim[learn]"`` adds: the classifiers' libraries (the simulator and the
 dataset verbs run without them)."""
 

@@ -118,12 +118,12 @@ def test_cli_train_evaluate_predict(stemsim_data, tmp_path, capsys):
                              capsys)
     assert code == 2
     lines = list(csv.reader(out.splitlines()))
-    assert lines[0] == ["file", "label", "p_horizontal", "p_vertical", "error"]
+    assert lines[0] == ["file", "label", "p_horizontal", "p_vertical", "pixel_size_nm", "error"]
     assert [row[1] for row in lines[1:]] == [["horizontal", "vertical"][labels[0]], "",
                                              ["horizontal", "vertical"][labels[1]]]
-    assert abs(float(lines[1][2]) + float(lines[1][3]) - 1) < 1e-4 and "not a readable image" in lines[2][4]
+    assert abs(float(lines[1][2]) + float(lines[1][3]) - 1) < 1e-4 and "not a readable image" in lines[2][5]
     err_lines = [line for line in err.splitlines() if line.startswith("stemsim: error:")]
-    assert err_lines[0] == f"stemsim: error: {tmp_path / 'broken.png'}: " + lines[2][4].split(": ", 1)[1]
+    assert err_lines[0] == f"stemsim: error: {tmp_path / 'broken.png'}: " + lines[2][5].split(": ", 1)[1]
     assert "1 of 3 file(s) could not be read" in err_lines[-1] and "Traceback" not in err
     code, out, err = run_cli(["predict", run, tmp_path / "a.png", "--out", tmp_path / "p.json"], capsys)
     assert code == 0

@@ -296,11 +296,14 @@ def test_shards_are_sized_by_bytes_at_any_image_size():
 
 
 def hash_without_layout(spec: dict) -> str:
-    """The spec hash as it was before shards were sized by bytes."""
+    """The spec hash as it was before shards were sized by bytes (with the image model, which
+    it hashes since image model 2)."""
     import hashlib
     import json
 
     from stemsim import __version__
+    from stemsim.simulator import IMAGE_MODEL_VERSION
 
-    canonical = json.dumps({"spec": spec, "version": __version__}, sort_keys=True, separators=(",", ":"))
+    identity = {"spec": spec, "version": __version__, "image_model": IMAGE_MODEL_VERSION}
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

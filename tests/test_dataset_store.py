@@ -14,9 +14,10 @@ from cli_runner import run
 
 from stemsim.dataset.files import FORMAT_FILE, FORMAT_VERSION, format_bytes
 from stemsim.dataset.generate import PARTS, generate, shards
-from stemsim.dataset.spec import resolve, tilt_angles
+from stemsim.dataset.spec import load_spec, resolve, spec_hash, tilt_angles
 from stemsim.dataset.store import array_views, object_of, open_dataset, view_id
 from stemsim.errors import InputError
+from stemsim.simulator import IMAGE_MODEL_VERSION
 
 TILT = {
     "name": "store-tilt",
@@ -48,7 +49,8 @@ def test_the_store_gives_what_the_spec_and_the_files_hold(made):
     spec, root = made
     store = open_dataset(root)
     assert store.format_version == FORMAT_VERSION == 1
-    assert (root / FORMAT_FILE).read_bytes() == format_bytes() == b'{"format_version": 1}\n'
+    assert (root / FORMAT_FILE).read_bytes() == format_bytes() == b'{"format_version": 1, "image_model_version": 2}\n'
+    assert store.image_model_version == IMAGE_MODEL_VERSION == 2 and store.image_model_note is None
     assert store.pixel_size == 0.8 and store.image_size == 24
     assert store.classes == ["0", "2"]
     assert (store.views.count, store.views.mode) == (3, "tilt")
@@ -131,8 +133,60 @@ def test_incomplete_shards_are_told_apart(made, tmp_path):
 def test_a_dataset_without_a_format_record_is_version_1(made, tmp_path):
     root = copy_of(made, tmp_path)
     (root / FORMAT_FILE).unlink()
-    assert open_dataset(root).format_version == 1
+    assert open_dataset(root).format_version == 1 and open_dataset(root).image_model_version == 1
     assert open_dataset(tmp_path / "nothing-here").format_version == 1  # lazy: nothing else is read
+
+
+def as_made_by_image_model_1(root: Path, spec: dict) -> None:
+    """Make ``root`` what the code before image model 2 wrote for ``spec``: the format record
+    without the image model, and the spec hash without it."""
+    (root / FORMAT_FILE).write_bytes(b'{"format_version": 1}\n')
+    document = yaml.safe_load((root / "spec.yaml").read_text())
+    document["spec_hash"] = spec_hash(spec, image_model=1)
+    (root / "spec.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def test_a_dataset_of_an_older_image_model_is_named_so_and_never_resumed_into(made, tmp_path, capsys):
+    spec, _ = made
+    root = copy_of(made, tmp_path)
+    as_made_by_image_model_1(root, spec)
+    assert spec_hash(spec, image_model=1) != spec_hash(spec)
+    store = open_dataset(root)
+    assert store.image_model_version == 1
+    note = (f"{root}: made by an older version of the image model (1; this stemsim makes {IMAGE_MODEL_VERSION}): "
+            f"its images differ from what its spec makes now; to remake it, "
+            f"stemsim generate {root / 'spec.yaml'} --out ANOTHER_FOLDER")
+    assert store.image_model_note == note
+    assert run("info", root) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "image model 1," in shown and " ".join(f"note: {note}".split()) in shown
+    with pytest.raises(InputError) as caught:  # generate into it: refused, and why
+        generate(spec, root)
+    assert str(caught.value) == (
+        f"{root}: holds a dataset made by an older version of the image model (1; this stemsim makes "
+        f"{IMAGE_MODEL_VERSION}) (spec_hash {spec_hash(spec, image_model=1)}, this one {spec_hash(spec)}); its images "
+        "would differ: choose another --out or delete it to make it anew")
+    notes = []
+    again = load_spec(root / "spec.yaml", warn=notes.append)  # its spec.yaml remakes it, with today's images
+    assert again == spec and notes == [
+        f"{root / 'spec.yaml'}: made by an older version of the image model (1; this stemsim makes "
+        f"{IMAGE_MODEL_VERSION}): what it makes now differs from the dataset it describes"]
+    generate(again, tmp_path / "anew")
+    assert open_dataset(tmp_path / "anew").image_model_note is None
+    assert open_dataset(tmp_path / "anew").spec_hash == spec_hash(spec) == open_dataset(made[1]).spec_hash
+
+
+def test_an_older_image_model_with_another_spec_is_said_too(made, tmp_path):
+    spec, _ = made
+    root = copy_of(made, tmp_path)
+    as_made_by_image_model_1(root, spec)
+    other = resolve({**TILT, "seed": 4})
+    with pytest.raises(InputError, match=r"made by an older version of the image model \(1; this stemsim makes 2\) "
+                                         r"from a different spec or stemsim version \(spec_hash "):
+        generate(other, root)
+    (root / FORMAT_FILE).write_text(json.dumps({"format_version": 1, "image_model_version": "2"}))
+    with pytest.raises(InputError, match=rf"^{root / FORMAT_FILE}: image_model_version: expected a whole number >= 1"):
+        open_dataset(root)
 
 
 def test_a_newer_format_is_refused_with_one_line(made, tmp_path, capsys):

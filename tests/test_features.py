@@ -245,9 +245,9 @@ def test_geometric_classifier_trains_evaluates_and_predicts(shapes, tmp_path, ca
     code, out, err = run_cli(["predict", run, tmp_path / "ball.png", tmp_path / "nan.tif"], capsys)
     assert code == 2
     rows = list(csv.reader(out.splitlines()))
-    assert rows[0] == ["file", "label", "p_cuboid", "p_sphere", "error"]
-    assert rows[1][1] == "sphere" and rows[1][4] == ""
-    assert rows[2][1] == "" and rows[2][4] == f"{tmp_path / 'nan.tif'}: holds NaN or infinite values"
+    assert rows[0] == ["file", "label", "p_cuboid", "p_sphere", "pixel_size_nm", "error"]
+    assert rows[1][1] == "sphere" and rows[1][5] == ""
+    assert rows[2][1] == "" and rows[2][5] == f"{tmp_path / 'nan.tif'}: holds NaN or infinite values"
     assert f"stemsim: error: {tmp_path / 'nan.tif'}: holds NaN or infinite values" in err
 
 

@@ -407,7 +407,7 @@ def test_multiview_train_evaluate_predict_object_cli(mv, tmp_path, capsys):
     code, out, err = run_cli(["predict", run, "--object", folder], capsys)
     assert code == 0, err
     rows = list(csv.reader(out.splitlines()))
-    assert rows[0] == ["file", "label", "p_horizontal", "p_vertical", "error"] and len(rows) == 2
+    assert rows[0] == ["file", "label", "p_horizontal", "p_vertical", "pixel_size_nm", "error"] and len(rows) == 2
     assert rows[1][0] == str(folder) and rows[1][1] == labels[0]
     np.testing.assert_allclose([float(p) for p in rows[1][2:4]], probs[0], atol=2e-5)
     two = save_object(tmp_path / "two", images[1][:2])

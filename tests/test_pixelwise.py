@@ -186,7 +186,7 @@ def test_two_stage_trains_evaluates_scores_maps_and_writes_them(cubes, tmp_path,
     Image.fromarray(test["images"][0]).save(tmp_path / "cube.png")
     code, text, err = run_cli(["predict", out, tmp_path / "cube.png", "--maps", tmp_path / "maps"], capsys)
     assert code == 0, err
-    assert text.splitlines()[0] == "file,label,p_0,p_2,error"
+    assert text.splitlines()[0] == "file,label,p_0,p_2,pixel_size_nm,error"
     assert run_cli(["predict", out, tmp_path / "cube.png"], capsys)[1] == text  # the maps change no answer
     names = sorted(p.name for p in (tmp_path / "maps").iterdir())
     assert names == ["cube.mask.png", "cube.thickness.tif", "cube.vertices.json", "cube.vertices.png"]

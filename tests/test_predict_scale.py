@@ -82,7 +82,7 @@ def test_a_doubled_copy_with_half_the_pixel_size_is_predicted_as_the_original(ma
     assert lines[:5] == [f"stemsim: warning: {f}: {UNKNOWN}" for f in made["originals"]]
     assert lines[5:] == [f"model: geometric (scikit-learn {sklearn.__version__}, cpu)"]
     original = rows_of(out)
-    assert list(original[0]) == ["file", "label", "p_sphere", "p_cuboid", "error"]  # the run's class order
+    assert list(original[0]) == ["file", "label", "p_sphere", "p_cuboid", "pixel_size_nm", "error"]  # the run's class order
     assert [r["label"] for r in original] == made["labels"]
 
     code, out, err = run_cli(["predict", made["run"], *made["copies"], "--pixel-size", "0.175"], capsys)
@@ -110,7 +110,8 @@ def test_a_run_without_a_scale_resizes_as_before_and_says_pixel_size_is_unused(m
     code, before, err = run_cli(["predict", old, *made["copies"]], capsys)
     assert code == 0 and "warning" not in err
     code, after, err = run_cli(["predict", old, *made["copies"], "--pixel-size", "0.175"], capsys)
-    assert code == 0 and after == before
+    assert code == 0 and [r["pixel_size_nm"] for r in rows_of(after)] == ["0.175"] * len(made["copies"])
+    assert [{**r, "pixel_size_nm": ""} for r in rows_of(after)] == rows_of(before)  # the same answers
     assert err.splitlines()[0] == (f"stemsim: warning: --pixel-size: {old} records no training pixel size (data "
                                    "without a spec.yaml, or a run made before it was recorded): the images are "
                                    "resized to the model's input as they are")

@@ -54,6 +54,8 @@ function show(result) {
     return;
   }
   card.append(el("p", {class: "label"}, "label: ", el("span", {class: "label-value"}, result.label)));
+  card.append(el("p", {class: "scale"}, "pixel size: ",
+    el("span", {class: "scale-value"}, result.pixel_size_nm == null ? "unknown" : result.pixel_size_nm.toPrecision(4) + " nm")));
   const table = el("table", {class: "probs"});
   for (const [name, p] of Object.entries(result.probabilities)) {
     const chosen = result.label.split(";").includes(name);
@@ -105,6 +107,8 @@ async function upload(fileList) {
     for (const file of part) form.append("files", file, file.name);
     const pixelSize = $("#pixel-size").value.trim();
     if (pixelSize) form.append("pixel_size", pixelSize);
+    const frame = $("#frame").value.trim();
+    if (frame) form.append("frame", frame);
     const busy = message("predicting " + part.length + " file(s)…", "busy");
     try {
       const run = encodeURIComponent($("#run").value);

@@ -225,7 +225,10 @@ def info_command(directory: Path = typer.Argument(..., help="A dataset directory
         counts = Counter((row["split"], row["label"]) for row in store.manifest)
     console.print(f"[bold]{spec['name']}[/bold]  (label: {spec['label']}, seed {spec['seed']}, "
                   f"{spec['image']['size']}² px at {spec['image']['pixel_size']} nm)")
-    console.print(f"made by stemsim {document.get('stemsim_version')}, spec_hash {document.get('spec_hash')}")
+    console.print(f"made by stemsim {document.get('stemsim_version')}, image model {store.image_model_version}, "
+                  f"spec_hash {document.get('spec_hash')}")
+    if store.image_model_note:
+        console.print(f"[bold]note:[/bold] {store.image_model_note}")
     console.print(f"formats: {', '.join(spec['output']['formats'])} ({spec['output']['dtype']}), ground truth: "
                   f"{'yes' if spec['output']['ground_truth'] else 'no'}; shards complete: {complete}/{len(expected)}"
                   + ("" if complete == len(expected) else " — re-run `stemsim generate` to finish"))

@@ -20,12 +20,14 @@ PARTIAL = ".partial"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: same bytes on every run
 
 FORMAT_VERSION = 1
-"""Version of the dataset format: what the files of a ``stemsim generate`` folder hold and
-mean. Bump it when that changes (the image formation of the fidelity issue #26, say): a reader
-(:func:`stemsim.dataset.store.open_dataset`) refuses a dataset newer than it knows."""
+"""Version of the dataset format: what the files of a ``stemsim generate`` folder hold and how
+they are laid out. Bump it when that changes: a reader (:func:`stemsim.dataset.store.open_dataset`)
+refuses a dataset newer than it knows. What the images are, the image formation, has its own
+version (:data:`stemsim.simulator.IMAGE_MODEL_VERSION`), recorded beside it."""
 FORMAT_FILE = Path(".stemsim") / "format.json"
-"""Where a dataset records its format version (beside the generator's other records, so that no
-file the spec fixes, and not the spec hash, changes); a dataset without it is version 1."""
+"""Where a dataset records its format version and the image model that made its images (beside
+the generator's other records, so that no file the spec fixes changes); a dataset without it,
+or without ``image_model_version`` in it, is format version 1 and image model 1."""
 MAX_ARRAY_BYTES = 1 << 30
 """Largest array of an npz file that is read (1 GiB, sized from its ``.npy`` header): a small
 file of deflated members can unpack to gigabytes."""
@@ -83,9 +85,13 @@ def csv_bytes(rows: list[dict], columns: list[str], header: bool = True) -> byte
     return buffer.getvalue().encode()
 
 
-def format_bytes(version: int = FORMAT_VERSION) -> bytes:
-    """The bytes of :data:`FORMAT_FILE`: ``{"format_version": 1}`` and a newline."""
-    return (json.dumps({"format_version": version}) + "\n").encode()
+def format_bytes(version: int = FORMAT_VERSION, image_model: int | None = None) -> bytes:
+    """The bytes of :data:`FORMAT_FILE`: ``{"format_version": 1, "image_model_version": 2}``
+    and a newline (``image_model``: :data:`stemsim.simulator.IMAGE_MODEL_VERSION` by default)."""
+    from stemsim.simulator import IMAGE_MODEL_VERSION
+
+    image_model = IMAGE_MODEL_VERSION if image_model is None else image_model
+    return (json.dumps({"format_version": version, "image_model_version": image_model}) + "\n").encode()
 
 
 def _size(n: float) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import threading
@@ -41,11 +42,12 @@ from stemsim.dataset.files import (
     tiff_bytes,
     write_atomic,
 )
+from stemsim.simulator import IMAGE_MODEL_VERSION
 from stemsim.simulator.shapes import REGISTRY
 from stemsim.dataset.locking import _Busy, _die_with, _lock, _unlock  # noqa: F401  (re-exported)
 from stemsim.dataset.parameters import PARAMETER_COLUMNS
 from stemsim.dataset.sampling import PlannedImage, acquire, plan, sample_views
-from stemsim.dataset.spec import dump_spec, shard_objects, spec_hash
+from stemsim.dataset.spec import dump_spec, older_image_model, shard_objects, spec_hash
 from stemsim.errors import InputError
 from stemsim.yamlio import read_yaml
 
@@ -203,10 +205,27 @@ def _check_target(spec: dict, out: Path) -> None:
         except (InputError, AttributeError):  # unreadable, not YAML, nested or expanding too far
             made = None
         if made != spec_hash(spec):
+            older = older_image_model(made, spec) if isinstance(made, str) else None
+            recorded = _recorded_image_model(out)
+            if older or recorded < IMAGE_MODEL_VERSION:
+                raise InputError(f"{out}: holds a dataset made by an older version of the image model "
+                                 f"({older or recorded}; this stemsim makes {IMAGE_MODEL_VERSION})"
+                                 + ("" if older else " from a different spec or stemsim version")
+                                 + f" (spec_hash {made}, this one {spec_hash(spec)}); its images would differ: "
+                                 "choose another --out or delete it to make it anew")
             raise InputError(f"{out}: holds a dataset made from a different spec or stemsim version "
                              f"(spec_hash {made}, this one {spec_hash(spec)}); choose another --out or delete it")
     elif out.exists() and any(p.name != STATE.name for p in out.iterdir()):
         raise InputError(f"{out}: exists and is not a stemsim dataset; choose another --out")
+
+
+def _recorded_image_model(out: Path) -> int:
+    """The image model version ``out``'s format record names (1 when there is none or it
+    cannot be read: what every dataset was before the version was written)."""
+    try:
+        return int(json.loads((out / FORMAT_FILE).read_text()).get("image_model_version", 1))
+    except Exception:
+        return 1
 
 
 def _os_error(out: Path, error: OSError, where: Path | None = None, verb: str = "write") -> InputError:

@@ -53,7 +53,7 @@ class ImageParameters:
     pixel_size : float
         nm per pixel; ``image_size`` pixels per side, ``supersampling`` rays per pixel side.
     z_exponent, probe_fwhm, probe_tail_weight, probe_tail_width : float
-        Z contrast exponent; probe FWHM (nm), tail weight and tail FWHM (nm).
+        Z contrast exponent; probe FWHM (nm), tail weight and tail scale γ (nm; its FWHM is 1.53 γ).
     dose : float or None
         e/Å² (None: noise-free).
     scan_noise, line_amplitude, line_frequency, drift_x, drift_y : float

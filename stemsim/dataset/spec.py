@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from stemsim.simulator import IMAGE_MODEL_VERSION
 from stemsim.simulator.shapes import REGISTRY, SHAPE_NAMES
 from stemsim.dataset.spec_checks import (MAX_COUNTS, MAX_DEFORMATIONS, MIN_COUNTS, check_keys, check_values,  # noqa: F401
                                          lower_bound, upper_bound)
@@ -86,9 +87,19 @@ def stamp_mismatch(path: Path, raw: dict, spec: dict) -> str | None:
         return (f"{one_line(path)}: written by stemsim {one_line(version)[:40]}, this is {__version__}: "
                 f"what it makes may differ from the dataset it describes")
     if made is not None and made != spec_hash(spec):
+        older = older_image_model(made, spec)
+        if older:
+            return (f"{one_line(path)}: made by an older version of the image model ({older}; this stemsim makes "
+                    f"{IMAGE_MODEL_VERSION}): what it makes now differs from the dataset it describes")
         return (f"{one_line(path)}: spec_hash {one_line(made)[:40]} is not its spec's ({spec_hash(spec)}): "
                 f"edited since stemsim wrote it, it makes another dataset")
     return None
+
+
+def older_image_model(made: str, spec: dict) -> int | None:
+    """The older image model whose hash of ``spec`` is ``made`` (a dataset of this very spec,
+    made before the image formation changed), or None."""
+    return next((v for v in range(IMAGE_MODEL_VERSION - 1, 0, -1) if spec_hash(spec, v) == made), None)
 
 
 def without_stamp(raw: dict) -> dict:
@@ -145,13 +156,18 @@ def shard_objects(spec: dict) -> int:
     return max(1, min(nominal, SHARD_BYTES // image_bytes(spec)))
 
 
-def spec_hash(spec: dict) -> str:
-    """Identity of a resolved spec (with the stemsim version), to refuse mixing datasets. A
+def spec_hash(spec: dict, image_model: int = IMAGE_MODEL_VERSION) -> str:
+    """Identity of a resolved spec (with the stemsim version and the image model,
+    :data:`~stemsim.simulator.IMAGE_MODEL_VERSION`), to refuse mixing datasets: a dataset made
+    by an older image model no longer matches, so it is regenerated rather than reused. A
     spec whose shards the byte budget cuts (:func:`shard_objects`) hashes that layout too: a
-    dataset begun with other shards is never resumed into."""
+    dataset begun with other shards is never resumed into. ``image_model`` gives the hash an
+    older image model gave (version 1 hashed without it)."""
     from stemsim import __version__
 
     identity = {"spec": spec, "version": __version__}
+    if image_model > 1:
+        identity["image_model"] = image_model
     if shard_objects(spec) != max(1, spec["output"]["shard_size"] // spec["views"]["count"]):
         identity["shard_objects"] = shard_objects(spec)
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))

@@ -11,10 +11,11 @@ The layout of a dataset folder ``ROOT`` (docs/datasets.md, "What a dataset holds
 * ``{split}/{label}/{id}.png`` (or ``.tif``), or ``{split}/{label}/{object_id}/view_{k}.png``;
 * ``.stemsim/parts/{shard}.csv``: a shard's manifest rows, written after its images and
   arrays: the mark that the shard is complete;
-* ``.stemsim/format.json``: the format version (:data:`~stemsim.dataset.files.FORMAT_VERSION`;
-  a dataset without it is version 1).
+* ``.stemsim/format.json``: the format version (:data:`~stemsim.dataset.files.FORMAT_VERSION`)
+  and the version of the image model that made the images
+  (:data:`stemsim.simulator.IMAGE_MODEL_VERSION`); a dataset without it is version 1 of both.
 
-The store is read-only and lazy: opening it reads only the format version; the spec, the
+The store is read-only and lazy: opening it reads only the format record; the spec, the
 manifest and the shards' records are read once, when first asked for. Every refusal is one
 line (:class:`~stemsim.errors.InputError`) naming the file. Two readings of the spec: the
 spec as recorded (:attr:`DatasetStore.document`, what the per-quantity accessors read) and the
@@ -152,33 +153,64 @@ class LabelledShard:
 
 def open_dataset(root: str | Path) -> "DatasetStore":
     """The dataset at ``root`` (a folder ``stemsim generate`` made, or other data: the store
-    then says what is missing). Reads only the format version: InputError (one line) when the
+    then says what is missing). Reads only the format record: InputError (one line) when the
     dataset is of a newer format than :data:`~stemsim.dataset.files.FORMAT_VERSION`."""
     root = Path(root)
-    version = 1  # what every dataset was before the version was written
+    version = image_model = 1  # what every dataset was before either was written
     path = root / FORMAT_FILE
     if path.is_file():
         try:
-            version = json.loads(path.read_text())["format_version"]
+            record = json.loads(path.read_text())
+            version = record["format_version"]
+            image_model = record.get("image_model_version", 1)
         except Exception as error:
             raise InputError(f"{path}: not a dataset format record ({reason(error)})") from None
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise InputError(f"{path}: format_version: expected a whole number >= 1, got {str(version)[:80]!r}")
+        for key, value in (("format_version", version), ("image_model_version", image_model)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InputError(f"{path}: {key}: expected a whole number >= 1, got {str(value)[:80]!r}")
         if version > FORMAT_VERSION:
             raise InputError(f"{root}: dataset format version {version} is newer than this stemsim reads "
                              f"(version {FORMAT_VERSION}); upgrade stemsim to read it")
-    return DatasetStore(root, version)
+    return DatasetStore(root, version, image_model)
 
 
 class DatasetStore:
     """Read-only, lazy view of one dataset folder (module doc); made by :func:`open_dataset`."""
 
-    def __init__(self, root: Path, format_version: int = FORMAT_VERSION) -> None:
+    def __init__(self, root: Path, format_version: int = FORMAT_VERSION,
+                 image_model_version: int | None = None) -> None:
         self.root = Path(root)
         self.format_version = format_version
+        self._image_model_version = image_model_version  # None: this stemsim's
         self.spec_file = self.root / SPEC_FILE
         self.manifest_file = self.root / MANIFEST_FILE
         self.arrays = self.root / ARRAYS
+
+    @property
+    def image_model_version(self) -> int:
+        """The version of the image model that made the images (``.stemsim/format.json``;
+        1 for a dataset made before it was recorded)."""
+        if self._image_model_version is None:
+            from stemsim.simulator import IMAGE_MODEL_VERSION
+
+            return IMAGE_MODEL_VERSION
+        return self._image_model_version
+
+    @property
+    def image_model_note(self) -> str | None:
+        """One line when the images were made by another version of the image model than this
+        stemsim's (:data:`stemsim.simulator.IMAGE_MODEL_VERSION`), else None."""
+        from stemsim.simulator import IMAGE_MODEL_VERSION
+
+        made = self.image_model_version
+        if made < IMAGE_MODEL_VERSION:
+            return (f"{self.root}: made by an older version of the image model ({made}; this stemsim makes "
+                    f"{IMAGE_MODEL_VERSION}): its images differ from what its spec makes now; to remake it, "
+                    f"stemsim generate {self.spec_file} --out ANOTHER_FOLDER")
+        if made > IMAGE_MODEL_VERSION:
+            return (f"{self.root}: made by a newer version of the image model ({made}) than this stemsim's "
+                    f"({IMAGE_MODEL_VERSION})")
+        return None
 
     # ---- the spec ---------------------------------------------------------------------
 

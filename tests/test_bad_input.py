@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 from cli_runner import run
-from test_bad_specs import BILLION_LAUGHS, merged, one_error_line
+from test_bad_specs import BILLION_LAUGHS, one_error_line, refused_by_generate_and_preview
 
 from stemsim.dataset.spec import MAX_IMAGES, RANGES, dump_spec, load_spec, resolve, spec_hash
 
@@ -155,15 +155,7 @@ SPECS = [
 
 @pytest.mark.parametrize("change, message", SPECS, ids=[m.split(":")[0][:40] for _, m in SPECS])
 def test_bad_spec(change, message, tmp_path, capsys):
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(merged(change), allow_unicode=True))
-    out = tmp_path / "out"
-    assert run("generate", path, "--out", out) == 2
-    assert one_error_line(capsys) == message
-    assert not out.exists()
-    assert run("preview", path, "--out", tmp_path / "p.png") == 2
-    assert one_error_line(capsys) == message
-    assert not (tmp_path / "p.png").exists()
+    refused_by_generate_and_preview(change, message, tmp_path, capsys)
 
 
 def test_a_number_too_long_to_read_is_refused(tmp_path, capsys):

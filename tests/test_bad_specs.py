@@ -118,8 +118,8 @@ def one_error_line(capsys) -> str:
     return err[len("stemsim: error: "):-1]
 
 
-@pytest.mark.parametrize("change, message", SPECS, ids=[m.split(":")[0][:40] for _, m in SPECS])
-def test_bad_spec(change, message, tmp_path, capsys):
+def refused_by_generate_and_preview(change: dict, message: str, tmp_path, capsys) -> None:
+    """The spec BASE + ``change``: generate and preview each print ``message`` alone and write nothing."""
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(merged(change), allow_unicode=True))
     out = tmp_path / "out"
@@ -129,6 +129,11 @@ def test_bad_spec(change, message, tmp_path, capsys):
     assert run("preview", path, "--out", tmp_path / "p.png") == 2
     assert one_error_line(capsys) == message
     assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("change, message", SPECS, ids=[m.split(":")[0][:40] for _, m in SPECS])
+def test_bad_spec(change, message, tmp_path, capsys):
+    refused_by_generate_and_preview(change, message, tmp_path, capsys)
 
 
 BILLION_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(

@@ -344,3 +344,16 @@ def test_every_shipped_and_benched_spec_is_within_the_ranges():
     assert len(specs) >= 9
     for path in sorted(specs):
         load_spec(path, warn=pytest.fail)
+
+
+def test_images_at_the_limit_are_read(tmp_path):
+    from stemsim.classifiers.limits import check_image_size, check_npz
+    from stemsim.classifiers.preprocessing import read_image
+
+    check_image_size("x.png", 8192, 8192)  # exactly the limit: fine
+    np.savez(tmp_path / "fine.npz", images=np.zeros((4, 8, 8), np.uint8))
+    assert check_npz(tmp_path / "fine.npz") == {"images": ((4, 8, 8), np.dtype(np.uint8))}
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "a.tif", np.arange(12, dtype=np.float32).reshape(3, 4))
+    assert read_image(tmp_path / "a.tif").shape == (3, 4)

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest_classifiers import run_cli, write_stemsim_arrays
+from crafted_files import png_header_bomb, tiff_bomb, write_npz_bomb, zip_of
 from PIL import Image
 
 from stemsim.classifiers.limits import MAX_IMAGE_PIXELS
@@ -233,50 +231,10 @@ def npz_bomb(split: str):
     return break_it
 
 
-def write_npz_bomb(path: Path, shape=(10000, 512, 512)) -> None:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        header = np.lib.format.header_data_from_array_1_0(np.zeros((1,), np.uint8))
-        header["shape"] = shape
-        member = zipfile.ZipInfo("images.npy")
-        member.compress_type = zipfile.ZIP_DEFLATED
-        with archive.open(member, "w") as stream:
-            np.lib.format.write_array_header_1_0(stream, header)
-            stream.write(b"\0" * 4096)  # the start of the 2.6 GB of zeros
-        for name, value in (("labels", np.zeros(1, np.int64)), ("classes", np.array(["a", "b"])),
-                            ("ids", np.array(["x"]))):
-            with archive.open(f"{name}.npy", "w") as stream:
-                np.lib.format.write_array(stream, value)
-
-
 def spec_edit(change: Callable[[dict], None]):
     def break_it(data: Path) -> None:
         edit_yaml(data / "spec.yaml", change)
     return break_it
-
-
-# ---- image bombs --------------------------------------------------------------------------
-
-
-def png_header_bomb(path: Path, width: int, height: int) -> Path:
-    """A PNG whose header claims ``width`` × ``height`` gray pixels (its data: a few bytes of zlib)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
-    return path
-
-
-def tiff_bomb(path: Path, side: int = 50000) -> Path:
-    """A real zlib TIFF of ``side``² zero pixels, a few MB: every strip the same compressed bytes."""
-    import tifffile
-
-    rows = 256
-    strip = zlib.compress(b"\0" * (side * rows), 9)
-    count = -(-side // rows)
-    tifffile.imwrite(path, iter([strip] * count), shape=(side, side), dtype=np.uint8, compression="zlib",
-                     rowsperstrip=rows, photometric="minisblack")
-    return path
 
 
 def predict_with(make_bad: Callable[[Path], Path]):
@@ -392,7 +350,7 @@ CASES = {
                         "a zip file)"),
     "keras-text": (raw("model.keras", b"garbage", verb="predict"),
                    "RUN/model.keras: cannot load the model: not a Keras model file (not a zip archive)"),
-    "keras-other-zip": (raw("model.keras", lambda run: _zip_of({"notes.txt": b"hi"})),
+    "keras-other-zip": (raw("model.keras", lambda run: zip_of({"notes.txt": b"hi"})),
                         "RUN/model.keras: cannot load the model: not a Keras model file (no config.json and no "
                         "model.weights.h5 in the archive)"),
     # incomplete stemsim datasets: refused unless --allow-incomplete
@@ -438,16 +396,6 @@ CASES = {
     "tiff-bomb-object": (object_with(lambda folder: tiff_bomb(folder / "view_1.tif", 20000)),
                          f"BAD: image too large to read: 20000×20000 pixels {TOO_LARGE}"),
 }
-
-
-def _zip_of(members: dict[str, bytes]) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -548,16 +496,3 @@ def test_a_shared_run_needs_none_of_its_authors_paths(made, tmp_path, capsys):
     assert code == 2 and err == "stemsim: error: data.path: the run's data /nowhere/data is gone; give --data\n"
     code, out, err = run_cli(["evaluate", run, "--data", made["data"], "--out", tmp_path / "report"], capsys)
     assert code == 0 and out.splitlines()[0] == "evaluate: 18 of 18 images (test split: 6)", err
-
-
-def test_images_at_the_limit_are_read(tmp_path):
-    from stemsim.classifiers.limits import check_image_size, check_npz
-    from stemsim.classifiers.preprocessing import read_image
-
-    check_image_size("x.png", 8192, 8192)  # exactly the limit: fine
-    np.savez(tmp_path / "fine.npz", images=np.zeros((4, 8, 8), np.uint8))
-    assert check_npz(tmp_path / "fine.npz") == {"images": ((4, 8, 8), np.dtype(np.uint8))}
-    import tifffile
-
-    tifffile.imwrite(tmp_path / "a.tif", np.arange(12, dtype=np.float32).reshape(3, 4))
-    assert read_image(tmp_path / "a.tif").shape == (3, 4)

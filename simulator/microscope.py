@@ -20,7 +20,7 @@ import numpy as np
 import scipy.fft
 
 from stemsim.simulator.kernels import SMALL_MEAN, UNIFORMS_PER_LARGE, project_thickness, sample_poisson, shift_periodic
-from stemsim.simulator.materials import CARBON_Z
+from stemsim.simulator.contrast import contrast_model
 from stemsim.simulator.probe import Probe, _check
 from stemsim.simulator.scene import CarbonFilm, Scene
 
@@ -191,6 +191,9 @@ class Measurement:
         pixel coordinates (pixel centres at integers); positions ignore scan distortion.
     site_particle : numpy.ndarray
         (n,) int: the particle each site belongs to.
+    columns : numpy.ndarray or None
+        (m, 4) float32 (column, row, atoms, particle) of every atomic column, pixel
+        coordinates, with a crystalline contrast model; None otherwise.
     """
 
     image: np.ndarray
@@ -200,6 +203,7 @@ class Measurement:
     mask: np.ndarray
     sites: np.ndarray
     site_particle: np.ndarray
+    columns: np.ndarray | None = None
 
     def normalized(self, dtype=np.uint8) -> np.ndarray:
         """The image scaled min→max onto the full range of an unsigned integer ``dtype``.
@@ -242,7 +246,10 @@ class Microscope:
         Rays per pixel along each axis (s × s per pixel: anti-aliased edges), >= 1.
     scattering : float
         Detected fraction of the beam per nm of thickness per unit Z^n (1/nm); the default
-        makes 10 nm of gold scatter ~17 % of the beam onto the detector.
+        makes 10 nm of gold scatter ~17 % of the beam onto the detector (``linear`` contrast).
+    contrast : str
+        The contrast model, a name in ``stemsim.simulator.contrast.CONTRAST_MODELS``
+        (``linear``: ``scattering · Z^n · t``).
     """
 
     pixel_size: float = 0.15
@@ -253,6 +260,7 @@ class Microscope:
     scan: ScanDistortion = field(default_factory=ScanDistortion)
     supersampling: int = 1
     scattering: float = 1.0e-5
+    contrast: str = "linear"
 
     def __post_init__(self):
         _check("pixel_size", self.pixel_size, allow_low=False)
@@ -266,6 +274,7 @@ class Microscope:
         if not isinstance(self.supersampling, (int, np.integer)) or self.supersampling < 1:
             raise ValueError(f"supersampling: expected an integer >= 1, got {self.supersampling!r}")
         _check("scattering", self.scattering, allow_low=False)
+        contrast_model(self.contrast)  # one line naming `contrast` for an unknown model
 
     @property
     def field_of_view(self) -> tuple[float, float]:
@@ -414,12 +423,10 @@ class Microscope:
         (top, bottom), (left, right) = margins
         field_window = (slice(top, top + self.size[0]), slice(left, left + self.size[1]))
         padded = self._project(arrays, offsets, margins)
-        contrast = np.zeros((self.size[0] + top + bottom, self.size[1] + left + right))
-        for particle, t in zip(scene.particles, padded):
-            contrast += float(particle.z) ** self.z_exponent * t
+        parts = contrast_model(self.contrast).particles(self, scene, padded, rotations, offsets, margins, rng)
+        contrast, carbon = parts.blurred, parts.carbon
         maps = [t[field_window] for t in padded]
         thickness = np.sum(maps, axis=0) if maps else np.zeros(self.size)
-        carbon = float(CARBON_Z) ** self.z_exponent
         mean_support = 0.0
         film_spectrum = None
         if scene.support is not None:
@@ -440,7 +447,9 @@ class Microscope:
         transfer = self.probe.transfer(contrast.shape, self.pixel_size)
         signal = scipy.fft.irfft2(spectrum * transfer, s=contrast.shape)[field_window]
         signal += carbon * mean_support
-        signal *= self.scattering
+        signal *= parts.scale
+        if parts.direct is not None:
+            signal += parts.direct
         np.maximum(signal, 0.0, out=signal)  # rough films can dip below zero thickness
         counts = None
         image = signal
@@ -457,6 +466,7 @@ class Microscope:
             mask=thickness > 0,
             sites=sites,
             site_particle=owners,
+            columns=parts.columns,
         )
 
     def _sites(self, scene: Scene, rotations: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -145,3 +145,65 @@ def rotation_matrices(quaternions) -> np.ndarray:
     keep the pairing one-to-one.)
     """
     return quaternion.as_rotation_matrix(np.asarray(quaternions))
+
+
+BEAM = np.array([0.0, 0.0, 1.0])
+"""The beam direction, the microscope's +z."""
+
+
+def _onto_beam(direction: np.ndarray) -> np.quaternion:
+    """The rotation taking unit vector ``direction`` onto +z: the shortest one,
+    ``q = (1 + d·z, d × z)`` normalised, which is exact while d·z >= 0; below, a half turn
+    about x first (d → (dx, -dy, -dz)), so that 1 + d·z never cancels."""
+    if direction[2] < 0:
+        flipped = np.array([direction[0], -direction[1], -direction[2]])
+        return _onto_beam(flipped) * np.quaternion(0.0, 1.0, 0.0, 0.0)
+    x, y, z = np.cross(direction, BEAM)
+    return np.quaternion(1.0 + float(direction[2]), x, y, z).normalized()
+
+
+def zone_axis_rotation(direction, rng: np.random.Generator, tilt_mrad: float = 0.0) -> np.quaternion:
+    """An orientation that images the object along ``direction``, turned at random about the beam,
+    then mistilted.
+
+    Three rotations, composed in this order: the shortest rotation that maps the unit vector
+    along ``direction`` (object frame) onto the beam (+z); a turn about the beam by an angle
+    uniform in [0, 2π); a mistilt, the rotation whose rotation vector is ``(θx, θy, 0)`` with
+    θx, θy each drawn from N(0, ``tilt_mrad``): a tilt about an in-plane axis of uniformly random
+    azimuth by the angle |θ| (so the rms tilt per in-plane axis is ``tilt_mrad`` and
+    E[|θ|²] = 2 σ²). The generator always gives three draws (one uniform, two normals), whatever
+    the tilt, so that what follows in its stream does not depend on it.
+
+    Parameters
+    ----------
+    direction : sequence of float
+        (3,) a direction in the object (shape) frame, non-zero, finite; need not be normalised
+        (for a crystal, its cell vectors combined: ``[u, v, w] @ Lattice.cell``).
+    rng : numpy.random.Generator
+        Draws the turn about the beam and the mistilt.
+    tilt_mrad : float
+        rms mistilt per in-plane axis, mrad (>= 0; 0: exactly on the axis).
+
+    Returns
+    -------
+    quaternion
+        A unit quaternion (object → microscope frame); with ``R`` its matrix, the beam in
+        the object frame ``R.T @ [0, 0, 1]`` is ``direction / |direction|`` at zero tilt.
+
+    Raises
+    ------
+    ValueError
+        Naming ``zone_axis`` for a zero, NaN or infinite direction, ``zone_axis_tilt`` for
+        a negative or non-finite tilt.
+    """
+    d = np.asarray(direction, dtype=float)
+    norm = float(np.linalg.norm(d)) if d.shape == (3,) else 0.0
+    if d.shape != (3,) or not np.isfinite(norm) or norm == 0:
+        raise ValueError(f"zone_axis: expected a non-zero finite 3-vector, got {np.asarray(direction).tolist()}")
+    if not (np.isfinite(tilt_mrad) and tilt_mrad >= 0):
+        raise ValueError(f"zone_axis_tilt: expected an rms angle >= 0 mrad, got {tilt_mrad!r}")
+    align = _onto_beam(d / norm)
+    turn = quaternion.from_rotation_vector(BEAM * rng.uniform(0.0, 2 * np.pi))
+    theta = rng.standard_normal(2) * (tilt_mrad * 1e-3)  # rad
+    tilt = quaternion.from_rotation_vector([theta[0], theta[1], 0.0])
+    return (tilt * turn * align).normalized()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stemsim.simulator.kernels import bound_coefficients
+from stemsim.simulator.lattice import Lattice
 from stemsim.simulator.materials import atomic_number
 from stemsim.simulator.rotation import IDENTITY, ScanRotation, as_quaternion, rotation_matrices
 from stemsim.simulator.shapes import Shape
@@ -53,6 +54,10 @@ class Particle:
         (x, y) of the centre from the image centre, nm.
     rotation_during_scan : ScanRotation or None
         The turn of the particle over one frame, or None for a static one.
+    lattice : Lattice or None
+        Its crystal structure, axes along the shape's (``stemsim.simulator.lattice``), for the
+        contrast models that see it (``calibrated``, ``crystalline``); None: the element's
+        reference structure (``Lattice.for_element``).
 
     Attributes
     ----------
@@ -65,6 +70,7 @@ class Particle:
     orientation: np.quaternion = IDENTITY
     position: tuple[float, float] = (0.0, 0.0)
     rotation_during_scan: ScanRotation | None = None
+    lattice: Lattice | None = None
     z: int = field(init=False)
 
     def __post_init__(self):
@@ -76,6 +82,14 @@ class Particle:
         if position.shape != (2,) or not np.all(np.isfinite(position)):
             raise ValueError(f"position: expected finite (x, y) in nm, got {self.position!r}")
         object.__setattr__(self, "position", (float(position[0]), float(position[1])))
+        if self.lattice is not None and not isinstance(self.lattice, Lattice):
+            raise ValueError(f"lattice: expected a simulator Lattice, got {type(self.lattice).__name__}")
+
+    @property
+    def crystal(self) -> Lattice:
+        """The lattice: ``lattice``, or the element's reference one (ValueError naming
+        ``lattice`` if ASE has none)."""
+        return self.lattice if self.lattice is not None else Lattice.for_element(self.z)
 
     def line_orientations(self, n_lines: int) -> np.ndarray:
         """Orientation of each scan line.

@@ -302,8 +302,10 @@ def hash_without_layout(spec: dict) -> str:
     import json
 
     from stemsim import __version__
+    from stemsim.dataset.spec import hashed_spec
     from stemsim.simulator import IMAGE_MODEL_VERSION
 
-    identity = {"spec": spec, "version": __version__, "image_model": IMAGE_MODEL_VERSION}
+    # hashed_spec: keys added at their defaults since (the lattice, the contrast model) stay out
+    identity = {"spec": hashed_spec(spec), "version": __version__, "image_model": IMAGE_MODEL_VERSION}
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

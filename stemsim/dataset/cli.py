@@ -226,7 +226,7 @@ def info_command(directory: Path = typer.Argument(..., help="A dataset directory
     console.print(f"[bold]{spec['name']}[/bold]  (label: {spec['label']}, seed {spec['seed']}, "
                   f"{spec['image']['size']}² px at {spec['image']['pixel_size']} nm)")
     console.print(f"made by stemsim {document.get('stemsim_version')}, image model {store.image_model_version}, "
-                  f"spec_hash {document.get('spec_hash')}")
+                  f"contrast {spec['microscope'].get('contrast', 'linear')}, spec_hash {document.get('spec_hash')}")
     if store.image_model_note:
         console.print(f"[bold]note:[/bold] {store.image_model_note}")
     console.print(f"formats: {', '.join(spec['output']['formats'])} ({spec['output']['dtype']}), ground truth: "

@@ -45,7 +45,7 @@ from stemsim.dataset.files import (
 from stemsim.simulator import IMAGE_MODEL_VERSION
 from stemsim.simulator.shapes import REGISTRY
 from stemsim.dataset.locking import _Busy, _die_with, _lock, _unlock  # noqa: F401  (re-exported)
-from stemsim.dataset.parameters import PARAMETER_COLUMNS
+from stemsim.dataset.parameters import PARAMETER_COLUMNS, parameter_columns
 from stemsim.dataset.sampling import PlannedImage, acquire, plan, sample_views
 from stemsim.dataset.spec import dump_spec, older_image_model, shard_objects, spec_hash
 from stemsim.errors import InputError
@@ -55,6 +55,8 @@ STATE = Path(".stemsim")  # the generator's own records inside a dataset
 PARTS = STATE / "parts"
 LOCATION_COLUMNS = ["id", "object_id", "view", "split", "label", "label_index", "path", "shard", "shard_index"]
 MANIFEST_COLUMNS = LOCATION_COLUMNS + PARAMETER_COLUMNS
+"""The manifest's columns (a spec with another contrast model or a lattice named has
+:data:`~stemsim.dataset.parameters.CRYSTAL_COLUMNS` after them: :func:`manifest_columns`)."""
 MAX_SITES = max(kind.sites for kind in REGISTRY.values())  # rows of a shard's vertex arrays: the most of any shape
 
 
@@ -82,6 +84,18 @@ class Summary:
     @property
     def rate(self) -> float:
         return self.made / self.seconds if self.seconds > 0 else 0.0
+
+
+def manifest_columns(spec: dict) -> list[str]:
+    """The columns of ``spec``'s manifest: :data:`MANIFEST_COLUMNS`, and the crystal ones when
+    it uses them (:func:`~stemsim.dataset.parameters.parameter_columns`)."""
+    return LOCATION_COLUMNS + parameter_columns(spec)
+
+
+def stores_columns(spec: dict) -> bool:
+    """Whether ``spec``'s shards hold the atomic columns (``columns``, ``column_counts``): ground
+    truth of the crystalline contrast model."""
+    return spec["output"]["ground_truth"] and spec["microscope"]["contrast"] == "crystalline"
 
 
 def shards(spec: dict) -> list[Shard]:
@@ -138,6 +152,9 @@ def make_shard(spec: dict, out: str, shard: Shard, parent: int | None = None) ->
 
     Arrays hold ``(objects, H, W)`` images, or ``(objects, views, H, W)`` with views; the
     ground truth follows the same layout (vertices ``(..., 8, 3)``, NaN rows past a shape's sites).
+    With the crystalline contrast (:func:`stores_columns`) the atomic columns of every image
+    follow each other in ``columns`` ``(K, 4)`` float32 (column, row, atoms, particle), image by
+    image (views in order), ``column_counts`` ``(objects[, views])`` int64 saying how many each has.
     """
     if parent is not None:
         _die_with(parent)
@@ -145,10 +162,12 @@ def make_shard(spec: dict, out: str, shard: Shard, parent: int | None = None) ->
     output = spec["output"]
     formats = output["formats"]
     multiview = spec["views"]["count"] > 1
+    with_columns = stores_columns(spec)
     images, labels, thickness, masks, sites, rows = [], [], [], [], [], []
+    columns, counts = [], []
     for position, item in enumerate(shard.items):
         views = sample_views(spec, item)
-        per_view = {"images": [], "thickness": [], "mask": [], "sites": []}
+        per_view = {"images": [], "thickness": [], "mask": [], "sites": [], "counts": []}
         for view, params in enumerate(views):
             measurement = acquire(params)
             image = render(measurement, output["dtype"])
@@ -164,6 +183,10 @@ def make_shard(spec: dict, out: str, shard: Shard, parent: int | None = None) ->
                 padded = np.full((MAX_SITES, 3), np.nan, dtype=np.float32)
                 padded[: len(measurement.sites)] = measurement.sites
                 per_view["sites"].append(padded)
+            if with_columns:
+                found = np.zeros((0, 4), np.float32) if measurement.columns is None else measurement.columns
+                columns.append(np.asarray(found, dtype=np.float32).reshape(-1, 4))
+                per_view["counts"].append(len(columns[-1]))
             rows.append({"id": f"{item.id}-{view:02d}" if multiview else item.id, "object_id": item.id,
                          "view": view, "split": item.split, "label": item.label, "label_index": item.label_index,
                          "path": path, "shard": f"arrays/{shard.name}.npz" if "npz" in formats else "",
@@ -175,14 +198,18 @@ def make_shard(spec: dict, out: str, shard: Shard, parent: int | None = None) ->
             thickness.append(pick(per_view["thickness"]))
             masks.append(pick(per_view["mask"]))
             sites.append(pick(per_view["sites"]))
+        if with_columns:
+            counts.append(pick(per_view["counts"]))
     if "npz" in formats:
         arrays = {"images": np.stack(images), "labels": np.array(labels, dtype=np.int64),
                   "classes": np.array([str(v) for v in spec["classes"]["values"]]),
                   "ids": np.array([item.id for item in shard.items])}
         if output["ground_truth"]:
             arrays.update(thickness=np.stack(thickness), mask=np.stack(masks), vertices=np.stack(sites))
+        if with_columns:
+            arrays.update(columns=np.concatenate(columns), column_counts=np.array(counts, dtype=np.int64))
         write_atomic(out / "arrays" / f"{shard.name}.npz", npz_bytes(arrays))
-    write_atomic(out / PARTS / f"{shard.name}.csv", csv_bytes(rows, MANIFEST_COLUMNS, header=False))
+    write_atomic(out / PARTS / f"{shard.name}.csv", csv_bytes(rows, manifest_columns(spec), header=False))
     return shard.name, Counter((row["split"], str(row["label"])) for row in rows)
 
 
@@ -401,7 +428,7 @@ def _generate(spec: dict, out: Path, jobs: int, backend: str, scheduler: str | N
         if todo:
             _make_shards(spec, out, todo, jobs, backend, scheduler, summary, counter)
     summary.seconds = time.perf_counter() - start
-    rows = assemble_manifest(out, every)
+    rows = assemble_manifest(out, every, manifest_columns(spec))
     summary.counts = Counter((row["split"], row["label"]) for row in rows)
     summary.bytes_on_disk = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return summary
@@ -450,12 +477,13 @@ def _dask_context(scheduler: str | None):
     return stack
 
 
-def assemble_manifest(out: Path, every: list[Shard]) -> list[dict]:
-    """Join the shards' manifest parts into ``manifest.csv`` (sorted by id), atomically."""
+def assemble_manifest(out: Path, every: list[Shard], columns: list[str] = MANIFEST_COLUMNS) -> list[dict]:
+    """Join the shards' manifest parts into ``manifest.csv`` (sorted by id), atomically;
+    ``columns``: the spec's (:func:`manifest_columns`)."""
     rows = []
     for shard in every:
         text = (out / PARTS / f"{shard.name}.csv").read_text()
-        rows.extend(csv.DictReader(io.StringIO(text), fieldnames=MANIFEST_COLUMNS))
+        rows.extend(csv.DictReader(io.StringIO(text), fieldnames=columns))
     rows.sort(key=lambda row: row["id"])
-    write_atomic(out / "manifest.csv", csv_bytes(rows, MANIFEST_COLUMNS))
+    write_atomic(out / "manifest.csv", csv_bytes(rows, columns))
     return rows

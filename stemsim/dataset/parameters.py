@@ -20,6 +20,19 @@ PARAMETER_COLUMNS = [
     "support_thickness", "support_roughness", "support_correlation_length",
 ]
 """The manifest's parameter columns, in order (the fields of :class:`ImageParameters`)."""
+CRYSTAL_COLUMNS = ["contrast", "lattice", "lattice_constant"]
+"""The columns after :data:`PARAMETER_COLUMNS` of a spec that uses them (a contrast model other
+than ``linear``, or a lattice named): a spec that does not writes the manifest it always wrote,
+and a manifest without them reads as their defaults (:data:`CRYSTAL_DEFAULTS`)."""
+CRYSTAL_DEFAULTS = {"contrast": "linear", "lattice": "auto", "lattice_constant": None}
+
+
+def parameter_columns(spec: dict) -> list[str]:
+    """The manifest's parameter columns for ``spec``: :data:`PARAMETER_COLUMNS`, and
+    :data:`CRYSTAL_COLUMNS` unless every one is at its default."""
+    values = {"contrast": spec["microscope"]["contrast"], "lattice": spec["object"]["lattice"],
+              "lattice_constant": spec["object"]["lattice_constant"]}
+    return PARAMETER_COLUMNS + (CRYSTAL_COLUMNS if values != CRYSTAL_DEFAULTS else [])
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,11 @@ class ImageParameters:
         Detected fraction per nm per Z^n.
     support_thickness, support_roughness, support_correlation_length : float or None
         Carbon film, nm (None: no support).
+    contrast : str
+        The contrast model (a name of ``stemsim.simulator.contrast.CONTRAST_MODELS``).
+    lattice : str
+        ``auto`` (the element's structure) or a name of ``stemsim.simulator.lattice.STRUCTURES``;
+        ``lattice_constant`` its constant a, nm (None: the element's).
     """
 
     seed: int
@@ -104,10 +122,20 @@ class ImageParameters:
     support_thickness: float | None
     support_roughness: float | None
     support_correlation_length: float | None
+    contrast: str = "linear"
+    lattice: str = "auto"
+    lattice_constant: float | None = None
 
-    def to_row(self) -> dict[str, Any]:
-        """The manifest columns of :data:`PARAMETER_COLUMNS` (what ``manifest.csv`` holds)."""
+    def to_row(self, crystal: bool | None = None) -> dict[str, Any]:
+        """The manifest columns (what ``manifest.csv`` holds): :data:`PARAMETER_COLUMNS`, and
+        :data:`CRYSTAL_COLUMNS` when ``crystal`` (None: unless all are at their defaults, as
+        :func:`parameter_columns` decides for the spec)."""
         row = asdict(self)
+        if crystal is None:
+            crystal = {k: row[k] for k in CRYSTAL_COLUMNS} != CRYSTAL_DEFAULTS
+        if not crystal:
+            for name in CRYSTAL_COLUMNS:
+                del row[name]
         for name, value in row.items():
             if value is None:
                 row[name] = ""
@@ -118,9 +146,12 @@ class ImageParameters:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ImageParameters:
         """Read a manifest row (strings, as ``csv`` gives them) or a :meth:`to_row` dict;
-        columns other than :data:`PARAMETER_COLUMNS` are ignored."""
+        columns other than :data:`PARAMETER_COLUMNS` and :data:`CRYSTAL_COLUMNS` are ignored, and
+        missing crystal columns read as their defaults."""
         values: dict[str, Any] = {}
         for f in fields(cls):
+            if f.name in CRYSTAL_DEFAULTS and f.name not in row:
+                continue  # a manifest written without them: the dataclass defaults
             value = row[f.name]
             kind = str(f.type)
             if f.name == "deformed_vertices":
@@ -138,4 +169,4 @@ class ImageParameters:
         return cls(**values)
 
     def __getitem__(self, name: str) -> Any:
-        return self.to_row()[name]
+        return self.to_row(crystal=True)[name]

@@ -26,10 +26,12 @@ from stemsim.simulator import (
     atomic_number,
     random_rotation,
 )
+from stemsim.simulator.lattice import Lattice
 from stemsim.simulator.materials import symbol
-from stemsim.simulator.rotation import axis_angle
+from stemsim.simulator.rotation import axis_angle, zone_axis_rotation
 from stemsim.simulator.shapes import REGISTRY, build_shape, configuration_names, reference_space  # noqa: F401  (re-exported)
 from stemsim.dataset.parameters import ImageParameters
+from stemsim.dataset.spec_checks import spec_lattice
 from stemsim.dataset.spec_schema import RANGES, tilt_angles
 
 
@@ -130,7 +132,7 @@ def sample_parameters(spec: dict, item: PlannedImage) -> ImageParameters:
     aspect_b = drawn(obj["aspect"], rng, "object.aspect") if takes_aspect else 1.0
     aspect_c = drawn(obj["aspect"], rng, "object.aspect") if takes_aspect else 1.0
     material = draw(obj["material"], rng)
-    orientation = random_rotation(rng) if obj["orientation"] == "random" else np.quaternion(*obj["orientation"]).normalized()
+    orientation = _orientation(spec, material, rng)
     offset_x = drawn(obj["offset"], rng, "object.offset")
     offset_y = drawn(obj["offset"], rng, "object.offset")
     kind = draw(obj["deformation"]["kind"], rng)
@@ -162,7 +164,25 @@ def sample_parameters(spec: dict, item: PlannedImage) -> ImageParameters:
         image_size=spec["image"]["size"],
         supersampling=spec["image"]["supersampling"],
         **sample_acquisition(spec, rng),
+        contrast=spec["microscope"]["contrast"],
+        lattice=obj["lattice"],
+        lattice_constant=obj["lattice_constant"],
     )
+
+
+def _orientation(spec: dict, material, rng: np.random.Generator) -> np.quaternion:
+    """The object's orientation: along ``object.zone_axis`` (the direction ``[u, v, w] @ cell``
+    of the material's lattice, in the shape's frame) turned at random about the beam and
+    mistilted (:func:`~stemsim.simulator.rotation.zone_axis_rotation`), else uniformly random
+    or the spec's quaternion. Drawn where a random orientation always was, so that a spec
+    without a zone axis draws what it always drew."""
+    obj = spec["object"]
+    if obj["zone_axis"] is not None:
+        direction = np.asarray(obj["zone_axis"], dtype=float) @ spec_lattice(spec, material).cell
+        return zone_axis_rotation(direction, rng, float(obj["zone_axis_tilt"]))
+    if obj["orientation"] == "random":
+        return random_rotation(rng)
+    return np.quaternion(*obj["orientation"]).normalized()
 
 
 def sample_acquisition(spec: dict, rng: np.random.Generator) -> dict:
@@ -273,7 +293,10 @@ def scene_and_microscope(params: ImageParameters | dict) -> tuple[Scene, Microsc
     if p.rotation_angle:
         spin = ScanRotation(tuple(float(v) for v in p.rotation_axis), float(p.rotation_angle))
     orientation = np.quaternion(*(float(v) for v in (p.qw, p.qx, p.qy, p.qz)))
-    particle = Particle(shape, int(p.z), orientation, (float(p.offset_x), float(p.offset_y)), spin)
+    lattice = None  # the element's, when a contrast model asks (Particle.crystal)
+    if p.lattice != "auto" or p.lattice_constant is not None:
+        lattice = Lattice.for_element(int(p.z), p.lattice, None if p.lattice_constant is None else float(p.lattice_constant))
+    particle = Particle(shape, int(p.z), orientation, (float(p.offset_x), float(p.offset_y)), spin, lattice)
     support = None
     if p.support_thickness is not None:
         support = CarbonFilm(float(p.support_thickness), float(p.support_roughness),
@@ -288,6 +311,7 @@ def scene_and_microscope(params: ImageParameters | dict) -> tuple[Scene, Microsc
                             float(p.line_frequency), (float(p.drift_x), float(p.drift_y))),
         supersampling=int(p.supersampling),
         scattering=float(p.scattering),
+        contrast=p.contrast,
     )
     return Scene([particle], support), microscope
 

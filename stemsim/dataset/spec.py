@@ -32,8 +32,8 @@ import yaml
 from stemsim.simulator import IMAGE_MODEL_VERSION
 from stemsim.simulator.shapes import REGISTRY, SHAPE_NAMES
 from stemsim.dataset.spec_checks import (MAX_COUNTS, MAX_DEFORMATIONS, MIN_COUNTS, check_keys, check_values,  # noqa: F401
-                                         lower_bound, upper_bound)
-from stemsim.dataset.spec_schema import (DEFAULTS, DEFORMATION_KINDS, DEFORMED_VALUES, DTYPES, FORMATS,  # noqa: F401
+                                         lower_bound, most_atoms, upper_bound)
+from stemsim.dataset.spec_schema import (ADDED_KEYS, DEFAULTS, DEFORMATION_KINDS, DEFORMED_VALUES, DTYPES, FORMATS,  # noqa: F401
                                          LABELS, MAX_IMAGES, MAX_NAME, MAX_SEED, MAX_SPLITS, MAX_TILT, MAX_VIEWS,
                                          RANGES, SPEC, VIEW_MICROSCOPE, VIEW_MODES, tilt_angles)
 from stemsim.dataset.spec_values import DISTRIBUTIONS, _count, _fail, _shown, values_of  # noqa: F401
@@ -140,12 +140,18 @@ def resolve(raw: dict, seed: int | None = None, limit: int | None = None) -> dic
 SHARD_BYTES = 256 * 2**20  # in-memory arrays of one shard (images + ground truth), at most
 
 
+COLUMN_BYTES = 16  # one row of the crystalline model's columns ground truth: 4 float32
+
+
 def image_bytes(spec: dict) -> int:
     """Bytes one object (all its views) takes in a shard's arrays: the stored image, and with
-    ground truth its float32 thickness map and bool mask."""
+    ground truth its float32 thickness map and bool mask, and with the crystalline contrast
+    its atomic columns, at most one per atom (:func:`~stemsim.dataset.spec_checks.most_atoms`)."""
     side = spec["image"]["size"]
-    per_pixel = np.dtype(spec["output"]["dtype"]).itemsize + (5 if spec["output"]["ground_truth"] else 0)
-    return side * side * per_pixel * spec["views"]["count"]
+    truth = spec["output"]["ground_truth"]
+    per_pixel = np.dtype(spec["output"]["dtype"]).itemsize + (5 if truth else 0)
+    columns = COLUMN_BYTES * most_atoms(spec) if truth and spec["microscope"]["contrast"] == "crystalline" else 0
+    return (side * side * per_pixel + columns) * spec["views"]["count"]
 
 
 def shard_objects(spec: dict) -> int:
@@ -162,16 +168,30 @@ def spec_hash(spec: dict, image_model: int = IMAGE_MODEL_VERSION) -> str:
     by an older image model no longer matches, so it is regenerated rather than reused. A
     spec whose shards the byte budget cuts (:func:`shard_objects`) hashes that layout too: a
     dataset begun with other shards is never resumed into. ``image_model`` gives the hash an
-    older image model gave (version 1 hashed without it)."""
+    older image model gave (version 1 hashed without it). The keys of
+    :data:`~stemsim.dataset.spec_schema.ADDED_KEYS` enter it only when not at their default."""
     from stemsim import __version__
 
-    identity = {"spec": spec, "version": __version__}
+    identity = {"spec": hashed_spec(spec), "version": __version__}
     if image_model > 1:
         identity["image_model"] = image_model
     if shard_objects(spec) != max(1, spec["output"]["shard_size"] // spec["views"]["count"]):
         identity["shard_objects"] = shard_objects(spec)
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def hashed_spec(spec: dict) -> dict:
+    """The spec as :func:`spec_hash` sees it: without the keys of
+    :data:`~stemsim.dataset.spec_schema.ADDED_KEYS` that are at their defaults (the sections
+    touched are copied; ``spec`` itself is left alone)."""
+    out = dict(spec)
+    for dotted, default in ADDED_KEYS.items():
+        section, key = dotted.split(".")
+        block = out.get(section)
+        if isinstance(block, dict) and key in block and block[key] == default:
+            out[section] = {k: v for k, v in block.items() if k != key}
+    return out
 
 
 def dump_spec(spec: dict) -> str:

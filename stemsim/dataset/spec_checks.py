@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from stemsim.simulator.lattice import STRUCTURES, Lattice, _reference_state
+from stemsim.simulator.materials import atomic_number, symbol
 from stemsim.simulator.shapes import REGISTRY, SHAPE_NAMES, build_shape, configuration_names
 from stemsim.dataset.spec_schema import (DEFORMED_VALUES, FREE_SECTIONS, LABELS, NULLABLE_SECTIONS, RANGES, SPEC)
 from stemsim.dataset.spec_values import _count, _fail, _num, _shown, values_of
@@ -21,6 +23,7 @@ from stemsim.schema import Key, is_integer, is_number, subschema
 MAX_COUNTS = 1.0e9  # electrons per pixel: counts are int32, and no detector sees more
 MIN_COUNTS = 1.0  # electrons per pixel: fewer, and the image is empty
 MAX_DEFORMATIONS = max(kind.sites for kind in REGISTRY.values())  # the most vertices of any shape
+MAX_ATOMS = 10_000_000  # atoms in the bounding sphere of one particle of the crystalline model (memory: ~0.5 GB)
 
 # The order in which sections are checked (the first problem found is the one reported).
 CHECK_ORDER = ("name", "seed", "image", "object", "microscope", "support", "views", "splits", "output")
@@ -77,6 +80,7 @@ def check_relations(spec: dict) -> None:
     check_classes(spec)
     check_fit(spec)
     check_scales(spec)
+    check_crystal(spec)
 
 
 def upper_bound(value, key: str | None = None) -> float:
@@ -191,20 +195,29 @@ def check_classes(spec: dict) -> None:
     classes["values"] = values
 
 
-def check_fit(spec: dict) -> None:
-    """The largest object, turned any way, must fit the field of view."""
+def largest_shapes(spec: dict):
+    """(name, shape) of each shape a spec makes, at its largest: the top size and aspects, every
+    vertex bumped as far as a bump goes (what the limits on the field and the atoms bound)."""
     obj = spec["object"]
-    field = spec["image"]["size"] * spec["image"]["pixel_size"]
     shapes = spec["classes"]["values"] if spec["label"] == "shape" else values_of(obj["shape"])
     size = upper_bound(obj["size"], "object.size")
     aspect = upper_bound(obj["aspect"], "object.aspect")
     depth = upper_bound(obj["deformation"]["depth"], "object.deformation.depth")
-    offset = max(abs(upper_bound(obj["offset"], "object.offset")), abs(lower_bound(obj["offset"], "object.offset")))
     for name in shapes:
         shape = build_shape(name, size, aspect, aspect)
         kinds = values_of(obj["deformation"]["kind"])
         if "bump" in kinds and shape.n_sites:
             shape = shape.bump(range(shape.n_sites), min(depth, 0.5))
+        yield name, shape
+
+
+def check_fit(spec: dict) -> None:
+    """The largest object, turned any way, must fit the field of view."""
+    obj = spec["object"]
+    field = spec["image"]["size"] * spec["image"]["pixel_size"]
+    size = upper_bound(obj["size"], "object.size")
+    offset = max(abs(upper_bound(obj["offset"], "object.offset")), abs(lower_bound(obj["offset"], "object.offset")))
+    for name, shape in largest_shapes(spec):
         diameter = 2 * (shape.bounding_radius + math.sqrt(2) * offset)
         if diameter > field:
             _fail("object.size", f"{REGISTRY[name].called} of up to {size:g} nm spans up to {diameter:.1f} nm, "
@@ -240,5 +253,80 @@ def check_scales(spec: dict) -> None:
                   f"{least * area:.3g} electrons per pixel, fewer than one: the image would be empty")
 
 
-__all__ = ["MAX_COUNTS", "MAX_DEFORMATIONS", "MIN_COUNTS", "check_classes", "check_fit", "check_keys",
-           "check_relations", "check_scales", "check_values", "lower_bound", "upper_bound", "_count"]
+def uses_lattice(spec: dict) -> bool:
+    """Whether the particles' lattice is built: a contrast that sees it, a zone axis, or a
+    lattice or constant given (else the linear model never asks for one: any element goes)."""
+    obj = spec["object"]
+    return (spec["microscope"]["contrast"] != "linear" or obj["zone_axis"] is not None
+            or obj["lattice"] != "auto" or obj["lattice_constant"] is not None)
+
+
+def spec_lattice(spec: dict, material) -> Lattice:
+    """The lattice of ``material`` that ``object.lattice`` and ``object.lattice_constant`` ask
+    for; the one-line error naming the key when ASE has no structure to take it from."""
+    obj = spec["object"]
+    structure, constant = obj["lattice"], obj["lattice_constant"]
+    try:
+        return Lattice.for_element(material, structure, constant)
+    except ValueError:
+        z = atomic_number(material)
+        found = _reference_state(z).get("symmetry") or "none"
+        if structure == "auto":
+            contrast = spec["microscope"]["contrast"]
+            needs = " and ".join([f"microscope.contrast: {contrast}"] * (contrast != "linear")
+                                 + ["object.zone_axis"] * (obj["zone_axis"] is not None)) or "object.lattice_constant"
+            _fail("object.lattice", f"auto, but ASE has no crystal structure for {symbol(z)} ({found}), which {needs} "
+                  f"needs: name one ({', '.join(STRUCTURES)}) and object.lattice_constant")
+        _fail("object.lattice_constant", f"ASE has no crystal structure for {symbol(z)} ({found}) to take it from: "
+              f"give it, in nm")
+
+
+def most_atoms(spec: dict) -> int:
+    """At most how many atoms a particle of ``spec`` holds: its largest shape's bounding sphere
+    at the densest of its materials' lattices (a bound, not a count; 0 without a lattice)."""
+    if not uses_lattice(spec):
+        return 0
+    density = max(spec_lattice(spec, m).number_density for m in values_of(spec["object"]["material"]))
+    radius = max(shape.bounding_radius for _, shape in largest_shapes(spec))
+    return int(math.ceil(4 / 3 * math.pi * radius**3 * density))
+
+
+def check_crystal(spec: dict) -> None:
+    """The contrast model, the lattice and the zone axis against the rest: a zone axis takes a
+    random orientation (the turn about the beam is drawn), views that stay near it (a tilt
+    series, jitter: not random views) and a crystal (not amorphous); a mistilt needs a zone
+    axis; the crystalline model a static particle of at most :data:`MAX_ATOMS` atoms; every
+    material a lattice (ASE's structure, or one named with its constant)."""
+    obj, microscope, views = spec["object"], spec["microscope"], spec["views"]
+    axis = obj["zone_axis"]
+    if obj["zone_axis_tilt"] and axis is None:
+        _fail("object.zone_axis_tilt", f"a mistilt of {_num(obj['zone_axis_tilt'])} mrad needs object.zone_axis "
+              "(null here)")
+    if axis is not None:
+        if obj["orientation"] != "random":
+            _fail("object.orientation", f"must be random with object.zone_axis (the axis sets the orientation, the "
+                  f"turn about the beam is drawn), got {_shown(obj['orientation'])}")
+        if obj["lattice"] == "amorphous":
+            _fail("object.zone_axis", "an amorphous lattice (object.lattice) has no zone axes")
+        if views["count"] > 1 and views["mode"] == "random":
+            _fail("views.mode", "random views turn the particle off object.zone_axis: use tilt or jitter "
+                  "(about the zone axis), or one view")
+    if microscope["contrast"] == "crystalline":
+        spin = microscope["rotation_during_scan"]
+        key = "microscope.rotation_during_scan"
+        if upper_bound(spin, key) != 0 or lower_bound(spin, key) != 0:
+            _fail(key, f"must be 0 with microscope.contrast: crystalline (it images a static crystal), "
+                  f"got {_shown(spin)}")
+    if not uses_lattice(spec):
+        return
+    for material in values_of(obj["material"]):
+        spec_lattice(spec, material)
+    if microscope["contrast"] == "crystalline" and most_atoms(spec) > MAX_ATOMS:
+        _fail("object.size", f"up to {upper_bound(obj['size'], 'object.size'):g} nm may hold up to "
+              f"{_count(most_atoms(spec))} atoms (its bounding sphere), more than the {MAX_ATOMS:,} of one "
+              "particle of the crystalline contrast model")
+
+
+__all__ = ["MAX_ATOMS", "MAX_COUNTS", "MAX_DEFORMATIONS", "MIN_COUNTS", "check_classes", "check_crystal", "check_fit",
+           "check_keys", "check_relations", "check_scales", "check_values", "largest_shapes", "lower_bound",
+           "most_atoms", "spec_lattice", "upper_bound", "uses_lattice", "_count"]

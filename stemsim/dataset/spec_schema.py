@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stemsim.simulator.contrast import CONTRAST_MODELS
+from stemsim.simulator.lattice import STRUCTURES
 from stemsim.simulator.materials import atomic_number
 from stemsim.simulator.shapes import SHAPE_NAMES
 from stemsim.dataset.spec_values import (_choices, _count, _fail, _is_vector, _num, _shown, boolean, integer_in,
@@ -28,6 +30,17 @@ MAX_TILT = 360  # degrees, either way, of a tilt series' first and last views
 MAX_IMAGES = 10_000_000  # images (views counted) in one dataset: planning holds one entry each
 MAX_SEED = 2**63  # seeds are int64 wherever they are stored
 MAX_NAME = 100  # characters of a dataset name (it names folders: no path separators)
+
+CONTRASTS = tuple(CONTRAST_MODELS)  # the simulator's registry: linear (the default), calibrated, crystalline
+LATTICES = ("auto",) + STRUCTURES
+LATTICE_CONSTANT = (0.1, 2.0)  # nm: every element's cell (Be's a 0.229, Cs's 0.614) and then some
+MAX_ZONE_TILT = 200.0  # mrad rms: beyond, the particle is off axis, not mistilted
+
+ADDED_KEYS = {"microscope.contrast": "linear", "object.lattice": "auto", "object.lattice_constant": None,
+              "object.zone_axis": None, "object.zone_axis_tilt": 0.0}
+"""Keys added after datasets were made, with their defaults: a key at its default is left out of
+the spec hash (:func:`stemsim.dataset.spec.spec_hash`), so a spec written before them keeps
+its identity (and its dataset, byte for byte, what it was)."""
 
 FREE_SECTIONS = ("splits",)
 """Sections whose key names are the user's (split names)."""
@@ -106,6 +119,27 @@ def _tilt_step(path: str, step: Any) -> Any:
     return step
 
 
+def _lattice_constant(path: str, value: Any) -> Any:
+    low, high = LATTICE_CONSTANT
+    if value is not None and not (is_finite(value) and low <= value <= high):
+        _fail(path, f"expected null (the element's) or a lattice constant in nm in [{low:g}, {high:g}], "
+              f"got {_shown(value)}")
+    return value
+
+
+def _zone_axis(path: str, value: Any) -> Any:
+    if value is not None and not _is_vector(value, 3):
+        _fail(path, f"expected null or a crystal direction [u, v, w] (3 finite numbers, not all zero), "
+              f"got {_shown(value)}")
+    return value
+
+
+def _zone_axis_tilt(path: str, value: Any) -> Any:
+    if not is_finite(value) or not 0 <= value <= MAX_ZONE_TILT:
+        _fail(path, f"expected an rms angle in mrad in [0, {MAX_ZONE_TILT:g}], got {_shown(value)}")
+    return value
+
+
 def _formats(path: str, formats: Any) -> Any:
     if not isinstance(formats, list) or not formats:
         _fail(path, f"expected a non-empty list from {', '.join(FORMATS)}, got {_shown(formats)}")
@@ -179,6 +213,16 @@ OBJECT = {
     "offset": Key(0.0, numeric(-1000.0, 1000.0), "shift of the centre in x and y (each drawn apart)",
                   range="[-1000, 1000]", units="nm"),
     "deformation": Key({}, section(DEFORMATION), "vertex deformations"),
+    "lattice": Key("auto", keyword(LATTICES), "crystal structure, axes along the shape's (auto: the element's, "
+                   "from ASE); the calibrated and crystalline contrasts and zone axes see it",
+                   range=" | ".join(LATTICES)),
+    "lattice_constant": Key(None, _lattice_constant, "the lattice constant a (hcp: c by the element's c/a, else the ideal √(8/3)); "
+                            "null: the element's",
+                            range=f"[{LATTICE_CONSTANT[0]:g}, {LATTICE_CONSTANT[1]:g}], or null", units="nm"),
+    "zone_axis": Key(None, _zone_axis, "image along this crystal direction, [u, v, w] of the cell vectors, turned "
+                     "at random about the beam (null: object.orientation)", range="null | non-zero [u, v, w]"),
+    "zone_axis_tilt": Key(0.0, _zone_axis_tilt, "rms mistilt off the zone axis, per in-plane axis",
+                          range=f"[0, {MAX_ZONE_TILT:g}]", units="mrad"),
 }
 MICROSCOPE = {
     "z_exponent": Key(1.7, numeric(1.0, 2.0), "intensity ∝ Z^n (Rutherford's Z² the top; ADF: 1.3-1.8)",
@@ -207,6 +251,8 @@ MICROSCOPE = {
     "scattering": Key(1.0e-5, numeric(1.0e-7, 1.0e-3),
                       "detected fraction per nm per Z^n (10 nm of gold scatters ~17 %)", range="[1e-7, 1e-3]",
                       units="/nm/Z^n"),
+    "contrast": Key("linear", keyword(CONTRASTS), "the contrast model (stemsim.simulator.contrast.CONTRAST_MODELS; "
+                    "linear: scattering · Z^n · t)", range=" | ".join(CONTRASTS)),
 }
 SUPPORT = {
     "thickness": Key(3.0, numeric(0.0, 100.0), "mean amorphous-carbon film thickness", range="[0, 100]", units="nm"),

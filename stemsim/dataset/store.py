@@ -7,7 +7,9 @@ The layout of a dataset folder ``ROOT`` (docs/datasets.md, "What a dataset holds
   assembled from the shards' parts last;
 * ``arrays/{split}-{k:05d}.npz``: per shard ``images`` ``(N, H, W)``, or ``(N, V, H, W)`` with
   V views per object, ``labels`` ``(N,)``, ``classes``, ``ids``; with ground truth also
-  ``thickness`` (nm), ``mask`` and ``vertices`` ``(N[, V], 8, 3)`` in the same layout;
+  ``thickness`` (nm), ``mask`` and ``vertices`` ``(N[, V], 8, 3)`` in the same layout; with the
+  crystalline contrast also ``columns`` ``(K, 4)`` float32, every image's atomic columns in turn
+  (column, row in pixels, atoms, particle), and ``column_counts`` ``(N[, V])`` int64, how many each;
 * ``{split}/{label}/{id}.png`` (or ``.tif``), or ``{split}/{label}/{object_id}/view_{k}.png``;
 * ``.stemsim/parts/{shard}.csv``: a shard's manifest rows, written after its images and
   arrays: the mark that the shard is complete;
@@ -49,6 +51,7 @@ RECORD_FILES = (SPEC_FILE, MANIFEST_FILE, ".stemsim")
 them is a stemsim dataset, held to the spec it records."""
 LABELLED_KEYS = ("images", "labels", "classes", "ids")
 GROUND_TRUTH_KEYS = ("thickness", "mask", "vertices")
+COLUMN_KEYS = ("columns", "column_counts")  # the crystalline contrast's ground truth, in its shards only
 
 
 def view_id(ident: str, view: int) -> str:
@@ -449,9 +452,10 @@ class DatasetStore:
 
     def ground_truth(self, split: str, keys: Sequence[str]) -> Iterator[dict[str, Any]]:
         """Per complete npz shard of ``split``: ``keys`` (of ``images``, ``labels``, ``thickness``,
-        ``mask``, ``vertices``) and ``ids``, one row per image (views flattened: ids
-        :func:`view_id`, labels repeated per view). InputError for a shard without ground truth
-        (``output.ground_truth: false``)."""
+        ``mask``, ``vertices``, ``columns``: a list of each image's ``(m, 4)`` atomic columns) and
+        ``ids``, one row per image (views flattened: ids :func:`view_id`, labels repeated per
+        view). InputError for a shard without ground truth (``output.ground_truth: false``) or,
+        asked for, without columns (a contrast other than ``crystalline``)."""
         for shard in self.ground_truth_shards(split):
             check_npz(shard)  # sized from its headers first
             with np.load(shard, allow_pickle=False) as archive:
@@ -463,11 +467,25 @@ class DatasetStore:
                 views = array_views(sites.shape)
                 ids = [str(i) for i in archive["ids"]]
                 out: dict[str, Any] = {"ids": [view_id(i, k) for i in ids for k in range(views)] if views > 1 else ids}
+                if "columns" in keys:
+                    out["columns"] = _columns(shard, archive, len(out["ids"]))
                 for key in keys:
+                    if key == "columns":
+                        continue
                     value = sites if key == "vertices" else archive[key]
                     out[key] = np.repeat(value, views) if key == "labels" else \
                         value.reshape(-1, *value.shape[2:]) if views > 1 else value
                 yield out
+
+
+def _columns(shard: Path, archive, images: int) -> list[np.ndarray]:
+    """The atomic columns of each of the ``images`` of an open npz shard (module doc)."""
+    if any(k not in archive.files for k in COLUMN_KEYS):
+        raise InputError(f"{shard}: holds no atomic columns (made without microscope.contrast: crystalline)")
+    flat, counts = archive["columns"], archive["column_counts"].reshape(-1)
+    if flat.shape[1:] != (4,) or len(counts) != images or (counts < 0).any() or counts.sum() != len(flat):
+        raise InputError(f"{shard}: columns {flat.shape} and column_counts {counts.shape} disagree with {images} images")
+    return np.split(flat, np.cumsum(counts)[:-1]) if images else []
 
 
 def shard_classes(shard: Path) -> list[str]:

@@ -10,15 +10,11 @@ both alike; the ratio of the medians, and the median of each image's own ratio, 
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
+from stemsim.benchmarks.speed import speed_arguments, write_speed
 from stemsim.simulator import CarbonFilm, Cuboid, Microscope, Particle, Scene, random_rotation
 
 MODELS = ("linear", "calibrated")
@@ -73,28 +69,16 @@ def measure(images: int = 200, size: int = 128, seed: int = 26) -> dict:
 
 def main(argv=None) -> dict:
     """Measure, print the ratio and write the JSON (``--out``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=200)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--out", type=Path, default=Path("results/fidelity/contrast_speed.json"))
-    args = parser.parse_args(argv)
+    args = speed_arguments(__doc__, "results/fidelity/contrast_speed.json", argv)
     start = time.perf_counter()
     result = measure(args.images, args.size)
-    payload = {
-        "description": "ms per image, calibrated vs linear contrast: 8 nm Au cube, random orientation, "
-                       f"3 nm carbon, {args.size}² px of 0.15 nm, dose 5e3 e/Å², interleaved",
-        "command": f"python -m stemsim.benchmarks.contrast_speed --images {args.images} --size {args.size}",
-        "images_per_model": args.images,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "wall_s": round(time.perf_counter() - start, 2),
-        **result,
-    }
     print(f"linear {result['linear']['median_ms']:.3f} ms, calibrated {result['calibrated']['median_ms']:.3f} ms "
           f"(median per image); ratio {result['ratio_median']:.3f} (mean {result['ratio_mean']:.3f}, "
           f"paired median {result['ratio_paired_median']:.3f})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=1) + "\n")
-    return payload
+    return write_speed(args, "stemsim.benchmarks.contrast_speed",
+                       "ms per image, calibrated vs linear contrast: 8 nm Au cube, random orientation, "
+                       f"3 nm carbon, {args.size}² px of 0.15 nm, dose 5e3 e/Å², interleaved", result, start,
+                       images_per_model=args.images)
 
 
 if __name__ == "__main__":

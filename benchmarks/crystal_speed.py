@@ -13,15 +13,11 @@ solid, plus the column grouping on a zone axis). Single-threaded (Numba kernels,
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
+from stemsim.benchmarks.speed import speed_arguments, write_speed
 from stemsim.simulator import CarbonFilm, Cuboid, Microscope, Particle, Probe, Scene, random_rotation
 from stemsim.simulator.atoms import crystal_atoms, zone_columns
 from stemsim.simulator.contrast import contrast_model
@@ -111,23 +107,9 @@ def measure(images: int = 200, size: int = 128, seed: int = 26) -> dict:
 
 def main(argv=None) -> dict:
     """Measure, print a line per case and write the JSON (``--out``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=200)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--out", type=Path, default=Path("results/fidelity/crystal_speed.json"))
-    args = parser.parse_args(argv)
+    args = speed_arguments(__doc__, "results/fidelity/crystal_speed.json", argv)
     start = time.perf_counter()
     result = measure(args.images, args.size)
-    payload = {
-        "description": "crystalline contrast speed: 8 nm Au cube, 128² px of 0.15 nm, default probe; "
-                       "particle signal alone (atoms cached) and whole images (3 nm carbon, dose 5e3) beside linear",
-        "command": f"python -m stemsim.benchmarks.crystal_speed --images {args.images} --size {args.size}",
-        "images_per_case": args.images,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "wall_s": round(time.perf_counter() - start, 2),
-        "load_average_1min": round(os.getloadavg()[0], 2),  # other processes on the machine share its cores
-        **result,
-    }
     for case, _, _ in CASES:
         row = result[case]
         print(f"{case}: particles {row['particles']['median_ms']:.2f} ms ({row['images_per_s_per_core']:.0f}/s, "
@@ -136,9 +118,10 @@ def main(argv=None) -> dict:
               f"(linear {row['linear_acquire']['median_ms']:.2f} ms)")
     fill = result["fill_ms"]
     print(f"cache miss: fill {fill['atoms_only']:.1f} ms, with columns {fill['with_columns']:.1f} ms")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=1) + "\n")
-    return payload
+    return write_speed(args, "stemsim.benchmarks.crystal_speed",
+                       "crystalline contrast speed: 8 nm Au cube, 128² px of 0.15 nm, default probe; particle "
+                       "signal alone (atoms cached) and whole images (3 nm carbon, dose 5e3) beside linear",
+                       result, start, images_per_case=args.images)
 
 
 if __name__ == "__main__":

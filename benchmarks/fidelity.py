@@ -181,7 +181,8 @@ def bench_case(case: dict, probe, models, repeats: int = 5) -> dict:
              "shape_size_nm": float(case["shape_size"]), "truncate_depth": float(case["truncate_depth"]),
              "orientation": case["zone"], "carbon_nm": float(case["carbon_nm"]), "size_px": case["size"].tolist(),
              "pixel_size_nm": float(case["pixel_size"]), "multislice_wall_s": float(case["wall_s"]),
-             "reference_mean": float(reference.mean()), **ceiling(case), "models": {}}
+             "reference_mean": float(reference.mean()),
+             "sampling_A": float(json.loads(str(case["settings_json"]))["sampling_A"]), **ceiling(case), "models": {}}
     for name in models:
         scene, scope = rebuild(case, probe, name)
         times = []
@@ -219,14 +220,14 @@ def markdown(payload: dict) -> str:
              f"{payload['probe']['tail_weight']:.3f}, tail width {payload['probe']['tail_width_nm']:.3f} nm.", "",
              "Ceiling: the R² (raw / smoothed) that the reference's own frozen-phonon noise allows (two",
              "configurations): a model cannot be shown better than that.", "",
-             "| case | model | R² | R² smoothed | ceiling | mean ratio | thickness-law error | stemsim s | multislice s | targets |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| case | sampling Å | model | R² | R² smoothed | ceiling | mean ratio | thickness-law error | stemsim s | multislice s | targets |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for entry in payload["cases"]:
         for name, r in entry["models"].items():
             targets = ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in r["targets"].items()) or "-"
             law = "-" if r["thickness_law_error"] is None else f"{r['thickness_law_error']:.3f}"
             top = "-" if entry["r2_ceiling"] is None else f"{entry['r2_ceiling']:.3f} / {entry['r2_ceiling_smoothed']:.4f}"
-            lines.append(f"| {entry['name']} | {name} | {r['r2']:.3f} | {r['r2_smoothed']:.4f} | {top} | {r['mean_ratio']:.3f} | "
+            lines.append(f"| {entry['name']} | {entry['sampling_A']:.2f} | {name} | {r['r2']:.3f} | {r['r2_smoothed']:.4f} | {top} | {r['mean_ratio']:.3f} | "
                          f"{law} | {r['time_s']:.4f} | {entry['multislice_wall_s']:.0f} | {targets} |")
     lines.append("")
     for name, stats in payload["summary"].items():
@@ -255,7 +256,8 @@ def run(out: Path, cases_dir: Path = CASES_DIR, models=None, cases=None, repeats
     for name in names:
         entries.append(bench_case(load_case(Path(cases_dir) / f"{name}.npz"), probe, models, repeats))
         print(name, {m: round(r["r2_smoothed"], 4) for m, r in entries[-1]["models"].items()}, file=sys.stderr)
-    payload = {"description": __doc__.split("\n")[0], "command": COMMAND,
+    command = COMMAND if Path(cases_dir) == CASES_DIR else f"{COMMAND.split(' --')[0]} --cases-dir {cases_dir} --out {out}"
+    payload = {"description": __doc__.split("\n")[0], "command": command,
                "definitions": (f"R² over the field at the reference sampling; smoothed: Gaussian σ = {SMOOTH_NM} nm on "
                                f"both; thickness-law error: mean |S(sim) − S(ref)|/S(ref) over pixels with ≥ {CORE_NM} "
                                "nm of particle; times: stemsim median per image, multislice the stored wall time."),

@@ -26,17 +26,26 @@ than 1.3 Å (``fidelity_reference.amorphous_slab``), redrawn per configuration.
 
 **Numerics.** Potential: ``fidelity_reference.exact_potential`` (abTEM's Lobato scattering
 factors, structure factor summed exactly: abTEM's own infinite projection is ~4 % high at
-0.02–0.04 Å), sampling ≤ 0.04 Å (abTEM's antialiased grid reaches 209 mrad > 200). Slices:
-one atomic plane each on the zone axes (2.04 Å [001], 1.44 Å Au [011]; planes mid-slice),
-≤ 2 Å off axis and in the carbon. PRISM (``abtem.SMatrix``, ``interpolation`` f per axis: the
-largest divisor of the grid ≤ box/10 Å, so each probe window is 10–16 Å): a 2.24 nm Au cube on [001] at 0.04 Å, 30
-positions, f = 2 (10 Å window) against f = 1 (exact, 56 s vs 13 s): max |Δ| 1.9 % of the
-peak, mean +1.4 % (a 6.8 Å window: 2.1 %; 5.1 Å: 2.6 %, 36 % at low pixels). PRISM, not the
-plain probe scan: the scan propagates one wave per position (2,400–6,400 here), PRISM 170–370
-plane waves per configuration. Two frozen-phonon configurations: 3–6 min per case on one shared core, the
-whole set in ~50 min; more would not fit. Their images are stored too: their difference is
-the reference's own noise (``fidelity.ceiling``: R² ceilings ~0.97 raw, ~0.99 smoothed).
-Check: the interior of the Au cube on [001] (11 planes) is 0.0278, the slab law 0.0275.
+0.02–0.04 Å) at **0.02 Å**, as the slab reference. 0.04 Å (abTEM's antialiased grid then reaches
+209 mrad, which looks enough for a 200 mrad detector) is not converged: on the same atoms the
+HAADF signal is 9 % high on Au [001] (11-plane slab, position average 0.0299 against 0.0274 at
+0.02 Å; the particle's interior 0.0292 against 0.0268) and 11.5 % high off axis (a 1.2–2.4 nm
+slab), while 0.015 Å moves it by −0.9 % (the slab reference's check). The first set of these
+references was made at 0.04 Å and is kept, marked, in ``results/fidelity/particles-0.04A``.
+The S-matrix is propagated on the full grid and kept to 210 mrad (``downsample_mrad``; the
+detector ends at 200): a quarter of the memory. Slices: one atomic plane each on the zone axes
+(2.04 Å [001], 1.44 Å Au [011]; planes mid-slice), ≤ 2 Å off axis and in the carbon. PRISM
+(``abtem.SMatrix``, ``interpolation`` f per axis: the largest divisor of the grid ≤ box/10 Å,
+so each probe window is 10–16 Å): a 2.24 nm Au cube on [001], 30 positions, f = 2 (10 Å
+window) against f = 1 (exact): max |Δ| 1.9 % of the peak, mean +1.4 % (a 6.8 Å window: 2.1 %;
+5.1 Å: 2.6 %, 36 % at low pixels); f = 3 against the plain probe scan on 400 interior pixels:
+mean +0.7 %. PRISM, not the plain probe scan: the scan propagates one wave per position
+(2,400–6,400 here), PRISM 170–370 plane waves per configuration. Two frozen-phonon
+configurations: 12–20 min per case on one core at 0.02 Å; more would not fit. Their images are
+stored too: their difference is the reference's own noise (``fidelity.ceiling``: R² ceilings
+~0.97 raw, ~0.99 smoothed). A mean over pixels is not a position average on a zone axis: 0.5 Å
+pixels sample the 2.04 Å column period unevenly (on the Au cube 4.7 % above the average over
+a period); the images are right at their pixels, a smooth model cannot follow that.
 
 **Cases** (:data:`CASES`, 9): Au and Pt; cube, cuboctahedron (a cube truncated at depth 0.5 on
 all 8 corners), truncated cube (depth 0.25) and tetrahedron (stemsim's ``Pyramid(sides=3)``,
@@ -78,12 +87,14 @@ A_AU, A_PT = 4.08, 3.92  # ASE's cubic lattice constants, Å (checked against bu
 SETTINGS = {
     "energy_eV": 200e3, "semiangle_mrad": 20.0, "detector_mrad": [70.0, 200.0], "aberrations": "none",
     "pixel_size_nm": 0.05, "field_margin_nm": 0.3, "box_margin_nm": 0.3,
-    "sampling_A": 0.04, "slice_A": 2.0, "window_A": 10.0, "configurations": 2, "temperature_K": 293.0,
+    "sampling_A": 0.02, "downsample_mrad": 210.0, "slice_A": 2.0, "window_A": 10.0, "configurations": 2, "temperature_K": 293.0,
     "carbon_density_g_cm3": 2.0, "carbon_min_distance_A": 1.3, "parametrization": "lobato",
     "potential": "exact (fidelity_reference.exact_potential)", "method": "PRISM (abtem.SMatrix)", "seed": 264,
 }
 FAST_SIZES = (480, 512, 540, 576, 600, 640, 675, 720, 768, 800, 864, 900, 960, 1000, 1024, 1080, 1152, 1200,
-              1250, 1280, 1350, 1440, 1500, 1536)
+              1250, 1280, 1350, 1440, 1500, 1536, 1600, 1728, 1800, 1920, 2000, 2048, 2160, 2304, 2400, 2560,
+              2592, 2700, 2880, 3000, 3072, 3200, 3456, 3600)
+PROBE_SAMPLING_A = 0.04  # the probe profile's grid: 1024 points span 41 Å, enough for its 1.5 nm of tail
 CASES = (  # cheapest first; sizes: the cube edges are (n + 1/2) a, the pyramids' base edge
     {"name": "au_cube_001", "material": "Au", "shape": "cuboid", "size": 5.5 * A_AU / 10, "truncate": 0.0,
      "orientation": "001", "carbon_nm": 0.0},
@@ -252,8 +263,10 @@ def run_case(case: dict, settings: dict | None = None) -> dict:
     images, carbon = [], np.zeros((0, 3))
     for _ in range(settings["configurations"]):
         potential, carbon = configuration_potential(plan, case, settings, rng)
+        # propagated at the full grid, kept to 210 mrad (the detector ends at 200): a quarter of the memory
         smatrix = abtem.SMatrix(semiangle_cutoff=settings["semiangle_mrad"], energy=settings["energy_eV"],
-                                potential=potential, interpolation=plan["interpolation"])
+                                potential=potential, interpolation=plan["interpolation"],
+                                downsample=settings["downsample_mrad"])
         measured = smatrix.scan(scan=abtem.CustomScan(scan), detectors=detector)
         values = np.asarray(measured.compute(scheduler="threads", num_workers=1).array, dtype=float)
         images.append(values.reshape(plan["size"]))
@@ -285,19 +298,19 @@ def probe_profile(settings: dict | None = None) -> dict:
     settings = {**SETTINGS, **(settings or {})}
     abtem.config.set({"diagnostics.progress_bar": False})
     probe = abtem.Probe(energy=settings["energy_eV"], semiangle_cutoff=settings["semiangle_mrad"],
-                        gpts=1024, sampling=settings["sampling_A"])
+                        gpts=1024, sampling=PROBE_SAMPLING_A)
     intensity = np.abs(np.asarray(probe.build(lazy=False).array)) ** 2
     intensity /= intensity.sum()
     n = intensity.shape[0]
     centre = np.unravel_index(np.argmax(intensity), intensity.shape)
     grid = (np.arange(n) - centre[0])[:, None] ** 2 + (np.arange(n) - centre[1])[None, :] ** 2
-    r = np.sqrt(grid) * settings["sampling_A"] / 10  # nm
+    r = np.sqrt(grid) * PROBE_SAMPLING_A / 10  # nm
     radii = np.linspace(0, 1.5, 151)
     order = np.argsort(r.ravel())
     cumulative = np.cumsum(intensity.ravel()[order])
     encircled = np.interp(radii, r.ravel()[order], cumulative)
-    line = intensity[centre[0]] / (settings["sampling_A"] / 10) ** 2
-    x = (np.arange(n) - centre[1]) * settings["sampling_A"] / 10
+    line = intensity[centre[0]] / (PROBE_SAMPLING_A / 10) ** 2
+    x = (np.arange(n) - centre[1]) * PROBE_SAMPLING_A / 10
     return {"r_nm": radii, "encircled": encircled, "x_nm": x, "intensity_per_nm2": line}
 
 

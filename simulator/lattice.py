@@ -28,6 +28,12 @@ def _reference_state(z: int) -> dict:
     return dict(state) if state else {}
 
 
+def reference_structure(material: str | int) -> str | None:
+    """The element's crystal structure in ASE's reference states (``fcc``, ``bcc``, ``hcp``,
+    ``diamond``, ... or another of ASE's names), or None where ASE has none."""
+    return _reference_state(atomic_number(material)).get("symmetry")
+
+
 @dataclass(frozen=True)
 class Lattice:
     """A crystal structure with its lattice constants.

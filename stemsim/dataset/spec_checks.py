@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from stemsim.simulator.lattice import STRUCTURES, Lattice, _reference_state
+from stemsim.simulator.lattice import STRUCTURES, Lattice, reference_structure
 from stemsim.simulator.materials import atomic_number, symbol
 from stemsim.simulator.shapes import REGISTRY, SHAPE_NAMES, build_shape, configuration_names
 from stemsim.dataset.spec_schema import (DEFORMED_VALUES, FREE_SECTIONS, LABELS, NULLABLE_SECTIONS, RANGES, SPEC)
@@ -270,7 +270,7 @@ def spec_lattice(spec: dict, material) -> Lattice:
         return Lattice.for_element(material, structure, constant)
     except ValueError:
         z = atomic_number(material)
-        found = _reference_state(z).get("symmetry") or "none"
+        found = reference_structure(z) or "none"
         if structure == "auto":
             contrast = spec["microscope"]["contrast"]
             needs = " and ".join([f"microscope.contrast: {contrast}"] * (contrast != "linear")

@@ -81,31 +81,7 @@ class Lattice:
             Naming ``lattice`` when the element has no crystalline reference state in ASE
             and no structure and constant are given.
         """
-        z = atomic_number(material)
-        state = _reference_state(z)
-        reference = state.get("symmetry")
-        if reference not in STRUCTURES and a is None:
-            raise ValueError(f"lattice: ASE has no crystal structure for {symbol(z)} ({reference or 'none'}); "
-                             f"give lattice and lattice_constant")
-        if structure == "auto":
-            if reference not in STRUCTURES:
-                raise ValueError(f"lattice: ASE has no crystal structure for {symbol(z)}; name one")
-            structure = reference
-        if a is not None:
-            c = a * state.get("c/a", np.sqrt(8 / 3)) if structure == "hcp" else None
-            return cls(structure, float(a), c)
-        a_ref = state["a"] / 10.0  # Å → nm
-        c_ref = a_ref * state["c/a"] if reference == "hcp" else None
-        if structure == reference:
-            return cls(structure, a_ref, c_ref)
-        # another structure at the reference atomic density
-        volume = Lattice(reference, a_ref, c_ref).volume_per_atom
-        if structure == "hcp":
-            ratio = np.sqrt(8 / 3)
-            a_new = (volume * 2 / (np.sqrt(3) / 2 * ratio)) ** (1 / 3)
-            return cls(structure, a_new, a_new * ratio)
-        per_cell = {"fcc": 4, "bcc": 2, "diamond": 8, "sc": 1, "amorphous": 1}[structure]
-        return cls(structure, (volume * per_cell) ** (1 / 3))
+        return _for_element(atomic_number(material), structure, None if a is None else float(a))
 
     @property
     def cell(self) -> np.ndarray:
@@ -133,6 +109,36 @@ class Lattice:
     def is_cubic(self) -> bool:
         """Whether the cell is cubic (zone axes [u v w] are then directions in the shape's frame)."""
         return self.structure in ("fcc", "bcc", "diamond", "sc")
+
+
+@lru_cache(maxsize=256)
+def _for_element(z: int, structure: str, a: float | None) -> "Lattice":
+    """``Lattice.for_element``, built once per element, structure and constant (a particle asks
+    for its lattice on every image)."""
+    state = _reference_state(z)
+    reference = state.get("symmetry")
+    if reference not in STRUCTURES and a is None:
+        raise ValueError(f"lattice: ASE has no crystal structure for {symbol(z)} ({reference or 'none'}); "
+                         f"give lattice and lattice_constant")
+    if structure == "auto":
+        if reference not in STRUCTURES:
+            raise ValueError(f"lattice: ASE has no crystal structure for {symbol(z)}; name one")
+        structure = reference
+    if a is not None:
+        c = a * state.get("c/a", np.sqrt(8 / 3)) if structure == "hcp" else None
+        return Lattice(structure, float(a), c)
+    a_ref = state["a"] / 10.0  # Å → nm
+    c_ref = a_ref * state["c/a"] if reference == "hcp" else None
+    if structure == reference:
+        return Lattice(structure, a_ref, c_ref)
+    # another structure at the reference atomic density
+    volume = Lattice(reference, a_ref, c_ref).volume_per_atom
+    if structure == "hcp":
+        ratio = np.sqrt(8 / 3)
+        a_new = (volume * 2 / (np.sqrt(3) / 2 * ratio)) ** (1 / 3)
+        return Lattice(structure, a_new, a_new * ratio)
+    per_cell = {"fcc": 4, "bcc": 2, "diamond": 8, "sc": 1, "amorphous": 1}[structure]
+    return Lattice(structure, (volume * per_cell) ** (1 / 3))
 
 
 @lru_cache(maxsize=None)

@@ -24,13 +24,10 @@ Approximations (each one stated where it is made):
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from stemsim.simulator.contrast.base import Contrast, ContrastModel, _padded
 from stemsim.simulator.contrast.laws import ThicknessLaw, carbon_per_nm, law_for, orientation_classes
-from stemsim.simulator.lattice import Lattice
 
 
 class CalibratedContrast(ContrastModel):
@@ -50,7 +47,7 @@ class CalibratedContrast(ContrastModel):
         blurred = np.zeros(thickness[0].shape if thickness else _padded(microscope, margins))
         (top, _), _ = margins
         for particle, t, lines in zip(scene.particles, thickness, rotations):
-            classes = orientation_classes(lines, _crystal(particle))
+            classes = orientation_classes(lines, particle.crystal)
             laws = {name: self.law(particle, name, microscope.z_exponent) for name in set(classes)}
             if len(classes) == 1:
                 _add_law(laws[classes[0]], t, blurred)
@@ -71,16 +68,6 @@ class CalibratedContrast(ContrastModel):
         number density of the particle's own lattice (``Particle.crystal``)."""
         density = None if particle.lattice is None else particle.lattice.number_density
         return law_for(particle.z, orientation_class, float(z_exponent), density)
-
-
-def _crystal(particle) -> Lattice:
-    """``particle.crystal``, with the element's reference lattice built once."""
-    return particle.lattice if particle.lattice is not None else _reference_lattice(particle.z)
-
-
-@lru_cache(maxsize=None)
-def _reference_lattice(z: int) -> Lattice:
-    return Lattice.for_element(z)
 
 
 def _add_law(law: ThicknessLaw, t: np.ndarray, out: np.ndarray) -> None:

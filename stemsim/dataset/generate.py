@@ -47,7 +47,7 @@ from stemsim.simulator.shapes import REGISTRY
 from stemsim.dataset.locking import _Busy, _die_with, _lock, _unlock  # noqa: F401  (re-exported)
 from stemsim.dataset.parameters import PARAMETER_COLUMNS, parameter_columns
 from stemsim.dataset.sampling import PlannedImage, acquire, plan, sample_views
-from stemsim.dataset.spec import dump_spec, older_image_model, shard_objects, spec_hash
+from stemsim.dataset.spec import dump_spec, older_image_model, shard_objects, spec_hash, stores_columns
 from stemsim.errors import InputError
 from stemsim.yamlio import read_yaml
 
@@ -90,12 +90,6 @@ def manifest_columns(spec: dict) -> list[str]:
     """The columns of ``spec``'s manifest: :data:`MANIFEST_COLUMNS`, and the crystal ones when
     it uses them (:func:`~stemsim.dataset.parameters.parameter_columns`)."""
     return LOCATION_COLUMNS + parameter_columns(spec)
-
-
-def stores_columns(spec: dict) -> bool:
-    """Whether ``spec``'s shards hold the atomic columns (``columns``, ``column_counts``): ground
-    truth of the crystalline contrast model."""
-    return spec["output"]["ground_truth"] and spec["microscope"]["contrast"] == "crystalline"
 
 
 def shards(spec: dict) -> list[Shard]:

@@ -27,12 +27,17 @@ and a manifest without them reads as their defaults (:data:`CRYSTAL_DEFAULTS`)."
 CRYSTAL_DEFAULTS = {"contrast": "linear", "lattice": "auto", "lattice_constant": None}
 
 
+def _crystal_columns_used(values: Mapping[str, Any]) -> bool:
+    """Whether any of :data:`CRYSTAL_COLUMNS` in ``values`` is off its default."""
+    return any(values[name] != default for name, default in CRYSTAL_DEFAULTS.items())
+
+
 def parameter_columns(spec: dict) -> list[str]:
     """The manifest's parameter columns for ``spec``: :data:`PARAMETER_COLUMNS`, and
     :data:`CRYSTAL_COLUMNS` unless every one is at its default."""
     values = {"contrast": spec["microscope"]["contrast"], "lattice": spec["object"]["lattice"],
               "lattice_constant": spec["object"]["lattice_constant"]}
-    return PARAMETER_COLUMNS + (CRYSTAL_COLUMNS if values != CRYSTAL_DEFAULTS else [])
+    return PARAMETER_COLUMNS + (CRYSTAL_COLUMNS if _crystal_columns_used(values) else [])
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ class ImageParameters:
         :func:`parameter_columns` decides for the spec)."""
         row = asdict(self)
         if crystal is None:
-            crystal = {k: row[k] for k in CRYSTAL_COLUMNS} != CRYSTAL_DEFAULTS
+            crystal = _crystal_columns_used(row)
         if not crystal:
             for name in CRYSTAL_COLUMNS:
                 del row[name]

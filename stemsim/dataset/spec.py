@@ -143,6 +143,12 @@ SHARD_BYTES = 256 * 2**20  # in-memory arrays of one shard (images + ground trut
 COLUMN_BYTES = 16  # one row of the crystalline model's columns ground truth: 4 float32
 
 
+def stores_columns(spec: dict) -> bool:
+    """Whether ``spec``'s shards hold the atomic columns (``columns``, ``column_counts``): ground
+    truth of the crystalline contrast model."""
+    return spec["output"]["ground_truth"] and spec["microscope"]["contrast"] == "crystalline"
+
+
 def image_bytes(spec: dict) -> int:
     """Bytes one object (all its views) takes in a shard's arrays: the stored image, and with
     ground truth its float32 thickness map and bool mask, and with the crystalline contrast
@@ -150,7 +156,7 @@ def image_bytes(spec: dict) -> int:
     side = spec["image"]["size"]
     truth = spec["output"]["ground_truth"]
     per_pixel = np.dtype(spec["output"]["dtype"]).itemsize + (5 if truth else 0)
-    columns = COLUMN_BYTES * most_atoms(spec) if truth and spec["microscope"]["contrast"] == "crystalline" else 0
+    columns = COLUMN_BYTES * most_atoms(spec) if stores_columns(spec) else 0
     return (side * side * per_pixel + columns) * spec["views"]["count"]
 
 
